@@ -1,0 +1,18 @@
+//! pgcdc: change data capture from PostgreSQL into Kafka, Debezium-compatible.
+//!
+//! The module tree follows the pipeline, and data flows one way through it:
+//! `source` (replication client, pgoutput decoder) → `event` (Debezium event model) →
+//! `format` (serializers) → `sink` (Kafka), with `offsets` and `progress` beside it.
+//! `config` describes the process and each connector; `pipeline` wires one connector together.
+
+pub mod config;
+pub mod event;
+pub mod format;
+pub mod lsn;
+pub mod offsets;
+pub mod pipeline;
+pub mod progress;
+pub mod sink;
+pub mod source;
+
+pub use lsn::Lsn;
