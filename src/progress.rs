@@ -1,1 +1,138 @@
-//! STUB
+//! Progress that never lies.
+//!
+//! The source hands the acknowledger, in WAL order, the delivery handles of every record it
+//! produced and, after each transaction (or non-transactional message, or idle keepalive), a
+//! checkpoint: "everything before this LSN has been sent". The acknowledger awaits deliveries in
+//! that same order, so a checkpoint is reached only when it and every earlier record have been
+//! acknowledged by Kafka. Reached checkpoints are written to the offset store (fsynced), and only
+//! then published as the durable position that the replication stream confirms to PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::lsn::Lsn;
+use crate::offsets::{FileOffsetStore, OffsetError};
+use crate::sink::{Delivery, SinkError};
+
+/// What the source sends to the acknowledger, in order.
+pub enum AckItem {
+    Deliveries(Vec<Delivery>),
+    Checkpoint(Lsn),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProgressError {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
+}
+
+impl ProgressError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProgressError::Sink(e) => e.is_transient(),
+            ProgressError::Offsets(_) => false,
+        }
+    }
+}
+
+pub struct Acknowledger {
+    pub tx: mpsc::Sender<AckItem>,
+    /// The durable position: stored and safe to confirm to PostgreSQL.
+    pub durable: watch::Receiver<Lsn>,
+    /// Ends when `tx` is dropped and everything sent was acknowledged and stored, or on the
+    /// first failed delivery (progress then stays at the last good checkpoint). Gives the
+    /// store back so the next session resumes from it.
+    pub handle: JoinHandle<(FileOffsetStore, Result<(), ProgressError>)>,
+}
+
+/// Starts the acknowledger task. `flush_interval` bounds how often the offsets file is written
+/// while checkpoints keep arriving; when the pipeline goes quiet it is written at once.
+pub fn spawn(store: FileOffsetStore, flush_interval: Duration, capacity: usize) -> Acknowledger {
+    let (tx, rx) = mpsc::channel(capacity);
+    let (durable_tx, durable) = watch::channel(store.position().unwrap_or(Lsn::ZERO));
+    let handle = tokio::spawn(run(store, rx, durable_tx, flush_interval));
+    Acknowledger {
+        tx,
+        durable,
+        handle,
+    }
+}
+
+async fn run(
+    mut store: FileOffsetStore,
+    mut rx: mpsc::Receiver<AckItem>,
+    durable: watch::Sender<Lsn>,
+    flush_interval: Duration,
+) -> (FileOffsetStore, Result<(), ProgressError>) {
+    let mut acked: Option<Lsn> = None;
+    let mut last_write = Instant::now();
+    let result = loop {
+        let item = match rx.try_recv() {
+            Ok(item) => Some(item),
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Quiet moment: make what is acknowledged durable before waiting.
+                if let Err(e) = persist(&mut store, acked, &durable) {
+                    break Err(e);
+                }
+                last_write = Instant::now();
+                rx.recv().await
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => None,
+        };
+        match item {
+            None => break persist(&mut store, acked, &durable),
+            Some(AckItem::Deliveries(batch)) => {
+                let mut failed = None;
+                for d in batch {
+                    if let Err(e) = d.wait().await {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                if let Some(e) = failed {
+                    // Keep what was acknowledged before the failure, nothing after it.
+                    let _ = persist(&mut store, acked, &durable);
+                    break Err(e.into());
+                }
+            }
+            Some(AckItem::Checkpoint(lsn)) => {
+                if acked.is_none_or(|a| lsn > a) {
+                    acked = Some(lsn);
+                }
+                if last_write.elapsed() >= flush_interval {
+                    if let Err(e) = persist(&mut store, acked, &durable) {
+                        break Err(e);
+                    }
+                    last_write = Instant::now();
+                }
+            }
+        }
+    };
+    (store, result)
+}
+
+fn persist(
+    store: &mut FileOffsetStore,
+    acked: Option<Lsn>,
+    durable: &watch::Sender<Lsn>,
+) -> Result<(), ProgressError> {
+    let Some(lsn) = acked else { return Ok(()) };
+    // fsync blocks; keep it off the async worker's hot path without losing ordering.
+    let wrote = tokio::task::block_in_place(|| store.store(lsn))?;
+    if wrote {
+        tracing::debug!(lsn = %lsn, "offsets stored");
+        durable.send_if_modified(|cur| {
+            if lsn > *cur {
+                *cur = lsn;
+                true
+            } else {
+                false
+            }
+        });
+    }
+    Ok(())
+}

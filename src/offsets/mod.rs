@@ -1,1 +1,49 @@
-//! STUB
+//! The offset store: where pgcdc remembers how far Kafka has acknowledged.
+//!
+//! The stored LSN means "every change whose WAL record starts before this position is in Kafka".
+//! It is written (and fsynced) before the position is confirmed to PostgreSQL, so the slot never
+//! moves past what the store knows; on restart the stream resumes from it.
+
+mod file;
+
+pub use file::FileOffsetStore;
+
+use crate::lsn::Lsn;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredOffset {
+    /// The connector that wrote it, to catch two connectors pointed at one file.
+    pub connector: String,
+    pub slot: String,
+    /// Resume position, `X/X`.
+    pub lsn: Lsn,
+    /// The same position as an integer, as Debezium writes `lsn` in its offsets.
+    pub lsn_int: u64,
+    /// Unix milliseconds of the write, for operators.
+    pub updated_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetError {
+    #[error("could not read offsets file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("offsets file {path} is not valid ({reason}): restore it from a backup, or delete it to start from the slot's position")]
+    Corrupt { path: String, reason: String },
+    #[error("offsets file {path} belongs to connector {found:?} (slot {found_slot:?}), not {expected:?}: give each connector its own offsets.path")]
+    WrongOwner {
+        path: String,
+        found: String,
+        found_slot: String,
+        expected: String,
+    },
+    #[error("could not write offsets file {path}: {source}: check that the data directory is writable and the disk has room")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,165 @@
+//! A file-backed offset store: JSON, replaced atomically (write temp, fsync, rename, fsync dir),
+//! so a crash leaves either the old or the new position, never a torn file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{OffsetError, StoredOffset};
+use crate::lsn::Lsn;
+
+pub struct FileOffsetStore {
+    path: PathBuf,
+    connector: String,
+    slot: String,
+    /// Last written position: writes never move it backwards.
+    last: Option<Lsn>,
+}
+
+impl FileOffsetStore {
+    /// Opens the store and reads the stored position, if any.
+    pub fn open(path: &Path, connector: &str, slot: &str) -> Result<Self, OffsetError> {
+        let mut store = FileOffsetStore {
+            path: path.to_path_buf(),
+            connector: connector.to_string(),
+            slot: slot.to_string(),
+            last: None,
+        };
+        store.last = store.read()?.map(|o| o.lsn);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored resume position; `None` on first start.
+    pub fn position(&self) -> Option<Lsn> {
+        self.last
+    }
+
+    fn read(&self) -> Result<Option<StoredOffset>, OffsetError> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(OffsetError::Read {
+                    path: self.path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let stored: StoredOffset =
+            serde_json::from_str(&text).map_err(|e| OffsetError::Corrupt {
+                path: self.path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        if stored.lsn.as_u64() != stored.lsn_int {
+            return Err(OffsetError::Corrupt {
+                path: self.path.display().to_string(),
+                reason: format!("lsn {} and lsn_int {} disagree", stored.lsn, stored.lsn_int),
+            });
+        }
+        if stored.connector != self.connector || stored.slot != self.slot {
+            return Err(OffsetError::WrongOwner {
+                path: self.path.display().to_string(),
+                found: stored.connector,
+                found_slot: stored.slot,
+                expected: self.connector.clone(),
+            });
+        }
+        Ok(Some(stored))
+    }
+
+    /// Durably records `lsn`. A position at or below the stored one is a no-op, so callers can
+    /// never move progress backwards.
+    pub fn store(&mut self, lsn: Lsn) -> Result<bool, OffsetError> {
+        if self.last.is_some_and(|l| lsn <= l) {
+            return Ok(false);
+        }
+        let updated_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let rec = StoredOffset {
+            connector: self.connector.clone(),
+            slot: self.slot.clone(),
+            lsn,
+            lsn_int: lsn.as_u64(),
+            updated_ms,
+        };
+        let err = |source| OffsetError::Write {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let mut body = serde_json::to_vec_pretty(&rec).expect("offset record serializes");
+        body.push(b'\n');
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(err)?;
+        let tmp = self.path.with_extension("tmp");
+        {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(err)?;
+            f.write_all(&body).map_err(err)?;
+            f.sync_all().map_err(err)?;
+        }
+        fs::rename(&tmp, &self.path).map_err(err)?;
+        // The rename is only durable once the directory entry is.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        self.last = Some(lsn);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_never_moves_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/c.offsets.json");
+        let mut s = FileOffsetStore::open(&path, "c", "slot").unwrap();
+        assert_eq!(s.position(), None);
+        assert!(s.store(Lsn(100)).unwrap());
+        assert!(!s.store(Lsn(50)).unwrap());
+        assert!(!s.store(Lsn(100)).unwrap());
+        let again = FileOffsetStore::open(&path, "c", "slot").unwrap();
+        assert_eq!(again.position(), Some(Lsn(100)));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"lsn\": \"0/64\""), "{text}");
+    }
+
+    #[test]
+    fn refuses_a_file_of_another_connector() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        FileOffsetStore::open(&path, "a", "s")
+            .unwrap()
+            .store(Lsn(1))
+            .unwrap();
+        let err = FileOffsetStore::open(&path, "b", "s").err().unwrap();
+        assert!(
+            err.to_string().contains("belongs to connector \"a\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reports_a_corrupt_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        fs::write(&path, "{not json").unwrap();
+        let err = FileOffsetStore::open(&path, "a", "s").err().unwrap();
+        assert!(err.to_string().contains("is not valid"), "{err}");
+    }
+}
