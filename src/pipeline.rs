@@ -1,1 +1,529 @@
-//! STUB
+//! One connector, end to end: slot → decoder → events → format → Kafka, with the
+//! acknowledger (src/progress.rs) turning Kafka acks into durable, confirmed positions.
+//!
+//! A connector runs sessions. A session connects, checks the slot against the offset store,
+//! streams, and ends on shutdown, on `--until-lsn`, or on an error. Transient errors (lost
+//! connections, a restarting server or broker) start a new session from the last durable
+//! position after a backoff; definite errors stop the connector with a message saying what to do.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
+use crate::format::{FormatError, JsonFormat, Record};
+use crate::lsn::Lsn;
+use crate::offsets::{FileOffsetStore, OffsetError};
+use crate::progress::{self, AckItem, ProgressError};
+use crate::sink::{Delivery, KafkaSink, KafkaSinkConfig, SinkError};
+use crate::source::admin::{Admin, AdminError, PublicationMode};
+use crate::source::pgoutput::{DecodeError, Decoder, Message};
+use crate::source::replication::{
+    ConnectParams, ReplicationConnection, ReplicationError, ReplicationEvent, ReplicationStream,
+    SlotCreation,
+};
+
+/// Deliveries handed to the acknowledger in batches, to amortise channel sends.
+const DELIVERY_BATCH: usize = 512;
+/// Batches in flight between source and acknowledger; with librdkafka's own queue this bounds
+/// memory, and a full channel is backpressure on the slot.
+const ACK_CHANNEL: usize = 64;
+
+/// Options of `pgcdc run` that are not connector configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Exit 0 once everything up to this LSN is acknowledged and confirmed (like
+    /// pg_recvlogical's --endpos).
+    pub until_lsn: Option<Lsn>,
+}
+
+/// Everything one connector needs, resolved from its configuration file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    pub params: ConnectParams,
+    pub slot: String,
+    pub publication: String,
+    pub publication_mode: PublicationMode,
+    /// Tables for `filtered` publications, `schema.table`.
+    pub publication_tables: Vec<String>,
+    pub table_filter: TableFilter,
+    pub skip_ops: SkipOps,
+    pub event: EventConfig,
+    pub schemas: bool,
+    pub sink: KafkaSinkConfig,
+    pub offsets_path: std::path::PathBuf,
+    pub status_interval: Duration,
+    pub offsets_flush_interval: Duration,
+}
+
+/// `table.include.list` / `table.exclude.list`, as anchored regexes over `schema.table`.
+#[derive(Debug, Clone, Default)]
+pub struct TableFilter {
+    pub include: Vec<regex::Regex>,
+    pub exclude: Vec<regex::Regex>,
+}
+
+impl TableFilter {
+    pub fn accepts(&self, schema: &str, table: &str) -> bool {
+        let full = format!("{schema}.{table}");
+        if !self.include.is_empty() {
+            return self.include.iter().any(|r| r.is_match(&full));
+        }
+        !self.exclude.iter().any(|r| r.is_match(&full))
+    }
+}
+
+/// `skipped.operations`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkipOps {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub truncate: bool,
+}
+
+impl SkipOps {
+    fn skips(&self, op: &str) -> bool {
+        match op {
+            "c" => self.create,
+            "u" => self.update,
+            "d" => self.delete,
+            "t" => self.truncate,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("connector {connector}: {source}")]
+    Connector {
+        connector: String,
+        #[source]
+        source: ConnectorError,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error("{0}: this is a bug in pgcdc or an unsupported server; please report it with the server version")]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Progress(#[from] ProgressError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
+    #[error("replication slot {slot:?} has confirmed {slot_lsn} but the offsets file {path} says {stored}: the changes in between were consumed by something else and would be silently skipped; if that loss is acceptable, delete the offsets file to resume from the slot (and consider a re-snapshot)")]
+    SlotAhead {
+        slot: String,
+        slot_lsn: Lsn,
+        stored: Lsn,
+        path: String,
+    },
+    #[error("replication slot {slot:?} does not exist but the offsets file {path} holds position {stored}: the slot was dropped, so changes made since are lost to it; delete the offsets file to start again from a new slot (and consider a re-snapshot)")]
+    SlotLost {
+        slot: String,
+        stored: Lsn,
+        path: String,
+    },
+    #[error("the server ended the replication stream")]
+    StreamEnded,
+    #[error("the acknowledger stopped unexpectedly")]
+    AcknowledgerGone,
+}
+
+impl ConnectorError {
+    /// Transient errors are retried from the last durable position; definite ones stop.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectorError::Replication(e) => e.is_transient(),
+            ConnectorError::Admin(e) => e.is_transient(),
+            ConnectorError::Sink(e) => e.is_transient(),
+            ConnectorError::Progress(e) => e.is_transient(),
+            ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
+            ConnectorError::Decode(_)
+            | ConnectorError::Event(_)
+            | ConnectorError::Format(_)
+            | ConnectorError::Offsets(_)
+            | ConnectorError::SlotAhead { .. }
+            | ConnectorError::SlotLost { .. } => false,
+        }
+    }
+}
+
+/// Runs every connector until shutdown (or `--until-lsn`); the first connector to fail
+/// definitely stops the others gracefully and its error is returned.
+pub async fn run(
+    connectors: Vec<Settings>,
+    opts: RunOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let forward = {
+        let stop_tx = stop_tx.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow_and_update() {
+                if shutdown.changed().await.is_err() {
+                    return;
+                }
+            }
+            let _ = stop_tx.send(true);
+        })
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for s in connectors {
+        let opts = opts.clone();
+        let stop = stop_rx.clone();
+        set.spawn(async move {
+            let name = s.name.clone();
+            run_connector(Arc::new(s), opts, stop)
+                .await
+                .map_err(|source| PipelineError::Connector {
+                    connector: name,
+                    source,
+                })
+        });
+    }
+    let mut first_err = None;
+    while let Some(res) = set.join_next().await {
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = stop_tx.send(true);
+                first_err.get_or_insert(e);
+            }
+            Err(join) => {
+                let _ = stop_tx.send(true);
+                tracing::error!(error = %join, "connector task panicked");
+            }
+        }
+    }
+    forward.abort();
+    first_err.map_or(Ok(()), Err)
+}
+
+async fn run_connector(
+    s: Arc<Settings>,
+    opts: RunOptions,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
+    let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
+    let mut sink = KafkaSink::new(s.sink.clone())?;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let (st, res) = session(&s, store, &mut sink, &opts, &mut stop).await;
+        store = st;
+        match res {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_transient() && !*stop.borrow() => {
+                tracing::warn!(connector = %s.name, error = %e, retry_in = ?backoff, "session failed, reconnecting from the last durable position");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    return Ok(());
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One connection to the server. Always returns the offset store, whatever happened, so the
+/// next session resumes from what is durable.
+async fn session(
+    s: &Settings,
+    store: FileOffsetStore,
+    sink: &mut KafkaSink,
+    opts: &RunOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> (FileOffsetStore, Result<(), ConnectorError>) {
+    let resume = store.position();
+    if let (Some(until), Some(r)) = (opts.until_lsn, resume) {
+        if r >= until {
+            return (store, Ok(()));
+        }
+    }
+    let mut stream = match open_stream(s, resume, store.path()).await {
+        Ok(st) => st,
+        Err(e) => return (store, Err(e)),
+    };
+    if let Some(r) = resume {
+        stream.set_flushed(r);
+    }
+    let ack = progress::spawn(store, s.offsets_flush_interval, ACK_CHANNEL);
+    let mut durable = ack.durable.clone();
+    let streamed = stream_changes(s, &mut stream, sink, &ack.tx, &mut durable, resume, opts, stop).await;
+    drop(ack.tx);
+    let (store, acked) = match ack.handle.await {
+        Ok(r) => r,
+        Err(e) => panic!("acknowledger task panicked: {e}"),
+    };
+    // When the acknowledger stopped first, its error is the cause worth reporting.
+    let mut result = match (streamed, acked) {
+        (Err(ConnectorError::AcknowledgerGone), Err(e)) => Err(e.into()),
+        (streamed, acked) => streamed.and(acked.map_err(ConnectorError::from)),
+    };
+    if let Some(lsn) = store.position() {
+        stream.set_flushed(lsn);
+        if result.is_ok() {
+            // Graceful end: tell the server what is durable before closing.
+            if let Err(e) = stream.send_status(false).await {
+                result = Err(e.into());
+            } else if let Err(e) = stream.finish().await {
+                tracing::debug!(error = %e, "closing the replication stream");
+            }
+            tracing::info!(connector = %s.name, lsn = %lsn, "stopped; progress confirmed");
+        }
+    }
+    (store, result)
+}
+
+async fn open_stream(
+    s: &Settings,
+    resume: Option<Lsn>,
+    offsets_path: &std::path::Path,
+) -> Result<ReplicationStream, ConnectorError> {
+    let admin = Admin::connect(&s.params).await?;
+    admin.check_wal_level().await?;
+    let version = admin.server_version_num().await?;
+    admin
+        .ensure_publication(&s.publication, s.publication_mode, &s.publication_tables)
+        .await?;
+    let mut conn = ReplicationConnection::connect(&s.params).await?;
+    let slot_before = admin.slot_info(&s.slot).await?;
+    if slot_before.is_none() {
+        if let Some(stored) = resume {
+            return Err(ConnectorError::SlotLost {
+                slot: s.slot.clone(),
+                stored,
+                path: offsets_path.display().to_string(),
+            });
+        }
+        match conn.create_slot(&s.slot, "pgoutput").await? {
+            SlotCreation::Created(c) => {
+                tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot")
+            }
+            SlotCreation::Existed => {}
+        }
+    }
+    check_slot_position(&admin, s, resume, offsets_path).await?;
+    let start = resume.unwrap_or(Lsn::ZERO);
+    let mut options: Vec<(&str, String)> = vec![
+        ("proto_version", "1".into()),
+        ("publication_names", quote_literal(&s.publication)),
+    ];
+    if version >= 140000 {
+        options.push(("messages", "true".into()));
+    }
+    let options: Vec<(&str, &str)> = options.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let stream = conn
+        .start_replication(&s.slot, start, &options, s.status_interval)
+        .await?;
+    // PostgreSQL 15+ silently starts from the slot's confirmed position when asked for an
+    // older one, so check again now that the slot is ours.
+    check_slot_position(&admin, s, resume, offsets_path).await?;
+    tracing::info!(connector = %s.name, slot = %s.slot, start = %start, "streaming");
+    Ok(stream)
+}
+
+async fn check_slot_position(
+    admin: &Admin,
+    s: &Settings,
+    resume: Option<Lsn>,
+    offsets_path: &std::path::Path,
+) -> Result<(), ConnectorError> {
+    let (Some(stored), Some(info)) = (resume, admin.slot_info(&s.slot).await?) else {
+        return Ok(());
+    };
+    match info.confirmed_flush_lsn {
+        Some(slot_lsn) if slot_lsn > stored => Err(ConnectorError::SlotAhead {
+            slot: s.slot.clone(),
+            slot_lsn,
+            stored,
+            path: offsets_path.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Where the source is inside the WAL, for deciding what may be checkpointed.
+struct TxState {
+    /// Between Begin and Commit.
+    in_tx: bool,
+    /// The current transaction committed before the resume position: already in Kafka.
+    skip: bool,
+    /// Newest checkpoint handed to the acknowledger.
+    last_checkpoint: Lsn,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream_changes(
+    s: &Settings,
+    stream: &mut ReplicationStream,
+    sink: &mut KafkaSink,
+    ack: &tokio::sync::mpsc::Sender<AckItem>,
+    durable: &mut watch::Receiver<Lsn>,
+    resume: Option<Lsn>,
+    opts: &RunOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
+    let mut decoder = Decoder::new(1);
+    let mut builder = EventBuilder::new(s.event.clone());
+    let mut format = JsonFormat::new(s.schemas);
+    let mut events: Vec<ChangeEvent> = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
+    let mut batch: Vec<Delivery> = Vec::with_capacity(DELIVERY_BATCH);
+    let mut tx = TxState {
+        in_tx: false,
+        skip: false,
+        last_checkpoint: resume.unwrap_or(Lsn::ZERO),
+    };
+    loop {
+        tokio::select! {
+            biased;
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() {
+                    return flush_batch(ack, &mut batch).await;
+                }
+            }
+            r = durable.changed() => {
+                if r.is_err() {
+                    // The acknowledger ended early: its result says why.
+                    return Err(ConnectorError::AcknowledgerGone);
+                }
+                let lsn = *durable.borrow_and_update();
+                stream.set_flushed(lsn);
+                if opts.until_lsn.is_some_and(|u| lsn >= u) {
+                    tracing::info!(lsn = %lsn, "reached --until-lsn");
+                    return Ok(());
+                }
+            }
+            ev = stream.next() => {
+                match ev? {
+                    None => return Err(ConnectorError::StreamEnded),
+                    Some(ReplicationEvent::XLogData { data, .. }) => {
+                        let msg = decoder.decode(data)?;
+                        on_message(s, &msg, &mut tx, resume, &mut builder, &mut format, &mut events, &mut records)?;
+                        for rec in records.drain(..) {
+                            batch.push(sink.send(&rec).await?);
+                            if batch.len() >= DELIVERY_BATCH {
+                                flush_batch(ack, &mut batch).await?;
+                            }
+                        }
+                        if let Some(lsn) = checkpoint_after(&msg, &tx) {
+                            flush_batch(ack, &mut batch).await?;
+                            checkpoint(ack, &mut tx, lsn).await?;
+                        }
+                    }
+                    Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
+                        // Everything the server decoded before wal_end has been received; when no
+                        // transaction is open, confirming it lets an idle or filtered database
+                        // release WAL (what pg_recvlogical does, and Debezium does not).
+                        if !tx.in_tx && wal_end > tx.last_checkpoint {
+                            flush_batch(ack, &mut batch).await?;
+                            checkpoint(ack, &mut tx, wal_end).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_message(
+    s: &Settings,
+    msg: &Message,
+    tx: &mut TxState,
+    resume: Option<Lsn>,
+    builder: &mut EventBuilder,
+    format: &mut JsonFormat,
+    events: &mut Vec<ChangeEvent>,
+    records: &mut Vec<Record>,
+) -> Result<(), ConnectorError> {
+    match msg {
+        Message::Begin(b) => {
+            tx.in_tx = true;
+            // A transaction whose commit record starts before the resume position was
+            // acknowledged in an earlier session.
+            tx.skip = resume.is_some_and(|r| b.final_lsn < r);
+        }
+        Message::Commit(_) => tx.in_tx = false,
+        _ => {}
+    }
+    // The builder sees every message (it needs Relations and transaction boundaries even for
+    // skipped transactions); only the events are dropped.
+    builder.handle(msg, events)?;
+    let skip_msg = matches!(msg, Message::Message(m) if !m.transactional() && resume.is_some_and(|r| m.lsn < r));
+    if tx.skip || skip_msg {
+        events.clear();
+        return Ok(());
+    }
+    for ev in events.drain(..) {
+        if !s.table_filter.accepts(ev.schema(), ev.table()) && !ev.is_message() {
+            continue;
+        }
+        if s.skip_ops.skips(ev.op()) {
+            continue;
+        }
+        format.encode(&ev, records)?;
+    }
+    Ok(())
+}
+
+/// The position that becomes safe once everything sent so far is acknowledged.
+fn checkpoint_after(msg: &Message, tx: &TxState) -> Option<Lsn> {
+    match msg {
+        Message::Commit(c) => Some(c.end_lsn),
+        // A non-transactional message is its own unit; the server skips records that start
+        // before the confirmed position, so confirm one past its start.
+        Message::Message(m) if !m.transactional() && !tx.in_tx => Some(Lsn(m.lsn.as_u64() + 1)),
+        _ => None,
+    }
+}
+
+async fn checkpoint(
+    ack: &tokio::sync::mpsc::Sender<AckItem>,
+    tx: &mut TxState,
+    lsn: Lsn,
+) -> Result<(), ConnectorError> {
+    if lsn > tx.last_checkpoint {
+        tx.last_checkpoint = lsn;
+        ack.send(AckItem::Checkpoint(lsn))
+            .await
+            .map_err(|_| ConnectorError::AcknowledgerGone)?;
+    }
+    Ok(())
+}
+
+async fn flush_batch(
+    ack: &tokio::sync::mpsc::Sender<AckItem>,
+    batch: &mut Vec<Delivery>,
+) -> Result<(), ConnectorError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let full = std::mem::replace(batch, Vec::with_capacity(DELIVERY_BATCH));
+    ack.send(AckItem::Deliveries(full))
+        .await
+        .map_err(|_| ConnectorError::AcknowledgerGone)
+}

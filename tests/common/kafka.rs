@@ -112,8 +112,8 @@ impl TestKafka {
         }
     }
 
-    /// Reads every record of `topic` (all partitions) from the beginning until `expected`
-    /// records are seen or `timeout` passes.
+    /// Reads every record of `topic` (all partitions) from the beginning: at least `expected`
+    /// records (unless `timeout` passes first), then whatever follows until the topic is quiet.
     pub fn read_topic(&self, topic: &str, expected: usize, timeout: Duration) -> Vec<Rec> {
         read_topic(&self.bootstrap(), topic, expected, timeout)
     }
@@ -185,7 +185,16 @@ pub fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Durati
     }
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
-    while out.len() < expected && Instant::now() < deadline {
+    // After `expected` records, keep draining until the topic has been quiet for a moment, so
+    // that extra records (duplicates) are seen too.
+    let mut quiet_since: Option<Instant> = None;
+    while Instant::now() < deadline {
+        if out.len() >= expected {
+            let q = *quiet_since.get_or_insert_with(Instant::now);
+            if q.elapsed() > Duration::from_millis(1500) {
+                break;
+            }
+        }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 let parse = |b: Option<&[u8]>| {
@@ -203,6 +212,7 @@ pub fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Durati
                             .collect()
                     })
                     .unwrap_or_default();
+                quiet_since = None;
                 out.push(Rec {
                     partition: m.partition(),
                     offset: m.offset(),

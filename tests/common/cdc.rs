@@ -1,0 +1,194 @@
+//! Runs the real `pgcdc` binary against the test PostgreSQL and broker, from generated
+//! config/ and connectors/ files.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::kafka::TestKafka;
+use super::pg::TestPg;
+
+/// A connector file under construction.
+#[derive(Clone)]
+pub struct ConnectorFile {
+    pub name: String,
+    include: Vec<String>,
+    skipped: Option<Vec<String>>,
+    extra: String,
+}
+
+impl ConnectorFile {
+    pub fn new(name: &str) -> Self {
+        ConnectorFile {
+            name: name.to_string(),
+            include: Vec::new(),
+            skipped: None,
+            extra: String::new(),
+        }
+    }
+
+    pub fn include_tables(mut self, t: &[&str]) -> Self {
+        self.include = t.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// `skipped.operations`; empty means none are skipped.
+    pub fn skipped_operations(mut self, ops: &[&str]) -> Self {
+        self.skipped = Some(if ops.is_empty() {
+            vec!["none".into()]
+        } else {
+            ops.iter().map(|s| s.to_string()).collect()
+        });
+        self
+    }
+
+    /// Raw TOML appended to the file.
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
+    }
+
+    fn render(&self, pg: &TestPg, kafka: &TestKafka) -> String {
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut s = format!(
+            r#"name = "{name}"
+topic_prefix = "{name}"
+
+[database]
+host = "127.0.0.1"
+port = {port}
+user = "postgres"
+dbname = "postgres"
+sslmode = "disable"
+
+[slot]
+name = "{name}_slot"
+
+[publication]
+name = "{name}_pub"
+autocreate_mode = "all_tables"
+
+[sink]
+type = "kafka"
+bootstrap_servers = "{bootstrap}"
+"#,
+            name = self.name,
+            port = pg.port(),
+            bootstrap = kafka.bootstrap(),
+        );
+        if !self.include.is_empty() {
+            s.push_str(&format!("\n[tables]\ninclude = [{}]\n", list(&self.include)));
+        }
+        if let Some(sk) = &self.skipped {
+            s.push_str(&format!("\n[events]\nskipped_operations = [{}]\n", list(sk)));
+        }
+        s.push_str(&self.extra);
+        s
+    }
+}
+
+/// A pgcdc installation in a temp dir: config/pgcdc.toml, one connector file, a data dir.
+pub struct Capture {
+    pub dir: tempfile::TempDir,
+    pub connector: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Capture {
+    pub fn new(pg: &TestPg, kafka: &TestKafka, file: ConnectorFile) -> Capture {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("pgcdc.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\n[log]\nlevel = \"info\"\n",
+                dir.path().join("data").display().to_string()
+            ),
+        )
+        .unwrap();
+        let connector = dir.path().join(format!("{}.toml", file.name));
+        std::fs::write(&connector, file.render(pg, kafka)).unwrap();
+        Capture {
+            dir,
+            connector,
+            config,
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+        c.arg("--config").arg(&self.config);
+        c
+    }
+
+    /// Starts `pgcdc run` in the background (stderr to a log file in the capture's dir).
+    pub fn spawn(&self, until: Option<&str>) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let mut c = self.command();
+        c.arg("run").arg(&self.connector);
+        if let Some(u) = until {
+            c.arg("--until-lsn").arg(u);
+        }
+        c.stdout(Stdio::null()).stderr(log).spawn().expect("spawn pgcdc")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("pgcdc.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Runs until everything committed so far is acknowledged and confirmed; asserts exit 0.
+    pub fn run_to_current(&self, pg: &TestPg) {
+        let until = pg.mark_end();
+        self.run_until(&until);
+    }
+
+    /// The first run: creates slot and publication, then stops.
+    pub fn run_once(&self) {
+        let mut child = self.spawn(Some("0/1"));
+        self.wait_ok(&mut child, Duration::from_secs(60));
+    }
+
+    pub fn run_until(&self, until: &str) {
+        let mut child = self.spawn(Some(until));
+        self.wait_ok(&mut child, Duration::from_secs(120));
+    }
+
+    pub fn wait_ok(&self, child: &mut Child, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "pgcdc exited with {status}:\n{}", self.log());
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("pgcdc did not finish within {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl TestPg {
+    /// The current WAL position, followed by a non-transactional message so that the stream
+    /// has a record beyond it (like ../shared/bench/limit.sh does for pg_recvlogical).
+    pub fn mark_end(&self) -> String {
+        let lsn = self.psql("SELECT pg_current_wal_lsn();").trim().to_string();
+        self.psql("SELECT pg_logical_emit_message(false, 'pgcdc-test-mark', '');");
+        lsn
+    }
+}
