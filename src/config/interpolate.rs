@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(run("${EMPTY:-fallback}").unwrap(), "fallback");
         assert_eq!(run("${EMPTY}").unwrap(), "");
         assert_eq!(run("${UNSET:-}").unwrap(), "");
-        assert_eq!(run("a${HOST}b${HOST}c").unwrap(), "adb.internalbdb.internalc");
+        assert_eq!(
+            run("a${HOST}b${HOST}c").unwrap(),
+            "adb.internalbdb.internalc"
+        );
     }
 
     #[test]
@@ -171,7 +174,9 @@ mod tests {
 
     #[test]
     fn malformed_references_are_rejected() {
-        assert!(matches!(run("${HOST"), Err(InterpolateError::Malformed(m)) if m.contains("unterminated")));
+        assert!(
+            matches!(run("${HOST"), Err(InterpolateError::Malformed(m)) if m.contains("unterminated"))
+        );
         assert!(matches!(run("${}"), Err(InterpolateError::Malformed(_))));
         assert!(matches!(run("${1X}"), Err(InterpolateError::Malformed(_))));
         assert!(matches!(run("${A-B}"), Err(InterpolateError::Malformed(_))));

@@ -127,13 +127,14 @@ fn unquote_dotted(key: &str) -> String {
     let mut out = Vec::new();
     let mut rest = key.trim();
     while !rest.is_empty() {
-        let (part, tail) = if let Some(q) = rest.strip_prefix('"').or_else(|| rest.strip_prefix('\'')) {
-            let end = q.find(['"', '\'']).unwrap_or(q.len());
-            (&q[..end], q.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = rest.find('.').unwrap_or(rest.len());
-            (&rest[..end], &rest[end..])
-        };
+        let (part, tail) =
+            if let Some(q) = rest.strip_prefix('"').or_else(|| rest.strip_prefix('\'')) {
+                let end = q.find(['"', '\'']).unwrap_or(q.len());
+                (&q[..end], q.get(end + 1..).unwrap_or(""))
+            } else {
+                let end = rest.find('.').unwrap_or(rest.len());
+                (&rest[..end], &rest[end..])
+            };
         out.push(part.trim().to_string());
         rest = tail.trim_start().trim_start_matches('.').trim_start();
     }
@@ -152,7 +153,8 @@ mod tests {
 
     #[test]
     fn locate_key_follows_table_headers_and_quoted_keys() {
-        let text = "name = \"x\"\n[slot]\nname = \"a\"\n\n[sink.properties]\n\"linger.ms\" = \"5\"\n";
+        let text =
+            "name = \"x\"\n[slot]\nname = \"a\"\n\n[sink.properties]\n\"linger.ms\" = \"5\"\n";
         assert_eq!(locate_key(text, "name"), Some(1));
         assert_eq!(locate_key(text, "slot.name"), Some(3));
         assert_eq!(locate_key(text, "sink.properties.linger.ms"), Some(6));
@@ -161,8 +163,14 @@ mod tests {
 
     #[test]
     fn error_key_appends_unknown_field_to_parent() {
-        assert_eq!(error_key("slot", "unknown field `nme`, expected `name`"), "slot.nme");
-        assert_eq!(error_key("slot.nme", "unknown field `nme`, expected `name`"), "slot.nme");
+        assert_eq!(
+            error_key("slot", "unknown field `nme`, expected `name`"),
+            "slot.nme"
+        );
+        assert_eq!(
+            error_key("slot.nme", "unknown field `nme`, expected `name`"),
+            "slot.nme"
+        );
         assert_eq!(error_key(".", "unknown field `x`, expected one of"), "x");
         assert_eq!(error_key("slot.name", "invalid type"), "slot.name");
     }

@@ -81,9 +81,7 @@ impl ProcessConfig {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(Violation::new(
                 "log.level",
-                format!(
-                    "must be a tracing filter such as \"info\" or \"pgcdc=debug,info\" ({e})"
-                ),
+                format!("must be a tracing filter such as \"info\" or \"pgcdc=debug,info\" ({e})"),
             ));
         }
         Ok(())
@@ -121,9 +119,10 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_key() {
-        let e = ProcessConfig::from_toml(Path::new("conf/p.toml"), "[log]\nlevl = \"x\"\n", &no_env)
-            .unwrap_err()
-            .to_string();
+        let e =
+            ProcessConfig::from_toml(Path::new("conf/p.toml"), "[log]\nlevl = \"x\"\n", &no_env)
+                .unwrap_err()
+                .to_string();
         assert!(e.starts_with("conf/p.toml:2:"), "{e}");
         assert!(e.contains("`log.levl`"), "{e}");
         assert!(e.contains("unknown field"), "{e}");
@@ -134,10 +133,17 @@ mod tests {
         let e = ProcessConfig::from_toml(Path::new("p.toml"), "[log]\nformat = \"xml\"\n", &no_env)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`log.format`") && e.contains("unknown variant"), "{e}");
-        let e = ProcessConfig::from_toml(Path::new("p.toml"), "[log]\nlevel = \"a=b=c\"\n", &no_env)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`log.level`") && e.contains("tracing filter"), "{e}");
+        assert!(
+            e.contains("`log.format`") && e.contains("unknown variant"),
+            "{e}"
+        );
+        let e =
+            ProcessConfig::from_toml(Path::new("p.toml"), "[log]\nlevel = \"a=b=c\"\n", &no_env)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("`log.level`") && e.contains("tracing filter"),
+            "{e}"
+        );
     }
 }

@@ -284,7 +284,11 @@ mod tests {
         for bad in ["", "Upper", "has-dash", "spa ce", &"a".repeat(64)] {
             let v = ok(bad).unwrap_err();
             assert_eq!(v.key, "slot.name");
-            assert!(v.rule.contains("lowercase letters, digits or _"), "{}", v.rule);
+            assert!(
+                v.rule.contains("lowercase letters, digits or _"),
+                "{}",
+                v.rule
+            );
         }
     }
 
@@ -333,7 +337,10 @@ mod tests {
         e.skipped_operations = vec!["c".into(), "d".into()];
         assert_eq!(e.publish_option(), "update, truncate");
         e.skipped_operations = vec!["none".into(), "c".into()];
-        assert_eq!(e.validate().unwrap_err().key, "events.skipped_operations[0]");
+        assert_eq!(
+            e.validate().unwrap_err().key,
+            "events.skipped_operations[0]"
+        );
         e.skipped_operations = vec!["x".into()];
         assert!(e.validate().unwrap_err().rule.contains("c, u, d, t"));
     }

@@ -69,7 +69,10 @@ impl DatabaseConfig {
             return Err(Violation::new("database.host", "must not be empty"));
         }
         if self.port == 0 {
-            return Err(Violation::new("database.port", "must be between 1 and 65535"));
+            return Err(Violation::new(
+                "database.port",
+                "must be between 1 and 65535",
+            ));
         }
         if self.user.is_empty() {
             return Err(Violation::new("database.user", "must not be empty"));
@@ -106,7 +109,8 @@ impl DatabaseConfig {
             .dbname(&self.dbname)
             .connect_timeout(self.connect_timeout)
             .application_name(application_name);
-        if let Some(password) = &self.password {
+        // An empty value (e.g. `${PGCDC_DB_PASSWORD:-}`) means no password, as in libpq.
+        if let Some(password) = self.password.as_ref().filter(|p| !p.expose().is_empty()) {
             config.password(password.expose());
         }
         config

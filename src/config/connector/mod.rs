@@ -201,7 +201,10 @@ mod tests {
     fn topic_names_are_sanitized() {
         let c = load(MINIMAL).unwrap();
         assert_eq!(c.topic_name("public", "orders"), "dbz.public.orders");
-        assert_eq!(c.topic_name("public", "order lines"), "dbz.public.order_lines");
+        assert_eq!(
+            c.topic_name("public", "order lines"),
+            "dbz.public.order_lines"
+        );
         assert_eq!(c.topic_name("café", "t"), "dbz.caf_.t");
     }
 
@@ -211,16 +214,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field `topic_prefix`"), "{e}");
-        let e = load("name = \"x\"\ntopic_prefix = \"p\"\n").unwrap_err().to_string();
+        let e = load("name = \"x\"\ntopic_prefix = \"p\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing field `sink`"), "{e}");
     }
 
     #[test]
     fn bad_names_are_rejected() {
         let e = load(&MINIMAL.replace("\"inv\"", "\"a b\"")).unwrap_err();
-        assert!(matches!(&e, ConfigError::Invalid { key, .. } if key == "name"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "name"),
+            "{e}"
+        );
         let e = load(&MINIMAL.replace("\"dbz\"", "\"..\"")).unwrap_err();
-        assert!(matches!(&e, ConfigError::Invalid { key, .. } if key == "topic_prefix"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "topic_prefix"),
+            "{e}"
+        );
     }
 
     #[test]

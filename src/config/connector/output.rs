@@ -101,20 +101,25 @@ impl SinkConfig {
     pub(crate) fn validate(&self) -> Result<(), Violation> {
         let servers: Vec<&str> = self.bootstrap_servers.split(',').map(str::trim).collect();
         for server in &servers {
-            let port_ok = server
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            let port_ok = server.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
             if !port_ok {
                 return Err(Violation::new(
                     "sink.bootstrap_servers",
-                    format!("{server:?} must be host:port (a comma-separated list for several brokers)"),
+                    format!(
+                        "{server:?} must be host:port (a comma-separated list for several brokers)"
+                    ),
                 ));
             }
         }
         let tc = &self.topic_creation;
         for (key, value) in [
             ("sink.topic_creation.partitions", tc.partitions),
-            ("sink.topic_creation.replication_factor", tc.replication_factor),
+            (
+                "sink.topic_creation.replication_factor",
+                tc.replication_factor,
+            ),
         ] {
             if value < 1 && value != -1 {
                 return Err(Violation::new(
@@ -220,7 +225,11 @@ mod tests {
         s.validate().unwrap();
         for bad in ["", "a", "a:0", ":9092", "a:9092,b", "a:x"] {
             s.bootstrap_servers = bad.into();
-            assert_eq!(s.validate().unwrap_err().key, "sink.bootstrap_servers", "{bad}");
+            assert_eq!(
+                s.validate().unwrap_err().key,
+                "sink.bootstrap_servers",
+                "{bad}"
+            );
         }
     }
 
@@ -230,7 +239,10 @@ mod tests {
         s.topic_creation.partitions = -1;
         s.validate().unwrap();
         s.topic_creation.partitions = 0;
-        assert_eq!(s.validate().unwrap_err().key, "sink.topic_creation.partitions");
+        assert_eq!(
+            s.validate().unwrap_err().key,
+            "sink.topic_creation.partitions"
+        );
         s.topic_creation.partitions = 3;
         s.topic_creation.replication_factor = -2;
         assert_eq!(
