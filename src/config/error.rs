@@ -52,10 +52,11 @@ pub enum ConfigError {
     },
 
     /// A value that parsed but breaks a rule (`validate()`).
-    #[error("{}: `{key}`: {rule}", file.display())]
+    #[error("{}{}: `{key}`: {rule}", file.display(), LineSuffix(*line))]
     Invalid {
         file: PathBuf,
         key: String,
+        line: Option<usize>,
         rule: String,
     },
 
@@ -116,6 +117,19 @@ impl Violation {
     pub fn in_file(self, file: impl Into<PathBuf>) -> ConfigError {
         ConfigError::Invalid {
             file: file.into(),
+            key: self.key,
+            line: None,
+            rule: self.rule,
+        }
+    }
+
+    /// Like [`Violation::in_file`], pointing at the key's line in `text` when it can be found.
+    pub fn in_text(self, file: impl Into<PathBuf>, text: &str) -> ConfigError {
+        let key = self.key.split('[').next().unwrap_or(&self.key);
+        let line = super::parse::locate_key(text, key);
+        ConfigError::Invalid {
+            file: file.into(),
+            line,
             key: self.key,
             rule: self.rule,
         }

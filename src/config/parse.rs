@@ -38,7 +38,7 @@ pub fn parse<T: DeserializeOwned>(
             file: file.to_path_buf(),
             line,
             column,
-            message: e.message().trim().to_string(),
+            message: one_line(e.message()),
         }
     })?;
 
@@ -56,7 +56,10 @@ pub fn parse<T: DeserializeOwned>(
     })?;
 
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let message = e.inner().message().trim().to_string();
+        let mut message = one_line(e.inner().message());
+        if message.ends_with("expected a duration") {
+            message.push_str(" such as \"10s\", \"500ms\" or \"1m 30s\"");
+        }
         let key = error_key(&e.path().to_string(), &message);
         ConfigError::Schema {
             file: file.to_path_buf(),
@@ -83,6 +86,11 @@ fn error_key(path: &str, message: &str) -> String {
     }
 }
 
+/// Collapses a multi-line message (regex and TOML errors draw pictures) into one line.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -94,7 +102,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Best-effort line of `key` (dotted) in the original text, for `[table]` headers and
 /// `key = value` lines. Interpolation rebuilt the tree, so serde's own spans are gone.
-fn locate_key(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn locate_key(text: &str, key: &str) -> Option<usize> {
     let mut table = String::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();

@@ -67,7 +67,7 @@ impl ProcessConfig {
     /// Like [`ProcessConfig::load`] on text already read; `file` is only used in errors.
     pub fn from_toml(file: &Path, text: &str, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
         let config: ProcessConfig = parse::parse(file, text, env)?;
-        config.validate().map_err(|v| v.in_file(file))?;
+        config.validate().map_err(|v| v.in_text(file, text))?;
         Ok(config)
     }
 

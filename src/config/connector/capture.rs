@@ -144,7 +144,10 @@ fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>, Violation> 
                 .map_err(|e| {
                     Violation::new(
                         format!("{key}[{i}]"),
-                        format!("{p:?} is not a valid regular expression: {e}"),
+                        format!(
+                            "{p:?} is not a valid regular expression: {}",
+                            crate::config::parse::one_line(&e.to_string())
+                        ),
                     )
                 })
         })

@@ -74,7 +74,7 @@ impl ConnectorConfig {
     pub fn from_toml(file: &Path, text: &str, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
         let mut config: ConnectorConfig = parse::parse(file, text, env)?;
         config.file = file.to_path_buf();
-        config.validate().map_err(|v| v.in_file(file))?;
+        config.validate().map_err(|v| v.in_text(file, text))?;
         Ok(config)
     }
 
