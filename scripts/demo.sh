@@ -28,6 +28,8 @@ export PGCDC_DB_PORT=${PGCDC_DB_PORT:-$(pick_port 5432)}
 KPORT=$(pick_port 9092)
 export PGCDC_KAFKA_BOOTSTRAP=${PGCDC_KAFKA_BOOTSTRAP:-127.0.0.1:$KPORT}
 export PGCDC_DATA_DIR=$DEMO_DIR/data
+# Local trust authentication ignores it; the connector file reads it from the environment.
+export PGCDC_DB_PASSWORD=${PGCDC_DB_PASSWORD:-postgres}
 
 say "building pgcdc"
 cargo build --quiet --bin pgcdc --example tail

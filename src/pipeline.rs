@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::config::{self, ConnectorConfig, EventsConfig, ProcessConfig, TableFilter};
 use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
@@ -21,7 +22,7 @@ use crate::source::admin::{Admin, AdminError, PublicationMode};
 use crate::source::pgoutput::{DecodeError, Decoder, Message};
 use crate::source::replication::{
     ConnectParams, ReplicationConnection, ReplicationError, ReplicationEvent, ReplicationStream,
-    SlotCreation,
+    SlotCreation, SslMode,
 };
 
 /// Deliveries handed to the acknowledger in batches, to amortise channel sends.
@@ -46,10 +47,8 @@ pub struct Settings {
     pub slot: String,
     pub publication: String,
     pub publication_mode: PublicationMode,
-    /// Tables for `filtered` publications, `schema.table`.
-    pub publication_tables: Vec<String>,
     pub table_filter: TableFilter,
-    pub skip_ops: SkipOps,
+    pub events: EventsConfig,
     pub event: EventConfig,
     pub schemas: bool,
     pub sink: KafkaSinkConfig,
@@ -58,41 +57,67 @@ pub struct Settings {
     pub offsets_flush_interval: Duration,
 }
 
-/// `table.include.list` / `table.exclude.list`, as anchored regexes over `schema.table`.
-#[derive(Debug, Clone, Default)]
-pub struct TableFilter {
-    pub include: Vec<regex::Regex>,
-    pub exclude: Vec<regex::Regex>,
-}
-
-impl TableFilter {
-    pub fn accepts(&self, schema: &str, table: &str) -> bool {
-        let full = format!("{schema}.{table}");
-        if !self.include.is_empty() {
-            return self.include.iter().any(|r| r.is_match(&full));
-        }
-        !self.exclude.iter().any(|r| r.is_match(&full))
-    }
-}
-
-/// `skipped.operations`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SkipOps {
-    pub create: bool,
-    pub update: bool,
-    pub delete: bool,
-    pub truncate: bool,
-}
-
-impl SkipOps {
-    fn skips(&self, op: &str) -> bool {
-        match op {
-            "c" => self.create,
-            "u" => self.update,
-            "d" => self.delete,
-            "t" => self.truncate,
-            _ => false,
-        }
+impl Settings {
+    pub fn from_config(c: &ConnectorConfig, process: &ProcessConfig) -> Result<Self, ConnectorError> {
+        let db = &c.database;
+        let params = ConnectParams {
+            host: db.host.clone(),
+            port: db.port,
+            user: db.user.clone(),
+            password: db.password.as_ref().map(|p| p.expose().to_string()),
+            dbname: db.dbname.clone(),
+            sslmode: match db.sslmode {
+                config::SslMode::Disable => SslMode::Disable,
+                config::SslMode::Prefer => SslMode::Prefer,
+                config::SslMode::Require => SslMode::Require,
+                config::SslMode::VerifyCa => SslMode::VerifyCa,
+                config::SslMode::VerifyFull => SslMode::VerifyFull,
+            },
+            sslrootcert: db.sslrootcert.clone(),
+            application_name: c.application_name(),
+            connect_timeout: db.connect_timeout,
+        };
+        let sink = KafkaSinkConfig {
+            bootstrap_servers: c.sink.bootstrap_servers.clone(),
+            properties: c
+                .sink
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            create_topics: c.sink.topic_creation.enabled,
+            partitions: c.sink.topic_creation.partitions,
+            replication_factor: c.sink.topic_creation.replication_factor,
+        };
+        let table_filter = c
+            .table_filter()
+            .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?;
+        Ok(Settings {
+            name: c.name.clone(),
+            params,
+            slot: c.slot.name.clone(),
+            publication: c.publication.name.clone(),
+            publication_mode: match c.publication.autocreate_mode {
+                config::AutocreateMode::AllTables => PublicationMode::AllTables,
+                config::AutocreateMode::Filtered => PublicationMode::Filtered,
+                config::AutocreateMode::Disabled => PublicationMode::Disabled,
+                config::AutocreateMode::NoTables => PublicationMode::NoTables,
+            },
+            table_filter,
+            events: c.events.clone(),
+            event: EventConfig {
+                topic_prefix: c.topic_prefix.clone(),
+                database: db.dbname.clone(),
+                tombstones_on_delete: c.events.tombstones_on_delete,
+                unavailable_value_placeholder: c.events.unavailable_value_placeholder.clone(),
+                emit_truncate: !c.events.is_skipped("t"),
+            },
+            schemas: c.format.schemas,
+            sink,
+            offsets_path: c.offsets_path(process),
+            status_interval: c.slot.status_interval,
+            offsets_flush_interval: Duration::from_millis(200),
+        })
     }
 }
 
@@ -137,6 +162,8 @@ pub enum ConnectorError {
         stored: Lsn,
         path: String,
     },
+    #[error("{0}")]
+    Config(String),
     #[error("the server ended the replication stream")]
     StreamEnded,
     #[error("the acknowledger stopped unexpectedly")]
@@ -156,6 +183,7 @@ impl ConnectorError {
             | ConnectorError::Event(_)
             | ConnectorError::Format(_)
             | ConnectorError::Offsets(_)
+            | ConnectorError::Config(_)
             | ConnectorError::SlotAhead { .. }
             | ConnectorError::SlotLost { .. } => false,
         }
@@ -165,10 +193,20 @@ impl ConnectorError {
 /// Runs every connector until shutdown (or `--until-lsn`); the first connector to fail
 /// definitely stops the others gracefully and its error is returned.
 pub async fn run(
-    connectors: Vec<Settings>,
+    process: ProcessConfig,
+    connectors: Vec<ConnectorConfig>,
     opts: RunOptions,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), PipelineError> {
+    let connectors = connectors
+        .iter()
+        .map(|c| {
+            Settings::from_config(c, &process).map_err(|source| PipelineError::Connector {
+                connector: c.name.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let forward = {
         let stop_tx = stop_tx.clone();
@@ -302,7 +340,7 @@ async fn open_stream(
     admin.check_wal_level().await?;
     let version = admin.server_version_num().await?;
     admin
-        .ensure_publication(&s.publication, s.publication_mode, &s.publication_tables)
+        .ensure_publication(&s.publication, s.publication_mode, &publication_tables(&admin, s).await?)
         .await?;
     let mut conn = ReplicationConnection::connect(&s.params).await?;
     let slot_before = admin.slot_info(&s.slot).await?;
@@ -479,10 +517,10 @@ fn on_message(
         return Ok(());
     }
     for ev in events.drain(..) {
-        if !s.table_filter.accepts(ev.schema(), ev.table()) && !ev.is_message() {
+        if !ev.is_message() && !s.table_filter.matches(ev.schema(), ev.table()) {
             continue;
         }
-        if s.skip_ops.skips(ev.op()) {
+        if s.events.is_skipped(ev.op()) {
             continue;
         }
         format.encode(&ev, records)?;

@@ -1,1 +1,26 @@
-//! STUB
+//! Configuration: the process file (`config/pgcdc.toml`) and one file per connector
+//! (`connectors/<name>.toml`).
+//!
+//! Loading a file goes: TOML syntax → `${ENV}` interpolation of string values → serde (unknown
+//! keys are errors) → `validate()`. Every error names the file and the dotted key. Key names
+//! follow Debezium's properties; docs/configuration.md maps each one.
+
+mod connector;
+mod error;
+mod interpolate;
+mod parse;
+mod process;
+mod secret;
+mod set;
+
+pub use connector::{
+    AutocreateMode, ConnectorConfig, DatabaseConfig, EventsConfig, FormatConfig, FormatKind,
+    OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig, SslMode,
+    TableFilter, TablesConfig, TopicCreationConfig,
+};
+pub use error::{ConfigError, Violation};
+pub use interpolate::{interpolate, InterpolateError};
+pub use parse::{process_env, EnvLookup};
+pub use process::{LogConfig, LogFormat, ProcessConfig};
+pub use secret::{Secret, MASK};
+pub use set::{check_unique, connector_files, load_connectors, load_connectors_with_env};

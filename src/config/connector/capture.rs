@@ -1,0 +1,364 @@
+//! What to capture: `[slot]`, `[publication]`, `[tables]`, `[events]`.
+
+use std::time::Duration;
+
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::config::error::Violation;
+
+/// `[slot]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlotConfig {
+    /// `slot.name`. Default `debezium`. Must be unique per connector.
+    pub name: String,
+    /// `status.update.interval.ms`: how often to send standby status (feedback) to the server.
+    /// Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub status_interval: Duration,
+}
+
+impl Default for SlotConfig {
+    fn default() -> Self {
+        SlotConfig {
+            name: "debezium".to_string(),
+            status_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SlotConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        let valid = !self.name.is_empty()
+            && self.name.len() <= 63
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return Err(Violation::new(
+                "slot.name",
+                format!(
+                    "{:?} must be 1 to 63 characters, lowercase letters, digits or _ \
+                     (PostgreSQL slot names)",
+                    self.name
+                ),
+            ));
+        }
+        if self.status_interval.is_zero() {
+            return Err(Violation::new(
+                "slot.status_interval",
+                "must be greater than zero, e.g. \"10s\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[publication]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicationConfig {
+    /// `publication.name`. Default `dbz_publication`.
+    pub name: String,
+    /// `publication.autocreate.mode`. Default `all_tables`.
+    pub autocreate_mode: AutocreateMode,
+}
+
+impl Default for PublicationConfig {
+    fn default() -> Self {
+        PublicationConfig {
+            name: "dbz_publication".to_string(),
+            autocreate_mode: AutocreateMode::AllTables,
+        }
+    }
+}
+
+/// `publication.autocreate.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutocreateMode {
+    /// `CREATE PUBLICATION … FOR ALL TABLES` when missing.
+    AllTables,
+    /// Create or `ALTER … SET TABLE` from the include/exclude lists.
+    Filtered,
+    /// Never create; fail if the publication is missing.
+    Disabled,
+    /// Create a publication with no tables.
+    NoTables,
+}
+
+impl PublicationConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        if self.name.is_empty() || self.name.len() > 63 || self.name.contains('\0') {
+            return Err(Violation::new(
+                "publication.name",
+                "must be 1 to 63 bytes without NUL (PostgreSQL identifiers)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[tables]`: `schema.table` regular expressions, anchored at both ends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TablesConfig {
+    /// `table.include.list`. Default empty: every table in the publication.
+    pub include: Vec<String>,
+    /// `table.exclude.list`. Default empty.
+    pub exclude: Vec<String>,
+}
+
+impl TablesConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        self.filter().map(|_| ())
+    }
+
+    /// Compiles the lists. Fails on the first bad pattern, or when both lists are set.
+    pub fn filter(&self) -> Result<TableFilter, Violation> {
+        if !self.include.is_empty() && !self.exclude.is_empty() {
+            return Err(Violation::new(
+                "tables.exclude",
+                "cannot be set together with tables.include (as in Debezium, \
+                 table.include.list and table.exclude.list are mutually exclusive); keep one",
+            ));
+        }
+        Ok(TableFilter {
+            include: compile_all(&self.include, "tables.include")?,
+            exclude: compile_all(&self.exclude, "tables.exclude")?,
+        })
+    }
+}
+
+fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>, Violation> {
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // Debezium matches the whole `schema.table` name, ignoring case.
+            RegexBuilder::new(&format!("^(?:{p})$"))
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| {
+                    Violation::new(
+                        format!("{key}[{i}]"),
+                        format!(
+                            "{p:?} is not a valid regular expression: {}",
+                            crate::config::parse::one_line(&e.to_string())
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Decides which tables are captured.
+#[derive(Debug, Clone)]
+pub struct TableFilter {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl TableFilter {
+    /// Whether `schema.table` is captured.
+    pub fn matches(&self, schema: &str, table: &str) -> bool {
+        let name = format!("{schema}.{table}");
+        if !self.include.is_empty() {
+            return self.include.iter().any(|r| r.is_match(&name));
+        }
+        !self.exclude.iter().any(|r| r.is_match(&name))
+    }
+
+    /// True when no list is set and every table passes.
+    pub fn is_everything(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// `tombstones.on.delete`. Default true.
+    pub tombstones_on_delete: bool,
+    /// `skipped.operations`: any of `c`, `u`, `d`, `t`, or `["none"]`. Default `["t"]`.
+    pub skipped_operations: Vec<String>,
+    /// `unavailable.value.placeholder`. Default `__debezium_unavailable_value`; a `hex:`
+    /// prefix gives raw bytes.
+    pub unavailable_value_placeholder: String,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            tombstones_on_delete: true,
+            skipped_operations: vec!["t".to_string()],
+            unavailable_value_placeholder: "__debezium_unavailable_value".to_string(),
+        }
+    }
+}
+
+const OPERATIONS: [(&str, &str); 4] = [
+    ("c", "insert"),
+    ("u", "update"),
+    ("d", "delete"),
+    ("t", "truncate"),
+];
+
+impl EventsConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        let ops = &self.skipped_operations;
+        let none = ops.iter().any(|o| o == "none");
+        for (i, op) in ops.iter().enumerate() {
+            let known = op == "none" || OPERATIONS.iter().any(|(c, _)| c == op);
+            if !known || (none && ops.len() > 1) {
+                return Err(Violation::new(
+                    format!("events.skipped_operations[{i}]"),
+                    format!(
+                        "{op:?}: must be a list of c, u, d, t (create, update, delete, truncate), \
+                         or [\"none\"] alone"
+                    ),
+                ));
+            }
+        }
+        if let Some(hex) = self.unavailable_value_placeholder.strip_prefix("hex:") {
+            if decode_hex(hex).is_none() {
+                return Err(Violation::new(
+                    "events.unavailable_value_placeholder",
+                    "after the hex: prefix, must be an even number of hex digits",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether events of operation `op` (`"c"`, `"u"`, `"d"`, `"t"`) are dropped.
+    pub fn is_skipped(&self, op: &str) -> bool {
+        self.skipped_operations.iter().any(|o| o == op)
+    }
+
+    /// The PostgreSQL `publish` option of a publication created for this connector, e.g.
+    /// `insert, update, delete`: every operation that is not skipped.
+    pub fn publish_option(&self) -> String {
+        OPERATIONS
+            .iter()
+            .filter(|(c, _)| !self.is_skipped(c))
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The placeholder as bytes: hex-decoded after a `hex:` prefix, UTF-8 otherwise.
+    pub fn placeholder_bytes(&self) -> Vec<u8> {
+        let p = &self.unavailable_value_placeholder;
+        p.strip_prefix("hex:")
+            .and_then(decode_hex)
+            .unwrap_or_else(|| p.as_bytes().to_vec())
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_names_follow_postgres_rules() {
+        let ok = |n: &str| {
+            SlotConfig {
+                name: n.into(),
+                ..Default::default()
+            }
+            .validate()
+        };
+        assert!(ok("pgcdc_1").is_ok());
+        assert!(ok(&"a".repeat(63)).is_ok());
+        for bad in ["", "Upper", "has-dash", "spa ce", &"a".repeat(64)] {
+            let v = ok(bad).unwrap_err();
+            assert_eq!(v.key, "slot.name");
+            assert!(
+                v.rule.contains("lowercase letters, digits or _"),
+                "{}",
+                v.rule
+            );
+        }
+    }
+
+    #[test]
+    fn table_filter_is_anchored_and_case_insensitive() {
+        let t = TablesConfig {
+            include: vec!["public\\.orders".into(), "inv\\..*".into()],
+            exclude: vec![],
+        };
+        let f = t.filter().unwrap();
+        assert!(f.matches("public", "orders"));
+        assert!(f.matches("PUBLIC", "Orders"));
+        assert!(!f.matches("public", "orders_archive"));
+        assert!(!f.matches("xpublic", "orders"));
+        assert!(f.matches("inv", "anything"));
+
+        let t = TablesConfig {
+            include: vec![],
+            exclude: vec!["public\\.audit_.*".into()],
+        };
+        let f = t.filter().unwrap();
+        assert!(!f.matches("public", "audit_log"));
+        assert!(f.matches("public", "orders"));
+        assert!(TablesConfig::default().filter().unwrap().is_everything());
+    }
+
+    #[test]
+    fn bad_regex_names_its_index() {
+        let t = TablesConfig {
+            include: vec!["ok".into(), "(".into()],
+            exclude: vec![],
+        };
+        let v = t.filter().unwrap_err();
+        assert_eq!(v.key, "tables.include[1]");
+        assert!(v.rule.contains("regular expression"));
+    }
+
+    #[test]
+    fn skipped_operations_drive_the_publish_option() {
+        let mut e = EventsConfig::default();
+        assert!(e.is_skipped("t"));
+        assert_eq!(e.publish_option(), "insert, update, delete");
+        e.skipped_operations = vec!["none".into()];
+        e.validate().unwrap();
+        assert_eq!(e.publish_option(), "insert, update, delete, truncate");
+        e.skipped_operations = vec!["c".into(), "d".into()];
+        assert_eq!(e.publish_option(), "update, truncate");
+        e.skipped_operations = vec!["none".into(), "c".into()];
+        assert_eq!(
+            e.validate().unwrap_err().key,
+            "events.skipped_operations[0]"
+        );
+        e.skipped_operations = vec!["x".into()];
+        assert!(e.validate().unwrap_err().rule.contains("c, u, d, t"));
+    }
+
+    #[test]
+    fn placeholder_hex_prefix_gives_bytes() {
+        let mut e = EventsConfig::default();
+        assert_eq!(e.placeholder_bytes(), b"__debezium_unavailable_value");
+        e.unavailable_value_placeholder = "hex:00ff".into();
+        e.validate().unwrap();
+        assert_eq!(e.placeholder_bytes(), vec![0, 255]);
+        e.unavailable_value_placeholder = "hex:0g".into();
+        assert_eq!(
+            e.validate().unwrap_err().key,
+            "events.unavailable_value_placeholder"
+        );
+    }
+}

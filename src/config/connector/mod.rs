@@ -1,0 +1,249 @@
+//! One capture (`connectors/<name>.toml`): a database, a slot, a publication, a Kafka sink.
+
+mod capture;
+mod database;
+mod output;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use capture::{
+    AutocreateMode, EventsConfig, PublicationConfig, SlotConfig, TableFilter, TablesConfig,
+};
+pub use database::{DatabaseConfig, SslMode};
+pub use output::{
+    FormatConfig, FormatKind, OffsetStoreKind, OffsetsConfig, SinkConfig, SinkKind,
+    TopicCreationConfig,
+};
+
+use super::error::{ConfigError, Violation};
+use super::parse::{self, EnvLookup};
+use super::process::ProcessConfig;
+
+/// A connector file. `name`, `topic_prefix` and `[sink]` are required; everything else has
+/// Debezium's default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Debezium `name`: unique, letters, digits, `_` or `-`. Names the offsets file.
+    pub name: String,
+    /// `topic.prefix`: data topics are `<topic_prefix>.<schema>.<table>`.
+    pub topic_prefix: String,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub slot: SlotConfig,
+    #[serde(default)]
+    pub publication: PublicationConfig,
+    #[serde(default)]
+    pub tables: TablesConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
+    #[serde(default)]
+    pub format: FormatConfig,
+    pub sink: SinkConfig,
+    #[serde(default)]
+    pub offsets: OffsetsConfig,
+    /// The file this connector was loaded from (empty when built in code).
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// Kafka's legal topic characters.
+fn is_topic_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Kafka's topic name length limit.
+const MAX_TOPIC_LEN: usize = 249;
+
+impl ConnectorConfig {
+    /// Reads, interpolates, deserializes and validates a connector file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, &parse::process_env)
+    }
+
+    pub fn load_with_env(path: impl AsRef<Path>, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = parse::read(path)?;
+        Self::from_toml(path, &text, env)
+    }
+
+    /// Like [`ConnectorConfig::load`] on text already read; `file` names it in errors.
+    pub fn from_toml(file: &Path, text: &str, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
+        let mut config: ConnectorConfig = parse::parse(file, text, env)?;
+        config.file = file.to_path_buf();
+        config.validate().map_err(|v| v.in_text(file, text))?;
+        Ok(config)
+    }
+
+    /// Checks every rule that needs no connection; the first broken one is returned.
+    pub fn validate(&self) -> Result<(), Violation> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(Violation::new(
+                "name",
+                format!(
+                    "{:?} must be non-empty letters, digits, _ or - (it names the offsets file)",
+                    self.name
+                ),
+            ));
+        }
+        if self.topic_prefix.is_empty()
+            || self.topic_prefix.len() > MAX_TOPIC_LEN
+            || !self.topic_prefix.chars().all(is_topic_char)
+            || self.topic_prefix == "."
+            || self.topic_prefix == ".."
+        {
+            return Err(Violation::new(
+                "topic_prefix",
+                format!(
+                    "{:?} must be 1 to {MAX_TOPIC_LEN} Kafka topic characters [a-zA-Z0-9._-] \
+                     (Debezium topic.prefix)",
+                    self.topic_prefix
+                ),
+            ));
+        }
+        self.database.validate()?;
+        self.slot.validate()?;
+        self.publication.validate()?;
+        self.tables.validate()?;
+        self.events.validate()?;
+        self.sink.validate()?;
+        self.offsets.validate()?;
+        Ok(())
+    }
+
+    /// Where this connector's offsets live: `offsets.path`, or `<data_dir>/<name>.offsets.json`.
+    pub fn offsets_path(&self, process: &ProcessConfig) -> PathBuf {
+        match &self.offsets.path {
+            Some(path) => path.clone(),
+            None => process.data_dir.join(format!("{}.offsets.json", self.name)),
+        }
+    }
+
+    /// The compiled table filter. Infallible after a successful `validate()`.
+    pub fn table_filter(&self) -> Result<TableFilter, Violation> {
+        self.tables.filter()
+    }
+
+    /// The data topic of a table: `<topic_prefix>.<schema>.<table>`, with characters Kafka
+    /// rejects replaced by `_` (as Debezium's topic name sanitizer does).
+    pub fn topic_name(&self, schema: &str, table: &str) -> String {
+        format!("{}.{}.{}", self.topic_prefix, schema, table)
+            .chars()
+            .map(|c| if is_topic_char(c) { c } else { '_' })
+            .collect()
+    }
+
+    /// The `application_name` pgcdc reports to PostgreSQL (visible in `pg_stat_replication`).
+    pub fn application_name(&self) -> String {
+        format!("pgcdc-{}", self.name)
+    }
+
+    /// The effective configuration as TOML, secrets masked. For `pgcdc validate --print`.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "name = \"inv\"\ntopic_prefix = \"dbz\"\n[sink]\nbootstrap_servers = \"127.0.0.1:9092\"\n";
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn load(text: &str) -> Result<ConnectorConfig, ConfigError> {
+        ConnectorConfig::from_toml(Path::new("connectors/t.toml"), text, &no_env)
+    }
+
+    #[test]
+    fn minimal_file_gets_debezium_defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.slot.name, "debezium");
+        assert_eq!(c.slot.status_interval, std::time::Duration::from_secs(10));
+        assert_eq!(c.publication.name, "dbz_publication");
+        assert_eq!(c.publication.autocreate_mode, AutocreateMode::AllTables);
+        assert_eq!(c.database.port, 5432);
+        assert_eq!(c.database.sslmode, SslMode::Prefer);
+        assert!(c.events.tombstones_on_delete);
+        assert!(c.events.is_skipped("t"));
+        assert!(c.format.schemas);
+        assert_eq!(c.file, PathBuf::from("connectors/t.toml"));
+    }
+
+    #[test]
+    fn offsets_path_defaults_under_data_dir() {
+        let mut c = load(MINIMAL).unwrap();
+        let p = ProcessConfig {
+            data_dir: "/var/lib/pgcdc".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.offsets_path(&p),
+            PathBuf::from("/var/lib/pgcdc/inv.offsets.json")
+        );
+        c.offsets.path = Some("/tmp/x.json".into());
+        assert_eq!(c.offsets_path(&p), PathBuf::from("/tmp/x.json"));
+    }
+
+    #[test]
+    fn topic_names_are_sanitized() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.topic_name("public", "orders"), "dbz.public.orders");
+        assert_eq!(
+            c.topic_name("public", "order lines"),
+            "dbz.public.order_lines"
+        );
+        assert_eq!(c.topic_name("café", "t"), "dbz.caf_.t");
+    }
+
+    #[test]
+    fn missing_required_keys_are_named() {
+        let e = load("name = \"x\"\n[sink]\nbootstrap_servers = \"h:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `topic_prefix`"), "{e}");
+        let e = load("name = \"x\"\ntopic_prefix = \"p\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `sink`"), "{e}");
+    }
+
+    #[test]
+    fn bad_names_are_rejected() {
+        let e = load(&MINIMAL.replace("\"inv\"", "\"a b\"")).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "name"),
+            "{e}"
+        );
+        let e = load(&MINIMAL.replace("\"dbz\"", "\"..\"")).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "topic_prefix"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn masked_toml_round_trips_except_the_password() {
+        let text = format!("{MINIMAL}[database]\npassword = \"s3cret-pw\"\n");
+        let c = load(&text).unwrap();
+        let printed = c.to_masked_toml();
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(printed.contains("password = \"***\""), "{printed}");
+        let again = load(&printed).unwrap();
+        assert_eq!(again.slot, c.slot);
+        assert_eq!(again.sink, c.sink);
+        assert_eq!(again.database.connect_timeout, c.database.connect_timeout);
+    }
+}

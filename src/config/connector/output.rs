@@ -1,0 +1,253 @@
+//! Where events go: `[format]`, `[sink]`, `[offsets]`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::error::Violation;
+
+/// `[format]`: Kafka Connect converter settings, applied to keys and values alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormatConfig {
+    /// `key.converter`/`value.converter`. Default `json` (JsonConverter).
+    #[serde(rename = "type")]
+    pub kind: FormatKind,
+    /// JsonConverter `schemas.enable` for key and value. Default true (Kafka Connect's default).
+    pub schemas: bool,
+}
+
+impl Default for FormatConfig {
+    fn default() -> Self {
+        FormatConfig {
+            kind: FormatKind::Json,
+            schemas: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatKind {
+    Json,
+}
+
+/// `[sink]`. Required: there is no sensible default broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// Only `kafka` for now.
+    #[serde(rename = "type", default)]
+    pub kind: SinkKind,
+    /// Kafka `bootstrap.servers`: comma-separated `host:port` list. Required.
+    pub bootstrap_servers: String,
+    #[serde(default)]
+    pub topic_creation: TopicCreationConfig,
+    /// librdkafka producer properties passed through as is (values are strings). Quote keys
+    /// that contain dots: `"linger.ms" = "5"`.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    #[default]
+    Kafka,
+}
+
+/// `[sink.topic_creation]`: Kafka Connect `topic.creation.default.*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicCreationConfig {
+    /// `topic.creation.enable`. Default true: missing topics are created before producing.
+    pub enabled: bool,
+    /// `topic.creation.default.partitions`; -1 means the broker default. Default 1.
+    pub partitions: i32,
+    /// `topic.creation.default.replication.factor`; -1 means the broker default. Default 1.
+    pub replication_factor: i32,
+}
+
+impl Default for TopicCreationConfig {
+    fn default() -> Self {
+        TopicCreationConfig {
+            enabled: true,
+            partitions: 1,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// Producer properties pgcdc sets itself, with the reason a user may not change them.
+const MANAGED_PROPERTIES: [(&str, &str); 3] = [
+    (
+        "enable.idempotence",
+        "pgcdc always enables the idempotent producer so that retries cannot reorder or \
+         duplicate events",
+    ),
+    (
+        "acks",
+        "pgcdc always uses acks=all: the slot only advances past events every in-sync \
+         replica has",
+    ),
+    (
+        "bootstrap.servers",
+        "set it with sink.bootstrap_servers instead",
+    ),
+];
+
+impl SinkConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        let servers: Vec<&str> = self.bootstrap_servers.split(',').map(str::trim).collect();
+        for server in &servers {
+            let port_ok = server.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !port_ok {
+                return Err(Violation::new(
+                    "sink.bootstrap_servers",
+                    format!(
+                        "{server:?} must be host:port (a comma-separated list for several brokers)"
+                    ),
+                ));
+            }
+        }
+        let tc = &self.topic_creation;
+        for (key, value) in [
+            ("sink.topic_creation.partitions", tc.partitions),
+            (
+                "sink.topic_creation.replication_factor",
+                tc.replication_factor,
+            ),
+        ] {
+            if value < 1 && value != -1 {
+                return Err(Violation::new(
+                    key,
+                    format!("{value} must be at least 1, or -1 for the broker default"),
+                ));
+            }
+        }
+        for key in self.properties.keys() {
+            if let Some((_, why)) = MANAGED_PROPERTIES.iter().find(|(k, _)| k == key) {
+                return Err(Violation::new(
+                    format!("sink.properties.{key}"),
+                    format!("may not be overridden: {why}; remove it"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The full librdkafka producer configuration: the pass-through properties plus the
+    /// settings pgcdc manages (bootstrap servers, idempotence, acks=all).
+    pub fn producer_properties(&self) -> BTreeMap<String, String> {
+        let mut props = self.properties.clone();
+        props.insert(
+            "bootstrap.servers".to_string(),
+            self.bootstrap_servers.clone(),
+        );
+        props.insert("enable.idempotence".to_string(), "true".to_string());
+        props.insert("acks".to_string(), "all".to_string());
+        props
+    }
+}
+
+/// `[offsets]`: where the last Kafka-acknowledged position is kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OffsetsConfig {
+    /// Default `file`.
+    pub store: OffsetStoreKind,
+    /// Default `<data_dir>/<name>.offsets.json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetStoreKind {
+    #[default]
+    File,
+}
+
+impl OffsetsConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        if self.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(Violation::new(
+                "offsets.path",
+                "must be a file path, or be left out for <data_dir>/<name>.offsets.json",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(props: &[(&str, &str)]) -> SinkConfig {
+        SinkConfig {
+            kind: SinkKind::Kafka,
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            topic_creation: TopicCreationConfig::default(),
+            properties: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn managed_properties_cannot_be_overridden() {
+        for key in ["acks", "enable.idempotence", "bootstrap.servers"] {
+            let v = sink(&[(key, "x")]).validate().unwrap_err();
+            assert_eq!(v.key, format!("sink.properties.{key}"));
+            assert!(v.rule.contains("may not be overridden"), "{}", v.rule);
+        }
+        sink(&[("linger.ms", "5")]).validate().unwrap();
+    }
+
+    #[test]
+    fn producer_properties_force_durability() {
+        let p = sink(&[("linger.ms", "5")]).producer_properties();
+        assert_eq!(p["acks"], "all");
+        assert_eq!(p["enable.idempotence"], "true");
+        assert_eq!(p["bootstrap.servers"], "127.0.0.1:9092");
+        assert_eq!(p["linger.ms"], "5");
+    }
+
+    #[test]
+    fn bootstrap_servers_need_host_and_port() {
+        let mut s = sink(&[]);
+        s.bootstrap_servers = "a:9092, b:9093".into();
+        s.validate().unwrap();
+        for bad in ["", "a", "a:0", ":9092", "a:9092,b", "a:x"] {
+            s.bootstrap_servers = bad.into();
+            assert_eq!(
+                s.validate().unwrap_err().key,
+                "sink.bootstrap_servers",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn topic_creation_counts() {
+        let mut s = sink(&[]);
+        s.topic_creation.partitions = -1;
+        s.validate().unwrap();
+        s.topic_creation.partitions = 0;
+        assert_eq!(
+            s.validate().unwrap_err().key,
+            "sink.topic_creation.partitions"
+        );
+        s.topic_creation.partitions = 3;
+        s.topic_creation.replication_factor = -2;
+        assert_eq!(
+            s.validate().unwrap_err().key,
+            "sink.topic_creation.replication_factor"
+        );
+    }
+}
