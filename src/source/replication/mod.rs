@@ -22,4 +22,4 @@ pub use error::{DbError, ReplicationError};
 pub use params::{ConnectParams, ParseSslModeError, SslMode};
 pub use stream::{encode_status_update, parse_copy_data, ReplicationEvent, ReplicationStream};
 
-pub(crate) use conn::{quote_ident, quote_literal};
+pub(crate) use conn::quote_ident;
