@@ -83,8 +83,7 @@ async fn password_logins() {
         params.password = Some("wrong".into());
         let err = ReplicationConnection::connect(&params)
             .await
-            .err()
-            .expect("wrong password accepted");
+            .expect_err("wrong password accepted");
         assert_eq!(err.code(), Some("28P01"), "{user}: {err}");
         assert!(!err.is_transient(), "{err}");
         let msg = err.to_string();
@@ -96,8 +95,7 @@ async fn password_logins() {
         params.password = None;
         let err = ReplicationConnection::connect(&params)
             .await
-            .err()
-            .expect("no password accepted");
+            .expect_err("no password accepted");
         assert!(matches!(err, ReplicationError::Auth(_)), "{err:?}");
         assert!(err.to_string().contains("set database.password"), "{err}");
     }
@@ -110,8 +108,7 @@ async fn password_logins() {
     params.password = Some("nope".into());
     let err = Admin::connect(&params)
         .await
-        .err()
-        .expect("admin accepted a wrong password");
+        .expect_err("admin accepted a wrong password");
     assert!(!err.is_transient());
     assert!(
         err.to_string()
@@ -126,8 +123,7 @@ async fn password_logins() {
     params.sslmode = SslMode::Require;
     let err = ReplicationConnection::connect(&params)
         .await
-        .err()
-        .expect("require without TLS");
+        .expect_err("require without TLS");
     assert!(matches!(err, ReplicationError::Tls(_)), "{err:?}");
     assert!(!err.is_transient());
 }
@@ -216,8 +212,7 @@ async fn tls_modes() {
     params.sslrootcert = Some(ca_path.clone());
     let err = ReplicationConnection::connect(&params)
         .await
-        .err()
-        .expect("wrong name accepted");
+        .expect_err("wrong name accepted");
     assert!(matches!(err, ReplicationError::Tls(_)), "{err:?}");
     assert!(!err.is_transient());
     assert!(
@@ -232,8 +227,7 @@ async fn tls_modes() {
         params.sslrootcert = Some(other_ca_path.clone());
         let err = ReplicationConnection::connect(&params)
             .await
-            .err()
-            .expect("untrusted CA accepted");
+            .expect_err("untrusted CA accepted");
         assert!(!err.is_transient(), "{err}");
         assert!(
             err.to_string()
@@ -402,8 +396,7 @@ async fn slots_publications_and_streaming() {
     let err = second
         .start_replication("cdc_slot", Lsn::ZERO, &options)
         .await
-        .err()
-        .expect("slot taken twice");
+        .expect_err("slot taken twice");
     assert_eq!(err.code(), Some("55006"), "{err}");
     assert!(err.is_transient());
     assert!(
@@ -423,6 +416,7 @@ async fn slots_publications_and_streaming() {
     // keep the walsender from timing us out.
     let idle_until = Instant::now() + Duration::from_secs(5);
     let mut keepalives = 0;
+    let mut reply_requests = 0;
     while Instant::now() < idle_until {
         match tokio::time::timeout_at(idle_until.into(), stream.next()).await {
             Err(_) => break,
@@ -430,7 +424,14 @@ async fn slots_publications_and_streaming() {
                 .expect("stream failed while idle")
                 .expect("server ended the stream")
             {
-                ReplicationEvent::Keepalive { .. } => keepalives += 1,
+                ReplicationEvent::Keepalive {
+                    reply_requested, ..
+                } => {
+                    keepalives += 1;
+                    // Usually the server asks for a reply about once a second here; whether it
+                    // does depends on timing, so it is reported rather than asserted.
+                    reply_requests += reply_requested as u32;
+                }
                 ReplicationEvent::XLogData { data, .. } => {
                     panic!("unexpected data while idle: {:?}", data[0] as char)
                 }
@@ -441,6 +442,7 @@ async fn slots_publications_and_streaming() {
         keepalives > 0,
         "no keepalive in 5 s with wal_sender_timeout = 2s"
     );
+    eprintln!("idle 5 s: {keepalives} keepalives, {reply_requests} asked for a reply");
     assert!(!pg
         .server_log()
         .contains("terminating walsender process due to replication timeout"));
@@ -480,8 +482,7 @@ async fn missing_slot_is_a_definite_error() {
             &[("proto_version", "1"), ("publication_names", "p")],
         )
         .await
-        .err()
-        .expect("missing slot accepted");
+        .expect_err("missing slot accepted");
     assert_eq!(err.code(), Some("42704"), "{err}");
     assert!(!err.is_transient());
     assert!(
@@ -489,4 +490,71 @@ async fn missing_slot_is_a_definite_error() {
             .contains("replication slot \"no_such_slot\" does not exist"),
         "{err}"
     );
+}
+
+// Multi-threaded so the stream keeps being served while pg_ctl blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_is_transient_and_recoverable() {
+    let mut pg = TestPg::start();
+    let mut conn = ReplicationConnection::connect(&pg.params()).await.unwrap();
+    conn.create_slot("restart_slot", "pgoutput").await.unwrap();
+    pg.psql("CREATE PUBLICATION restart_pub FOR ALL TABLES");
+    let options = [("proto_version", "1"), ("publication_names", "restart_pub")];
+    let mut stream = conn
+        .start_replication("restart_slot", Lsn::ZERO, &options)
+        .await
+        .unwrap();
+
+    // A fast shutdown waits until every walsender's client confirmed all WAL sent to it, so
+    // an idle consumer has to confirm keepalive positions (as pg_recvlogical does), or the
+    // shutdown stalls for wal_sender_timeout.
+    let consumer = tokio::spawn(async move {
+        loop {
+            match stream.next().await {
+                Ok(Some(ReplicationEvent::Keepalive { wal_end, .. })) => {
+                    stream.set_flushed(wal_end)
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(e) => return Some(e),
+            }
+        }
+    });
+    let stop_started = Instant::now();
+    pg.stop(common::pg::StopMode::Fast);
+    assert!(
+        stop_started.elapsed() < Duration::from_secs(30),
+        "fast shutdown took {:?}: the idle stream did not confirm",
+        stop_started.elapsed()
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(15), consumer)
+        .await
+        .expect("stream did not notice the shutdown")
+        .unwrap();
+    // The stream ends one way or another; whatever the shape, it must be retryable.
+    if let Some(e) = ended {
+        assert!(
+            e.is_transient(),
+            "shutdown error should be transient: {e:?}"
+        );
+    }
+    let err = ReplicationConnection::connect(&pg.params())
+        .await
+        .expect_err("connected to a stopped server");
+    assert!(err.is_transient(), "{err:?}");
+
+    pg.start_again();
+    let mut conn = ReplicationConnection::connect(&pg.params()).await.unwrap();
+    assert_eq!(
+        conn.create_slot("restart_slot", "pgoutput").await.unwrap(),
+        SlotCreation::Existed
+    );
+    let mut stream = conn
+        .start_replication("restart_slot", Lsn::ZERO, &options)
+        .await
+        .unwrap();
+    pg.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+    let tx = next_transaction(&mut stream).await;
+    assert_eq!(tx.first().unwrap().0, b'B');
+    stream.finish().await.unwrap();
 }

@@ -139,6 +139,14 @@ fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Admin
     move |source| AdminError::Db { context, source }
 }
 
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("server_version_num", &self.server_version_num)
+            .finish_non_exhaustive()
+    }
+}
+
 pub struct Admin {
     client: Client,
     server_version_num: u32,

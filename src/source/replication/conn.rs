@@ -70,6 +70,17 @@ impl QueryResult {
     }
 }
 
+// Manual so that the socket (which has no Debug) is left out.
+impl std::fmt::Debug for ReplicationConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicationConnection")
+            .field("server_version_num", &self.server_version_num)
+            .field("backend_pid", &self.backend_pid)
+            .field("status_interval", &self.status_interval)
+            .finish_non_exhaustive()
+    }
+}
+
 pub struct ReplicationConnection {
     wire: Wire,
     server_params: HashMap<String, String>,
@@ -437,7 +448,7 @@ fn check_slot_name(name: &str) -> Result<(), ReplicationError> {
     if ok {
         Ok(())
     } else {
-        Err(ReplicationError::Protocol(format!(
+        Err(ReplicationError::Config(format!(
             "invalid replication slot name {name:?}: use only lower-case letters, digits and underscores (at most 63)"
         )))
     }

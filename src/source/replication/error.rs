@@ -59,6 +59,10 @@ pub enum ReplicationError {
     #[error("authentication: {0}")]
     Auth(String),
 
+    /// A caller-supplied value we refuse before sending it (e.g. an invalid slot name).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
     /// The server sent something the protocol does not allow here.
     #[error("replication protocol error: {0}")]
     Protocol(String),
@@ -75,6 +79,7 @@ impl ReplicationError {
             ReplicationError::Db(e) => e.is_transient(),
             ReplicationError::Tls(_)
             | ReplicationError::Auth(_)
+            | ReplicationError::Config(_)
             | ReplicationError::Protocol(_) => false,
         }
     }

@@ -281,7 +281,7 @@ mod tests {
     fn rejects_bad_lengths_before_allocating() {
         for len in [0i32, 3, -1, i32::MAX] {
             let mut buf = BytesMut::new();
-            buf.extend_from_slice(&[b'd']);
+            buf.extend_from_slice(b"d");
             buf.extend_from_slice(&len.to_be_bytes());
             assert!(next_frame(&mut buf).is_err(), "length {len} accepted");
         }

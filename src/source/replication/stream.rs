@@ -28,6 +28,8 @@ pub enum ReplicationEvent {
         server_time: i64,
         data: Bytes,
     },
+    /// When nothing is in flight downstream, confirm `wal_end` (`set_flushed`): otherwise the
+    /// slot lags behind unrelated WAL and a fast server shutdown waits for wal_sender_timeout.
     Keepalive {
         wal_end: Lsn,
         server_time: i64,
@@ -40,6 +42,19 @@ enum State {
     Streaming,
     /// The server sent CopyDone; we still owe it ours.
     ServerDone,
+    /// The walsender finished the command outright (CommandComplete without CopyDone), which
+    /// is how it leaves during a server shutdown once we confirmed everything it sent.
+    ServerExited,
+}
+
+impl std::fmt::Debug for ReplicationStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicationStream")
+            .field("state", &self.state)
+            .field("flushed", &self.flushed)
+            .field("status_interval", &self.status_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct ReplicationStream {
@@ -62,7 +77,8 @@ impl ReplicationStream {
         }
     }
 
-    /// The next event; `None` once the server has ended the stream. While waiting, this sends
+    /// The next event; `None` once the server has ended the stream (CopyDone, or the walsender
+    /// exiting at server shutdown). While waiting, this sends
     /// the periodic status updates and answers keepalives, so call it steadily: a consumer
     /// that stops calling for longer than wal_sender_timeout must call `send_status` itself.
     pub async fn next(&mut self) -> Result<Option<ReplicationEvent>, ReplicationError> {
@@ -126,6 +142,9 @@ impl ReplicationStream {
     }
 
     async fn finish_inner(&mut self) -> Result<(), ReplicationError> {
+        if self.state == State::ServerExited {
+            return Ok(());
+        }
         if self.state == State::Streaming {
             self.send_status(false).await?;
         }
@@ -166,6 +185,11 @@ impl ReplicationStream {
             TAG_COPY_DONE => {
                 debug!("server ended the replication stream");
                 self.state = State::ServerDone;
+                Ok(Handled::Ended)
+            }
+            TAG_COMMAND_COMPLETE => {
+                debug!("walsender exited (server shutting down)");
+                self.state = State::ServerExited;
                 Ok(Handled::Ended)
             }
             TAG_ERROR_RESPONSE => Err(ReplicationError::Db(framing::parse_error_fields(

@@ -200,8 +200,10 @@ mod tests {
 
     #[test]
     fn modes_map_to_checks() {
-        let mut p = ConnectParams::default();
-        p.sslmode = SslMode::Disable;
+        let mut p = ConnectParams {
+            sslmode: SslMode::Disable,
+            ..ConnectParams::default()
+        };
         assert_eq!(check_for(&p), None);
         p.sslmode = SslMode::Require;
         assert_eq!(check_for(&p), Some(Check::Nothing));
