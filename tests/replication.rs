@@ -376,6 +376,8 @@ async fn slots_publications_and_streaming() {
         .start_replication("cdc_slot", Lsn::ZERO, &options)
         .await
         .unwrap();
+    // Our default of 1 s already fits wal_sender_timeout = 2s; a longer wish gets capped.
+    assert_eq!(stream.status_interval(), Duration::from_secs(1));
     pg.psql("INSERT INTO public.items VALUES (1, 'one')");
     let tx = next_transaction(&mut stream).await;
     let kinds: Vec<u8> = tx.iter().map(|(k, _)| *k).collect();
@@ -497,6 +499,7 @@ async fn missing_slot_is_a_definite_error() {
 async fn server_restart_is_transient_and_recoverable() {
     let mut pg = TestPg::start();
     let mut conn = ReplicationConnection::connect(&pg.params()).await.unwrap();
+    conn.set_status_interval(Duration::from_secs(45));
     conn.create_slot("restart_slot", "pgoutput").await.unwrap();
     pg.psql("CREATE PUBLICATION restart_pub FOR ALL TABLES");
     let options = [("proto_version", "1"), ("publication_names", "restart_pub")];
@@ -504,6 +507,8 @@ async fn server_restart_is_transient_and_recoverable() {
         .start_replication("restart_slot", Lsn::ZERO, &options)
         .await
         .unwrap();
+    // Capped to half of the default wal_sender_timeout (60 s).
+    assert_eq!(stream.status_interval(), Duration::from_secs(30));
 
     // A fast shutdown waits until every walsender's client confirmed all WAL sent to it, so
     // an idle consumer has to confirm keepalive positions (as pg_recvlogical does), or the

@@ -119,6 +119,11 @@ impl ReplicationStream {
         self.flushed
     }
 
+    /// The effective interval of unprompted status updates (after the wal_sender_timeout cap).
+    pub fn status_interval(&self) -> Duration {
+        self.status_interval
+    }
+
     /// Sends a standby status update now. We report the flushed position as written, flushed
     /// and applied alike: only what is durable downstream may be confirmed.
     pub async fn send_status(&mut self, reply_requested: bool) -> Result<(), ReplicationError> {
