@@ -164,6 +164,8 @@ pub enum ConnectorError {
     },
     #[error("{0}")]
     Config(String),
+    #[error("wal_level is {0:?} but logical decoding needs it to be \"logical\": set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL")]
+    WalLevel(String),
     #[error("the server ended the replication stream")]
     StreamEnded,
     #[error("the acknowledger stopped unexpectedly")]
@@ -184,6 +186,7 @@ impl ConnectorError {
             | ConnectorError::Format(_)
             | ConnectorError::Offsets(_)
             | ConnectorError::Config(_)
+            | ConnectorError::WalLevel(_)
             | ConnectorError::SlotAhead { .. }
             | ConnectorError::SlotLost { .. } => false,
         }
@@ -337,14 +340,20 @@ async fn open_stream(
     offsets_path: &std::path::Path,
 ) -> Result<ReplicationStream, ConnectorError> {
     let admin = Admin::connect(&s.params).await?;
-    admin.check_wal_level().await?;
-    let version = admin.server_version_num().await?;
+    let wal_level = admin.wal_level().await?;
+    if wal_level != "logical" {
+        return Err(ConnectorError::WalLevel(wal_level));
+    }
+    let tables = if s.publication_mode == PublicationMode::Filtered {
+        publication_tables(&admin, &s.table_filter).await?
+    } else {
+        Vec::new()
+    };
     admin
-        .ensure_publication(&s.publication, s.publication_mode, &publication_tables(&admin, s).await?)
+        .ensure_publication(&s.publication, s.publication_mode, &tables)
         .await?;
     let mut conn = ReplicationConnection::connect(&s.params).await?;
-    let slot_before = admin.slot_info(&s.slot).await?;
-    if slot_before.is_none() {
+    if admin.slot_info(&s.slot).await?.is_none() {
         if let Some(stored) = resume {
             return Err(ConnectorError::SlotLost {
                 slot: s.slot.clone(),
@@ -352,31 +361,50 @@ async fn open_stream(
                 path: offsets_path.display().to_string(),
             });
         }
-        match conn.create_slot(&s.slot, "pgoutput").await? {
-            SlotCreation::Created(c) => {
-                tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot")
-            }
-            SlotCreation::Existed => {}
+        if let SlotCreation::Created(c) = conn.create_slot(&s.slot, "pgoutput").await? {
+            tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot");
         }
     }
     check_slot_position(&admin, s, resume, offsets_path).await?;
     let start = resume.unwrap_or(Lsn::ZERO);
-    let mut options: Vec<(&str, String)> = vec![
-        ("proto_version", "1".into()),
-        ("publication_names", quote_literal(&s.publication)),
-    ];
-    if version >= 140000 {
-        options.push(("messages", "true".into()));
+    let publication = s.publication.clone();
+    let mut options: Vec<(&str, &str)> =
+        vec![("proto_version", "1"), ("publication_names", &publication)];
+    // Logical decoding messages are available through pgoutput from PostgreSQL 14 on.
+    if admin.server_version_num() >= 140000 {
+        options.push(("messages", "true"));
     }
-    let options: Vec<(&str, &str)> = options.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let stream = conn
-        .start_replication(&s.slot, start, &options, s.status_interval)
-        .await?;
+    conn.set_status_interval(s.status_interval);
+    let stream = conn.start_replication(&s.slot, start, &options).await?;
     // PostgreSQL 15+ silently starts from the slot's confirmed position when asked for an
     // older one, so check again now that the slot is ours.
     check_slot_position(&admin, s, resume, offsets_path).await?;
     tracing::info!(connector = %s.name, slot = %s.slot, start = %start, "streaming");
     Ok(stream)
+}
+
+/// The tables a `filtered` publication should hold: every user table the filter accepts
+/// (Debezium's `publication.autocreate.mode=filtered`).
+async fn publication_tables(
+    admin: &Admin,
+    filter: &TableFilter,
+) -> Result<Vec<String>, ConnectorError> {
+    let rows = admin
+        .client()
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_tables
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| ConnectorError::Config(format!("cannot list tables for the publication: {e}")))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|(schema, table)| filter.matches(schema, table))
+        .map(|(schema, table)| format!("{schema}.{table}"))
+        .collect())
 }
 
 async fn check_slot_position(
@@ -397,10 +425,6 @@ async fn check_slot_position(
         }),
         _ => Ok(()),
     }
-}
-
-fn quote_literal(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// Where the source is inside the WAL, for deciding what may be checkpointed.

@@ -1,1 +1,369 @@
-//! STUB
+//! Slot and publication management over an ordinary SQL connection (tokio-postgres).
+//!
+//! Kept apart from the replication connection because walsender connections cannot run
+//! catalog queries on older servers and because these calls happen once at startup.
+
+use std::str::FromStr;
+
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::{Client, NoTls};
+use tracing::{info, warn};
+
+use crate::source::replication::error::{advice, sqlstate_is_transient};
+use crate::source::replication::tls;
+use crate::source::replication::{quote_ident, ConnectParams, SslMode};
+use crate::Lsn;
+
+/// Debezium's `publication.autocreate.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicationMode {
+    /// Create `FOR ALL TABLES` if missing (needs superuser).
+    AllTables,
+    /// Create for the given tables if missing, otherwise reset its table list to them.
+    Filtered,
+    /// Never create; the publication must exist.
+    Disabled,
+    /// Create with no tables if missing; tables are added by someone else.
+    NoTables,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid publication.autocreate.mode {0:?}: expected all_tables, filtered, disabled or no_tables")]
+pub struct ParsePublicationModeError(pub String);
+
+impl FromStr for PublicationMode {
+    type Err = ParsePublicationModeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all_tables" => Ok(PublicationMode::AllTables),
+            "filtered" => Ok(PublicationMode::Filtered),
+            "disabled" => Ok(PublicationMode::Disabled),
+            "no_tables" => Ok(PublicationMode::NoTables),
+            _ => Err(ParsePublicationModeError(s.to_string())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// `None` for physical slots.
+    pub plugin: Option<String>,
+    pub database: Option<String>,
+    pub active: bool,
+    pub active_pid: Option<i32>,
+    pub confirmed_flush_lsn: Option<Lsn>,
+    pub restart_lsn: Option<Lsn>,
+    /// reserved / extended / unreserved / lost; `None` before PostgreSQL 13.
+    pub wal_status: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{context}: {}", describe(.source))]
+    Db {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("TLS: {0}")]
+    Tls(String),
+
+    #[error("publication {0:?} does not exist and publication.autocreate.mode is disabled: create it (CREATE PUBLICATION ...) or choose another mode")]
+    PublicationMissing(String),
+
+    #[error("publication.autocreate.mode is filtered but no tables were given: check table.include.list")]
+    NoTablesForFilter,
+
+    #[error("unexpected answer from PostgreSQL: {0}")]
+    Unexpected(String),
+}
+
+impl AdminError {
+    /// Same rule as the replication client: network trouble and restarts are worth retrying.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AdminError::Db { source, .. } => match source.code() {
+                Some(code) => sqlstate_is_transient(code.code()),
+                None => is_network_failure(source),
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Without a SQLSTATE the error happened below SQL: an I/O failure is worth retrying, but
+/// not a TLS verification failure (which tokio-postgres also reports through `io::Error`).
+fn is_network_failure(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    let mut cur = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_none();
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// A tokio-postgres error with the server's message, our fix, and SQLSTATE.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = db.message().to_string();
+            if let Some(fix) = advice(db.code().code(), db.message()) {
+                s.push_str(": ");
+                s.push_str(fix);
+            }
+            s.push_str(&format!(" (SQLSTATE {})", db.code().code()));
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; detail: {d}"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!("; hint: {h}"));
+            }
+            s
+        }
+        None => e.to_string(),
+    }
+}
+
+fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> AdminError {
+    let context = context.into();
+    move |source| AdminError::Db { context, source }
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("server_version_num", &self.server_version_num)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct Admin {
+    client: Client,
+    server_version_num: u32,
+}
+
+impl Admin {
+    pub async fn connect(params: &ConnectParams) -> Result<Self, AdminError> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&params.host)
+            .port(params.port)
+            .user(&params.user)
+            .dbname(&params.dbname)
+            .application_name(&params.application_name)
+            .connect_timeout(params.connect_timeout)
+            // verify-ca/verify-full are enforced by our rustls verifier; tokio-postgres only
+            // needs to know whether TLS is optional.
+            .ssl_mode(match params.sslmode {
+                SslMode::Disable => PgSslMode::Disable,
+                SslMode::Prefer => PgSslMode::Prefer,
+                _ => PgSslMode::Require,
+            });
+        if let Some(pw) = &params.password {
+            cfg.password(pw);
+        }
+        let context = format!("cannot connect to {}:{}", params.host, params.port);
+        let client = match tls::client_config(params).map_err(|e| AdminError::Tls(e.0))? {
+            None => {
+                let (client, conn) = cfg.connect(NoTls).await.map_err(db(context))?;
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        warn!(error = %e, "admin connection ended");
+                    }
+                });
+                client
+            }
+            Some(config) => {
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*config).clone());
+                let (client, conn) = cfg.connect(tls).await.map_err(db(context))?;
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        warn!(error = %e, "admin connection ended");
+                    }
+                });
+                client
+            }
+        };
+        let row = client
+            .query_one("SELECT current_setting('server_version_num')", &[])
+            .await
+            .map_err(db("cannot read server_version_num"))?;
+        let v: String = row.get(0);
+        let server_version_num = v
+            .parse()
+            .map_err(|_| AdminError::Unexpected(format!("server_version_num {v:?}")))?;
+        Ok(Admin {
+            client,
+            server_version_num,
+        })
+    }
+
+    /// e.g. 150018 for 15.18.
+    pub fn server_version_num(&self) -> u32 {
+        self.server_version_num
+    }
+
+    /// The underlying client, for queries this module has no helper for.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub async fn wal_level(&self) -> Result<String, AdminError> {
+        let row = self
+            .client
+            .query_one("SELECT current_setting('wal_level')", &[])
+            .await
+            .map_err(db("cannot read wal_level"))?;
+        Ok(row.get(0))
+    }
+
+    /// Makes sure publication `name` exists as `mode` wants. `tables` are `schema.table`
+    /// names (split at the first dot and quoted here), used by `Filtered` only.
+    pub async fn ensure_publication(
+        &self,
+        name: &str,
+        mode: PublicationMode,
+        tables: &[String],
+    ) -> Result<(), AdminError> {
+        let exists = self
+            .client
+            .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&name])
+            .await
+            .map_err(db(format!("cannot look up publication {name:?}")))?
+            .is_some();
+        let publication = quote_ident(name);
+        let sql = match (mode, exists) {
+            (PublicationMode::Disabled, false) => {
+                return Err(AdminError::PublicationMissing(name.to_string()))
+            }
+            (PublicationMode::Filtered, _) if tables.is_empty() => {
+                return Err(AdminError::NoTablesForFilter)
+            }
+            (PublicationMode::AllTables, false) => {
+                format!("CREATE PUBLICATION {publication} FOR ALL TABLES")
+            }
+            (PublicationMode::NoTables, false) => format!("CREATE PUBLICATION {publication}"),
+            (PublicationMode::Filtered, false) => {
+                format!(
+                    "CREATE PUBLICATION {publication} FOR TABLE {}",
+                    table_list(tables)
+                )
+            }
+            // Keeps the publication in step with the configured table list across restarts.
+            (PublicationMode::Filtered, true) => {
+                format!(
+                    "ALTER PUBLICATION {publication} SET TABLE {}",
+                    table_list(tables)
+                )
+            }
+            (_, true) => return Ok(()),
+        };
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(db(format!("cannot create/alter publication {name:?}")))?;
+        info!(publication = name, ?mode, "publication ensured");
+        Ok(())
+    }
+
+    pub async fn slot_info(&self, name: &str) -> Result<Option<SlotInfo>, AdminError> {
+        // wal_status exists from PostgreSQL 13 on.
+        let wal_status = if self.server_version_num >= 130000 {
+            "wal_status"
+        } else {
+            "NULL::text"
+        };
+        let sql = format!(
+            "SELECT plugin::text, database::text, active, active_pid, \
+             confirmed_flush_lsn::text, restart_lsn::text, {wal_status} \
+             FROM pg_replication_slots WHERE slot_name = $1"
+        );
+        let Some(row) = self
+            .client
+            .query_opt(&sql, &[&name])
+            .await
+            .map_err(db(format!("cannot look up replication slot {name:?}")))?
+        else {
+            return Ok(None);
+        };
+        let lsn = |i: usize| -> Result<Option<Lsn>, AdminError> {
+            row.get::<_, Option<String>>(i)
+                .map(|s| {
+                    s.parse()
+                        .map_err(|e| AdminError::Unexpected(format!("{e}")))
+                })
+                .transpose()
+        };
+        Ok(Some(SlotInfo {
+            plugin: row.get(0),
+            database: row.get(1),
+            active: row.get(2),
+            active_pid: row.get(3),
+            confirmed_flush_lsn: lsn(4)?,
+            restart_lsn: lsn(5)?,
+            wal_status: row.get(6),
+        }))
+    }
+
+    /// Drops the slot if it exists; returns whether there was one. Fails with SQLSTATE 55006
+    /// while a consumer is attached.
+    pub async fn drop_slot(&self, name: &str) -> Result<bool, AdminError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(db(format!("cannot drop replication slot {name:?}")))?;
+        if !rows.is_empty() {
+            info!(slot = name, "replication slot dropped");
+        }
+        Ok(!rows.is_empty())
+    }
+}
+
+/// `schema.table` entries → `"schema"."table", ...`; a bare name stays unqualified.
+fn table_list(tables: &[String]) -> String {
+    tables
+        .iter()
+        .map(|t| match t.split_once('.') {
+            Some((schema, table)) => format!("{}.{}", quote_ident(schema), quote_ident(table)),
+            None => quote_ident(t),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_table_lists() {
+        let t = vec!["public.orders".to_string(), "Weird\"Name".to_string()];
+        assert_eq!(table_list(&t), "\"public\".\"orders\", \"Weird\"\"Name\"");
+    }
+
+    #[test]
+    fn parses_publication_modes() {
+        assert_eq!(
+            "filtered".parse::<PublicationMode>().unwrap(),
+            PublicationMode::Filtered
+        );
+        assert_eq!(
+            "ALL_TABLES".parse::<PublicationMode>().unwrap(),
+            PublicationMode::AllTables
+        );
+        assert!("some".parse::<PublicationMode>().is_err());
+    }
+}

@@ -1,4 +1,7 @@
-//! Test harness: real PostgreSQL and a real Kafka-protocol broker, started per test.
+//! Test harness: a real PostgreSQL and a real Kafka-protocol broker, started per test, and the
+//! real pgcdc binary run against them.
 #![allow(dead_code)]
 
+pub mod cdc;
 pub mod kafka;
+pub mod pg;
