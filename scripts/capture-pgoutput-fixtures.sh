@@ -126,3 +126,5 @@ capture slot_plain pub_small v1.hex proto_version 1
 capture slot_plain pub_small v1-binary.hex proto_version 1 binary true
 capture slot_plain pub v2.hex proto_version 2 streaming on
 capture slot_2pc pub v3.hex proto_version 3 streaming on two_phase on
+
+"$ROOT/scripts/seed-fuzz-corpus.sh"

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use pgcdc::source::pgoutput::*;
 
 fn unhex(line: &str) -> Vec<u8> {
-    assert!(line.len() % 2 == 0, "odd hex line length");
+    assert!(line.len().is_multiple_of(2), "odd hex line length");
     (0..line.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&line[i..i + 2], 16).expect("hex digit"))
@@ -16,7 +16,10 @@ fn unhex(line: &str) -> Vec<u8> {
 }
 
 fn decode_fixture(name: &str, version: u32) -> Vec<Message> {
-    let path = format!("{}/tests/fixtures/pgoutput/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/pgoutput/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut decoder = Decoder::new(version);
     let messages: Vec<Message> = text
@@ -148,7 +151,10 @@ fn check_row_changes(messages: &[Message], binary: bool) {
             _ => None,
         })
         .expect("type message for the enum");
-    assert_eq!((ty.namespace.as_str(), ty.name.as_str()), ("public", "mood"));
+    assert_eq!(
+        (ty.namespace.as_str(), ty.name.as_str()),
+        ("public", "mood")
+    );
     assert_eq!(t_default.columns[2].type_oid, ty.oid);
 
     let changes_to = |oid: u32| -> Vec<&Message> {
@@ -418,7 +424,10 @@ fn v2_streaming() {
         })
         .collect();
     assert_eq!(aborts.len(), 2);
-    assert!(aborts.iter().any(|a| a.subxid != a.xid), "subtransaction abort");
+    assert!(
+        aborts.iter().any(|a| a.subxid != a.xid),
+        "subtransaction abort"
+    );
     assert!(aborts.iter().any(|a| a.subxid == a.xid), "whole abort");
     assert!(aborts.iter().all(|a| a.abort_lsn.is_none()));
     check_framing(&messages);

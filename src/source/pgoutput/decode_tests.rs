@@ -158,12 +158,7 @@ fn update_old_frame() -> Bytes {
 }
 
 fn update_plain_frame() -> Bytes {
-    Frame::new(b'U')
-        .u32(16384)
-        .u8(b'N')
-        .u16(1)
-        .text("")
-        .bytes()
+    Frame::new(b'U').u32(16384).u8(b'N').u16(1).text("").bytes()
 }
 
 fn delete_frame(xid: Option<u32>, marker: u8) -> Bytes {
@@ -203,12 +198,7 @@ fn begin_frame() -> Bytes {
 }
 
 fn commit_frame() -> Bytes {
-    Frame::new(b'C')
-        .u8(0)
-        .u64(0x100)
-        .u64(0x180)
-        .i64(-5)
-        .bytes()
+    Frame::new(b'C').u8(0).u64(0x100).u64(0x180).i64(-5).bytes()
 }
 
 fn origin_frame() -> Bytes {
@@ -296,7 +286,12 @@ fn samples() -> Vec<(&'static str, u32, bool, Bytes)> {
         ("stream commit", 2, false, stream_commit_frame()),
         ("stream abort", 2, false, stream_abort_frame(false)),
         ("stream abort v4", 4, false, stream_abort_frame(true)),
-        ("stream abort v4 no info", 4, false, stream_abort_frame(false)),
+        (
+            "stream abort v4 no info",
+            4,
+            false,
+            stream_abort_frame(false),
+        ),
         ("begin prepare", 3, false, prepare_like_frame(b'b')),
         ("prepare", 3, false, prepare_like_frame(b'P')),
         ("stream prepare", 3, false, prepare_like_frame(b'p')),
@@ -488,11 +483,7 @@ fn update_variants() {
 
 #[test]
 fn update_and_delete_reject_wrong_markers() {
-    let bad_first = Frame::new(b'U')
-        .u32(1)
-        .u8(b'X')
-        .u16(0)
-        .bytes();
+    let bad_first = Frame::new(b'U').u32(1).u8(b'X').u16(0).bytes();
     assert_eq!(
         err_kind(1, bad_first),
         (
@@ -523,12 +514,18 @@ fn update_and_delete_reject_wrong_markers() {
     let bad_delete = Frame::new(b'D').u32(1).u8(b'N').u16(0).bytes();
     assert!(matches!(
         err_kind(1, bad_delete),
-        (5, DecodeErrorKind::UnexpectedTupleMarker { found: b'N', .. })
+        (
+            5,
+            DecodeErrorKind::UnexpectedTupleMarker { found: b'N', .. }
+        )
     ));
     let bad_insert = Frame::new(b'I').u32(1).u8(b'K').u16(0).bytes();
     assert!(matches!(
         err_kind(1, bad_insert),
-        (5, DecodeErrorKind::UnexpectedTupleMarker { found: b'K', .. })
+        (
+            5,
+            DecodeErrorKind::UnexpectedTupleMarker { found: b'K', .. }
+        )
     ));
 }
 
@@ -618,7 +615,10 @@ fn stream_block_adds_xid_to_data_messages() {
 
     // The unstreamed layout is misread inside a stream block: the frame is 4 bytes short.
     assert!(d.decode(insert_frame(None)).is_err());
-    assert!(d.in_stream(), "a failed decode must not change the stream state");
+    assert!(
+        d.in_stream(),
+        "a failed decode must not change the stream state"
+    );
 
     assert_eq!(
         d.decode(Frame::new(b'E').bytes()).unwrap(),
@@ -1027,7 +1027,10 @@ fn error_display_explains_the_problem() {
         kind: DecodeErrorKind::UnknownTag(b'Z'),
     };
     let text = e.to_string();
-    assert!(text.starts_with("pgoutput decode error at byte 7: "), "{text}");
+    assert!(
+        text.starts_with("pgoutput decode error at byte 7: "),
+        "{text}"
+    );
     assert!(text.contains("'Z'"), "{text}");
     let e = DecodeError {
         offset: 0,

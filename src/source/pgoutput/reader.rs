@@ -90,9 +90,8 @@ impl<'a> Reader<'a> {
         let Some(nul) = rest.iter().position(|&b| b == 0) else {
             return Err(DecodeError::new(start, DecodeErrorKind::MissingNul));
         };
-        let s = std::str::from_utf8(&rest[..nul]).map_err(|e| {
-            DecodeError::new(start + e.valid_up_to(), DecodeErrorKind::InvalidUtf8)
-        })?;
+        let s = std::str::from_utf8(&rest[..nul])
+            .map_err(|e| DecodeError::new(start + e.valid_up_to(), DecodeErrorKind::InvalidUtf8))?;
         let owned = s.to_owned();
         self.pos = start + nul + 1;
         Ok(owned)
@@ -119,7 +118,10 @@ impl<'a> Reader<'a> {
     pub(crate) fn finish(self) -> Result<()> {
         match self.remaining() {
             0 => Ok(()),
-            n => Err(DecodeError::new(self.pos, DecodeErrorKind::TrailingBytes(n))),
+            n => Err(DecodeError::new(
+                self.pos,
+                DecodeErrorKind::TrailingBytes(n),
+            )),
         }
     }
 }
