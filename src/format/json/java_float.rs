@@ -110,7 +110,18 @@ macro_rules! java_to_string {
             let mut b = Buf::new();
             let _ = write!(b, "{:e}", v);
             let (neg, mut digits, mut n, mut exp) = split_sci(b.as_str());
-            if n == 1 {
+            if n > 1 {
+                // Rust's shortest digits do not break ties to even; the correctly rounded
+                // decimal of the same length does, and is the closest when it round-trips.
+                let mut b2 = Buf::new();
+                let _ = write!(b2, "{:.*e}", n - 1, v);
+                if b2.as_str().parse::<$t>().ok() == Some(v) {
+                    let (_, d2, n2, e2) = split_sci(b2.as_str());
+                    digits = d2;
+                    n = n2;
+                    exp = e2;
+                }
+            } else {
                 // Java never prints a single digit: take the closest two-digit decimal if it
                 // still rounds to the value.
                 let mut b2 = Buf::new();
@@ -174,6 +185,8 @@ mod tests {
             (1.0e-5, "1.0E-5"),
             (1234567.125, "1234567.125"),
             (-0.5, "-0.5"),
+            // Exactly halfway between ...242 and ...243: the even digit wins.
+            (-833984006375024.25, "-8.339840063750242E14"),
         ];
         for &(v, want) in cases {
             assert_eq!(d(v), want, "{v:e}");
