@@ -316,9 +316,8 @@ fn replay_demo() -> Vec<ChangeEvent> {
         b,
         events: Vec::new(),
     };
-    let item = |id: &str, name: Option<&str>, qty: Option<&str>| {
-        tuple(&[Some(id), name, qty, None])
-    };
+    let item =
+        |id: &str, name: Option<&str>, qty: Option<&str>| tuple(&[Some(id), name, qty, None]);
     let key_only = |id: &str| tuple(&[Some(id), None, None, None]);
 
     // 1. inserts
@@ -333,7 +332,11 @@ fn replay_demo() -> Vec<ChangeEvent> {
         }),
     );
     r.msg(0, Message::Relation(all_types_relation()));
-    r.insert(22080376, ALL_TYPES, row2("2147483647", "héllo \"quoted\" \\ back\nslash"));
+    r.insert(
+        22080376,
+        ALL_TYPES,
+        row2("2147483647", "héllo \"quoted\" \\ back\nslash"),
+    );
     r.commit(22081024, 1795442625251761);
     r.begin(737, 1795442625251867);
     r.insert(22081024, ALL_TYPES, null_row("3"));
@@ -348,7 +351,10 @@ fn replay_demo() -> Vec<ChangeEvent> {
     r.update(
         22081528,
         ALL_TYPES,
-        Some(OldTuple::Old(row2("2147483647", "héllo \"quoted\" \\ back\nslash"))),
+        Some(OldTuple::Old(row2(
+            "2147483647",
+            "héllo \"quoted\" \\ back\nslash",
+        ))),
         row2("2147483646", "updated"),
     );
     r.commit(22082584, 1795442625252344);
@@ -357,7 +363,12 @@ fn replay_demo() -> Vec<ChangeEvent> {
     r.commit(22082712, 1795442625252451);
     // 3. primary-key changes
     r.begin(741, 1795442625252536);
-    r.update(22082712, ALL_TYPES, Some(OldTuple::Old(null_row("3"))), null_row("30"));
+    r.update(
+        22082712,
+        ALL_TYPES,
+        Some(OldTuple::Old(null_row("3"))),
+        null_row("30"),
+    );
     r.commit(22082920, 1795442625252536);
     r.begin(742, 1795442625252604);
     r.update(
@@ -377,7 +388,11 @@ fn replay_demo() -> Vec<ChangeEvent> {
     // 5. TOAST
     r.begin(745, 1795442625253639);
     let big = big_value();
-    r.insert(22088136, ITEMS, tuple(&[Some("4"), Some("toasted"), Some("4"), Some(&big)]));
+    r.insert(
+        22088136,
+        ITEMS,
+        tuple(&[Some("4"), Some("toasted"), Some("4"), Some(&big)]),
+    );
     r.commit(22088344, 1795442625253639);
     r.begin(746, 1795442625253774);
     let mut toasted = tuple(&[Some("4"), Some("toasted"), Some("5"), None]);
@@ -501,10 +516,16 @@ fn primary_key_change_headers() {
             .map(|(k, v)| (k.clone(), String::from_utf8(v.clone()).unwrap()))
             .collect::<Vec<_>>()
     };
-    assert_eq!(h(d), vec![("__debezium.newkey".to_string(), r#"{"id":30}"#.to_string())]);
+    assert_eq!(
+        h(d),
+        vec![("__debezium.newkey".to_string(), r#"{"id":30}"#.to_string())]
+    );
     assert_eq!(h(t), h(d));
     assert!(t.value.is_none());
-    assert_eq!(h(c), vec![("__debezium.oldkey".to_string(), r#"{"id":3}"#.to_string())]);
+    assert_eq!(
+        h(c),
+        vec![("__debezium.oldkey".to_string(), r#"{"id":3}"#.to_string())]
+    );
     // Ordinary events carry no headers.
     assert!(records[0].headers.is_empty());
 }

@@ -282,27 +282,8 @@ impl EventBuilder {
         }
     }
 
-    /// A delete event followed, if configured, by its tombstone.
-    fn push_delete(
-        &self,
-        out: &mut Vec<ChangeEvent>,
-        table: &Arc<TableSchema>,
-        source: SourceInfo,
-        ts_nanos: i64,
-        key: Option<Row>,
-        before: Row,
-        key_header: Option<(KeyHeaderKind, Row)>,
-    ) {
-        let ev = self.change(
-            table,
-            source,
-            ts_nanos,
-            Op::Delete,
-            key,
-            Some(before),
-            None,
-            key_header,
-        );
+    /// A delete event followed, if configured, by its tombstone (same key and headers).
+    fn push_delete(&self, out: &mut Vec<ChangeEvent>, table: &Arc<TableSchema>, ev: ChangeEvent) {
         let tombstone = self.cfg.tombstones_on_delete.then(|| ChangeEvent {
             topic: ev.topic.clone(),
             body: EventBody::Tombstone {
@@ -310,7 +291,7 @@ impl EventBuilder {
             },
             key: ev.key.clone(),
             source: ev.source.clone(),
-            ts_nanos,
+            ts_nanos: ev.ts_nanos,
             key_header: ev.key_header.clone(),
             lsn: ev.lsn,
         });
@@ -352,15 +333,17 @@ impl EventBuilder {
         match (before, old_key, new_key) {
             (Some(before), Some(old_key), Some(new_key)) if old_key != new_key => {
                 // Primary-key change: delete (+ tombstone) under the old key, create under the new.
-                self.push_delete(
-                    out,
+                let delete = self.change(
                     &table,
                     source.clone(),
                     ts,
+                    Op::Delete,
                     Some(old_key.clone()),
-                    before,
+                    Some(before),
+                    None,
                     Some((KeyHeaderKind::NewKey, new_key.clone())),
                 );
+                self.push_delete(out, &table, delete);
                 out.push(self.change(
                     &table,
                     source,
@@ -392,7 +375,17 @@ impl EventBuilder {
         let before = self.row(&table, m.old.data())?;
         let key = Self::key_of(&table, &before);
         let source = self.source(txn, lsn);
-        self.push_delete(out, &table, source, now_nanos(), key, before, None);
+        let ev = self.change(
+            &table,
+            source,
+            now_nanos(),
+            Op::Delete,
+            key,
+            Some(before),
+            None,
+            None,
+        );
+        self.push_delete(out, &table, ev);
         Ok(())
     }
 
@@ -471,4 +464,229 @@ fn truncate_text(text: &[u8]) -> String {
         s.push_str(&format!("... ({} bytes)", text.len()));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::pgoutput::{
+        Begin, Column, Commit, OldTuple, Origin, Relation, ReplicaIdentity,
+    };
+
+    fn rel(oid: u32, key: bool) -> Relation {
+        Relation {
+            xid: None,
+            oid,
+            namespace: "s".into(),
+            name: "t".into(),
+            replica_identity: ReplicaIdentity::Default,
+            columns: vec![
+                Column {
+                    flags: key as u8,
+                    name: "id".into(),
+                    type_oid: 23,
+                    type_modifier: -1,
+                },
+                Column {
+                    flags: 0,
+                    name: "d".into(),
+                    type_oid: 1082,
+                    type_modifier: -1,
+                },
+            ],
+        }
+    }
+
+    fn text(v: &[&str]) -> TupleData {
+        TupleData(
+            v.iter()
+                .map(|s| TupleValue::Text(Bytes::copy_from_slice(s.as_bytes())))
+                .collect(),
+        )
+    }
+
+    fn builder(cfg: EventConfig) -> EventBuilder {
+        let mut b = EventBuilder::new(cfg);
+        let mut out = Vec::new();
+        b.handle(Lsn(1), &Message::Relation(rel(10, true)), &mut out)
+            .unwrap();
+        b.handle(Lsn(1), &Message::Relation(rel(11, false)), &mut out)
+            .unwrap();
+        b.handle(
+            Lsn(2),
+            &Message::Begin(Begin {
+                final_lsn: Lsn(100),
+                commit_ts: PgTimestamp(0),
+                xid: 7,
+            }),
+            &mut out,
+        )
+        .unwrap();
+        assert!(out.is_empty());
+        b
+    }
+
+    fn insert(oid: u32, v: &[&str]) -> Message {
+        Message::Insert(Insert {
+            xid: None,
+            relation_oid: oid,
+            new: text(v),
+        })
+    }
+
+    fn delete(oid: u32, v: &[&str]) -> Message {
+        Message::Delete(Delete {
+            xid: None,
+            relation_oid: oid,
+            old: OldTuple::Key(text(v)),
+        })
+    }
+
+    #[test]
+    fn insert_carries_transaction_and_key() {
+        let mut b = builder(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        b.handle(Lsn(50), &insert(10, &["1", "1970-01-02"]), &mut out)
+            .unwrap();
+        let ev = &out[0];
+        assert_eq!(&*ev.topic, "p.s.t");
+        assert_eq!(ev.key, Some(vec![Value::Int32(1)]));
+        assert_eq!(ev.op(), Some(Op::Create));
+        assert_eq!(ev.source.xid, Some(7));
+        assert_eq!(ev.source.lsn, Lsn(50));
+        assert_eq!(ev.source.last_commit_lsn, None);
+        assert_eq!(ev.source.commit_ts_micros, 946_684_800_000_000);
+        match &ev.body {
+            EventBody::Change {
+                after: Some(a),
+                before: None,
+                ..
+            } => {
+                assert_eq!(a[1], Value::Int32(1))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn commit_sets_last_commit_lsn_and_origin_resets() {
+        let mut b = builder(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        let origin = Message::Origin(Origin {
+            commit_lsn: Lsn(999),
+            name: "node_a".into(),
+        });
+        b.handle(Lsn(3), &origin, &mut out).unwrap();
+        b.handle(Lsn(50), &insert(10, &["1", "2000-01-01"]), &mut out)
+            .unwrap();
+        assert_eq!(out[0].source.origin.as_deref(), Some("node_a"));
+        assert_eq!(out[0].source.origin_lsn, Some(Lsn(999)));
+        let commit = Message::Commit(Commit {
+            flags: 0,
+            commit_lsn: Lsn(100),
+            end_lsn: Lsn(148),
+            commit_ts: PgTimestamp(0),
+        });
+        b.handle(Lsn(148), &commit, &mut out).unwrap();
+        let begin = Message::Begin(Begin {
+            final_lsn: Lsn(300),
+            commit_ts: PgTimestamp(1),
+            xid: 8,
+        });
+        b.handle(Lsn(200), &begin, &mut out).unwrap();
+        b.handle(Lsn(210), &insert(10, &["2", "2000-01-01"]), &mut out)
+            .unwrap();
+        assert_eq!(out[1].source.last_commit_lsn, Some(Lsn(148)));
+        assert_eq!(out[1].source.origin, None);
+    }
+
+    #[test]
+    fn delete_tombstone_and_null_key() {
+        let mut b = builder(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        b.handle(Lsn(60), &delete(11, &["1", "2000-01-01"]), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].op(), Some(Op::Delete));
+        assert_eq!(out[0].key, None);
+        assert!(matches!(out[1].body, EventBody::Tombstone { .. }));
+        let mut cfg = EventConfig::new("p", "db");
+        cfg.tombstones_on_delete = false;
+        let mut b = builder(cfg);
+        let mut out = Vec::new();
+        b.handle(Lsn(60), &delete(10, &["1", "2000-01-01"]), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn truncate_only_when_enabled() {
+        let trunc = Message::Truncate(Truncate {
+            xid: None,
+            options: 0,
+            relation_oids: vec![10, 11],
+        });
+        let mut out = Vec::new();
+        builder(EventConfig::new("p", "db"))
+            .handle(Lsn(70), &trunc, &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        let mut cfg = EventConfig::new("p", "db");
+        cfg.emit_truncate = true;
+        builder(cfg).handle(Lsn(70), &trunc, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out
+            .iter()
+            .all(|e| e.op() == Some(Op::Truncate) && e.key.is_none()));
+    }
+
+    #[test]
+    fn bad_value_names_table_column_type_and_text() {
+        let mut b = builder(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        let err = b
+            .handle(Lsn(80), &insert(10, &["1", "2024-02-30x"]), &mut out)
+            .unwrap_err();
+        let msg = err.to_string();
+        for part in ["s.t.d", "date", "2024-02-30x", "expected"] {
+            assert!(msg.contains(part), "{msg}");
+        }
+        assert!(out.is_empty());
+        let long = "9".repeat(500);
+        let err = b
+            .handle(Lsn(80), &insert(10, &[&long, "2000-01-01"]), &mut out)
+            .unwrap_err();
+        assert!(err.to_string().len() < 400, "offending text is truncated");
+    }
+
+    #[test]
+    fn stream_errors() {
+        let mut b = builder(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        assert!(matches!(
+            b.handle(Lsn(1), &insert(99, &["1", "2000-01-01"]), &mut out),
+            Err(EventError::UnknownRelation { oid: 99 })
+        ));
+        assert!(matches!(
+            b.handle(Lsn(1), &insert(10, &["1"]), &mut out),
+            Err(EventError::ColumnCount {
+                got: 1,
+                expected: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            b.handle(Lsn(1), &Message::StreamStop, &mut out),
+            Err(EventError::Unsupported { .. })
+        ));
+        let mut fresh = EventBuilder::new(EventConfig::new("p", "db"));
+        fresh
+            .handle(Lsn(1), &Message::Relation(rel(10, true)), &mut out)
+            .unwrap();
+        assert!(matches!(
+            fresh.handle(Lsn(5), &insert(10, &["1", "2000-01-01"]), &mut out),
+            Err(EventError::OutsideTransaction { .. })
+        ));
+        assert!(out.is_empty());
+    }
 }

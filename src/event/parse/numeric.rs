@@ -94,11 +94,6 @@ pub fn parse_fixed(s: &[u8], scale: i32) -> Result<Unscaled, ParseErr> {
             "a value with no more fraction digits than the column's scale",
         ));
     }
-    let int_keep = if frac_drop < d.frac.len() {
-        d.int
-    } else {
-        int_keep
-    };
     Ok(unscaled_from_digits(d.negative, &[int_keep, frac_keep], 0))
 }
 

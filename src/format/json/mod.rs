@@ -86,7 +86,9 @@ impl TableJson {
         write::str(&mut source_table, &t.table_name);
         source_table.extend_from_slice(b",\"txId\":");
         TableJson {
-            key_fields: FieldPrefixes::new(t.key_indices.iter().map(|&i| t.columns[i].name.as_str())),
+            key_fields: FieldPrefixes::new(
+                t.key_indices.iter().map(|&i| t.columns[i].name.as_str()),
+            ),
             value_fields: FieldPrefixes::new(t.columns.iter().map(|c| c.name.as_str())),
             key_prefix: t.key_schema.as_ref().map(schema::envelope_prefix),
             value_prefix: schema::envelope_prefix(&t.envelope_schema),
@@ -123,9 +125,7 @@ impl JsonFormat {
             EventBody::Change { table, .. } | EventBody::Tombstone { table } => {
                 self.encode_table_event(ev, table)
             }
-            EventBody::Message { prefix, content } => {
-                self.encode_message(ev, prefix, content)
-            }
+            EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
         };
         out.push(record);
         Ok(())

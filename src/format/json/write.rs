@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn escapes_like_jackson() {
-        assert_eq!(s("héllo \"quoted\" \\ back\nslash"), r#""héllo \"quoted\" \\ back\nslash""#);
+        assert_eq!(
+            s("héllo \"quoted\" \\ back\nslash"),
+            r#""héllo \"quoted\" \\ back\nslash""#
+        );
         assert_eq!(s("a/b"), r#""a/b""#);
         assert_eq!(s("\u{1}\u{1f}\u{7f}"), "\"\\u0001\\u001F\u{7f}\"");
         assert_eq!(s("\t\r\u{8}\u{c}"), r#""\t\r\b\f""#);
@@ -105,7 +108,15 @@ mod tests {
 
     #[test]
     fn integers() {
-        for v in [0i64, 7, -7, 10, i64::MAX, i64::MIN, 9_223_372_036_825_200_000] {
+        for v in [
+            0i64,
+            7,
+            -7,
+            10,
+            i64::MAX,
+            i64::MIN,
+            9_223_372_036_825_200_000,
+        ] {
             let mut out = Vec::new();
             i64(&mut out, v);
             assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
