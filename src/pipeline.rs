@@ -482,9 +482,9 @@ async fn stream_changes(
             ev = stream.next() => {
                 match ev? {
                     None => return Err(ConnectorError::StreamEnded),
-                    Some(ReplicationEvent::XLogData { data, .. }) => {
+                    Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                         let msg = decoder.decode(data)?;
-                        on_message(s, &msg, &mut tx, resume, &mut builder, &mut format, &mut events, &mut records)?;
+                        on_message(s, wal_start, &msg, &mut tx, resume, &mut builder, &mut format, &mut events, &mut records)?;
                         for rec in records.drain(..) {
                             batch.push(sink.send(&rec).await?);
                             if batch.len() >= DELIVERY_BATCH {
@@ -514,6 +514,7 @@ async fn stream_changes(
 #[allow(clippy::too_many_arguments)]
 fn on_message(
     s: &Settings,
+    wal_start: Lsn,
     msg: &Message,
     tx: &mut TxState,
     resume: Option<Lsn>,
@@ -534,17 +535,21 @@ fn on_message(
     }
     // The builder sees every message (it needs Relations and transaction boundaries even for
     // skipped transactions); only the events are dropped.
-    builder.handle(msg, events)?;
+    builder.handle(wal_start, msg, events)?;
     let skip_msg = matches!(msg, Message::Message(m) if !m.transactional() && resume.is_some_and(|r| m.lsn < r));
     if tx.skip || skip_msg {
         events.clear();
         return Ok(());
     }
     for ev in events.drain(..) {
-        if !ev.is_message() && !s.table_filter.matches(ev.schema(), ev.table()) {
-            continue;
+        if let Some(t) = ev.table() {
+            if !s.table_filter.matches(&t.schema_name, &t.table_name) {
+                continue;
+            }
         }
-        if s.events.is_skipped(ev.op()) {
+        // A tombstone belongs to its delete: skipping deletes skips both.
+        let op = ev.op().map_or("d", |op| op.code());
+        if s.events.is_skipped(op) {
             continue;
         }
         format.encode(&ev, records)?;

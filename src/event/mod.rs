@@ -1,1 +1,88 @@
-//! STUB
+//! The Debezium event model: pgoutput messages → change events with Connect-typed values.
+//!
+//! [`EventBuilder`] keeps the per-relation work (topic, converters, schemas) from Relation
+//! messages and tracks transactions; [`ChangeEvent`]s are format-neutral and serialized by
+//! `crate::format`.
+
+mod builder;
+mod change;
+pub mod convert;
+pub mod parse;
+mod relation;
+pub mod schema;
+pub mod value;
+
+pub use builder::EventBuilder;
+pub use change::{
+    ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
+};
+pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
+pub use value::{ShortStr, Unscaled, Value};
+
+use crate::lsn::Lsn;
+
+/// The Debezium release whose wire format we reproduce (`source.version`).
+pub const DEBEZIUM_VERSION: &str = "3.6.3.Final";
+/// `source.connector`.
+pub const CONNECTOR_NAME: &str = "postgresql";
+/// Debezium's default `unavailable.value.placeholder`.
+pub const DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER: &str = "__debezium_unavailable_value";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventConfig {
+    /// `topic.prefix`: topic names `<prefix>.<schema>.<table>`, `source.name`.
+    pub topic_prefix: String,
+    /// `source.db`.
+    pub database: String,
+    /// Emit a tombstone after each delete (`tombstones.on.delete`, default true).
+    pub tombstones_on_delete: bool,
+    /// What unchanged TOASTed values become (`unavailable.value.placeholder`).
+    pub unavailable_value_placeholder: String,
+    /// Emit `t` events for TRUNCATE. Debezium's default `skipped.operations=t` drops them.
+    pub emit_truncate: bool,
+}
+
+impl EventConfig {
+    pub fn new(topic_prefix: impl Into<String>, database: impl Into<String>) -> Self {
+        EventConfig {
+            topic_prefix: topic_prefix.into(),
+            database: database.into(),
+            tombstones_on_delete: true,
+            unavailable_value_placeholder: DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER.to_string(),
+            emit_truncate: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error(
+        "change for relation oid {oid} before any Relation message for it; the replication \
+         stream is inconsistent (restart streaming from the last confirmed position)"
+    )]
+    UnknownRelation { oid: u32 },
+    #[error(
+        "cannot convert value of {table}.{column} (type {type_name}): got {text:?}, expected \
+         {expected}"
+    )]
+    Value {
+        table: String,
+        column: String,
+        type_name: String,
+        text: String,
+        expected: &'static str,
+    },
+    #[error(
+        "row of {table} has {got} columns but its Relation message declared {expected}; the \
+         replication stream is inconsistent"
+    )]
+    ColumnCount {
+        table: String,
+        got: usize,
+        expected: usize,
+    },
+    #[error("{what} at {lsn} arrived outside a transaction (no Begin message before it)")]
+    OutsideTransaction { what: &'static str, lsn: Lsn },
+    #[error("unsupported: {what}")]
+    Unsupported { what: &'static str },
+}

@@ -181,6 +181,11 @@ impl TestPg {
         }
     }
 
+    /// A PostgreSQL client program (psql, pgbench, ...) of the server's version.
+    pub fn bin(&self, program: &str) -> PathBuf {
+        self.bin.join(program)
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

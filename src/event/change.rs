@@ -1,0 +1,148 @@
+//! One Debezium change event, independent of the wire format.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::relation::TableSchema;
+use super::value::Value;
+use crate::lsn::Lsn;
+
+/// Column values in the table's column order (or key order for keys).
+pub type Row = Vec<Value>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Create,
+    Update,
+    Delete,
+    Truncate,
+    Message,
+}
+
+impl Op {
+    /// The envelope's `op` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Op::Read => "r",
+            Op::Create => "c",
+            Op::Update => "u",
+            Op::Delete => "d",
+            Op::Truncate => "t",
+            Op::Message => "m",
+        }
+    }
+}
+
+/// `source.snapshot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotMarker {
+    #[default]
+    False,
+    True,
+    First,
+    Last,
+}
+
+impl SnapshotMarker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotMarker::False => "false",
+            SnapshotMarker::True => "true",
+            SnapshotMarker::First => "first",
+            SnapshotMarker::Last => "last",
+        }
+    }
+}
+
+/// Connector-wide identity written into every `source` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorInfo {
+    /// `source.name`: the topic prefix.
+    pub name: String,
+    /// `source.db`.
+    pub db: String,
+}
+
+/// The `source` block (schema/table come from the event body).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    pub connector: Arc<ConnectorInfo>,
+    /// Commit time of the transaction, microseconds since the Unix epoch.
+    pub commit_ts_micros: i64,
+    pub snapshot: SnapshotMarker,
+    /// End of the last committed transaction seen (first half of `sequence`).
+    pub last_commit_lsn: Option<Lsn>,
+    /// This change's WAL position (`lsn`, second half of `sequence`).
+    pub lsn: Lsn,
+    pub xid: Option<u32>,
+    pub origin: Option<Arc<str>>,
+    pub origin_lsn: Option<Lsn>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    /// A row change (or truncate) on a table topic.
+    Change {
+        table: Arc<TableSchema>,
+        op: Op,
+        before: Option<Row>,
+        after: Option<Row>,
+    },
+    /// The tombstone following a delete: the delete's key, null value.
+    Tombstone { table: Arc<TableSchema> },
+    /// A `pg_logical_emit_message` message.
+    Message { prefix: String, content: Bytes },
+}
+
+/// Which header a primary-key change carries, with the other side's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHeaderKind {
+    /// `__debezium.newkey` on the delete (and its tombstone).
+    NewKey,
+    /// `__debezium.oldkey` on the create.
+    OldKey,
+}
+
+impl KeyHeaderKind {
+    pub fn header_name(self) -> &'static str {
+        match self {
+            KeyHeaderKind::NewKey => "__debezium.newkey",
+            KeyHeaderKind::OldKey => "__debezium.oldkey",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    pub topic: Arc<str>,
+    pub body: EventBody,
+    /// Key field values in key order; `None` for a null key.
+    pub key: Option<Row>,
+    pub source: SourceInfo,
+    /// Processing time (top-level `ts_*`), nanoseconds since the Unix epoch.
+    pub ts_nanos: i64,
+    pub key_header: Option<(KeyHeaderKind, Row)>,
+    /// The change's position, for logging.
+    pub lsn: Lsn,
+}
+
+impl ChangeEvent {
+    /// The table this event belongs to, if any.
+    pub fn table(&self) -> Option<&Arc<TableSchema>> {
+        match &self.body {
+            EventBody::Change { table, .. } | EventBody::Tombstone { table } => Some(table),
+            EventBody::Message { .. } => None,
+        }
+    }
+
+    /// The envelope's `op`, `None` for tombstones.
+    pub fn op(&self) -> Option<Op> {
+        match &self.body {
+            EventBody::Change { op, .. } => Some(*op),
+            EventBody::Tombstone { .. } => None,
+            EventBody::Message { .. } => Some(Op::Message),
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! Per-table schemas built from pgoutput Relation (and Type) messages, with the hook for
+//! catalog facts pgoutput does not carry (primary key under REPLICA IDENTITY FULL, NOT NULL,
+//! column defaults, enum labels).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::convert::{self, Conv, TypeHints};
+use super::schema::{self, Field, Schema, SchemaType};
+use super::value::Value;
+use crate::source::pgoutput::{Relation, ReplicaIdentity, Type};
+
+/// Catalog facts about one column, supplied by whoever can query the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// `Some(false)` for NOT NULL columns. Default: key columns required, others optional.
+    pub optional: Option<bool>,
+    /// The column default in PostgreSQL text output form (e.g. `0`, `abc`, `2024-01-01`),
+    /// converted like a value and put into the schema's `default`.
+    pub default_text: Option<String>,
+}
+
+/// Catalog facts about one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableInfo {
+    /// The message key columns in key order (Debezium: the primary key). Without it the key is
+    /// the replica-identity columns of the Relation message, which under REPLICA IDENTITY FULL
+    /// are all columns.
+    pub key_columns: Option<Vec<String>>,
+    pub columns: HashMap<String, ColumnInfo>,
+}
+
+/// One column of a captured table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSchema {
+    pub name: String,
+    pub type_oid: u32,
+    pub type_modifier: i32,
+    /// Type name for messages (`int4`, `mood`, `oid 16385`).
+    pub type_label: String,
+    pub conv: Conv,
+    /// The field schema (optionality and default applied).
+    pub schema: Schema,
+    /// What an unchanged TOAST value becomes (`None`: Debezium has no placeholder; null).
+    pub toast: Option<Value>,
+}
+
+/// Everything needed to turn rows of one relation into events, built once per Relation message.
+#[derive(Debug)]
+pub struct TableSchema {
+    /// Unique per build: serializers cache rendered schemas under it.
+    pub id: u64,
+    pub relation_oid: u32,
+    pub schema_name: String,
+    pub table_name: String,
+    pub topic: Arc<str>,
+    pub replica_identity: ReplicaIdentity,
+    pub columns: Vec<ColumnSchema>,
+    /// Indices into `columns` of the key fields, in key order.
+    pub key_indices: Vec<usize>,
+    /// `<topic>.Key`; `None` when the table has no key (null message keys).
+    pub key_schema: Option<Schema>,
+    /// `<topic>.Value`.
+    pub value_schema: Schema,
+    /// `<topic>.Envelope`.
+    pub envelope_schema: Schema,
+}
+
+/// Two schemas are the same if they came from the same Relation message.
+impl PartialEq for TableSchema {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Debezium's topic/schema name sanitizing: characters other than `[A-Za-z0-9._-]` become `_`.
+pub fn sanitize_topic(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Relation/Type state of one replication session plus the catalog hook.
+#[derive(Debug, Default)]
+pub struct RelationCache {
+    tables: HashMap<u32, Arc<TableSchema>>,
+    type_names: HashMap<u32, String>,
+    enum_labels: HashMap<u32, Vec<String>>,
+    table_info: HashMap<(String, String), TableInfo>,
+}
+
+impl RelationCache {
+    pub fn get(&self, oid: u32) -> Option<&Arc<TableSchema>> {
+        self.tables.get(&oid)
+    }
+
+    pub fn apply_type(&mut self, t: &Type) {
+        self.type_names.insert(t.oid, t.name.clone());
+    }
+
+    /// Enum labels (sort order) of an enum type, so its columns get `io.debezium.data.Enum`.
+    pub fn set_enum_labels(&mut self, type_oid: u32, labels: Vec<String>) {
+        self.enum_labels.insert(type_oid, labels);
+    }
+
+    /// Catalog facts for a table; takes effect with the table's next Relation message.
+    pub fn set_table_info(&mut self, schema: &str, table: &str, info: TableInfo) {
+        self.table_info
+            .insert((schema.to_string(), table.to_string()), info);
+    }
+
+    /// Builds and caches the schema of a relation (a default that does not convert is logged
+    /// and left out).
+    pub fn apply_relation(
+        &mut self,
+        rel: &Relation,
+        topic_prefix: &str,
+        placeholder: &Bytes,
+    ) -> Arc<TableSchema> {
+        let info = self
+            .table_info
+            .get(&(rel.namespace.clone(), rel.name.clone()));
+        let key_indices: Vec<usize> = match info.and_then(|i| i.key_columns.as_ref()) {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| rel.columns.iter().position(|c| &c.name == n))
+                .collect(),
+            None => (0..rel.columns.len())
+                .filter(|&i| rel.columns[i].is_key())
+                .collect(),
+        };
+        let topic = sanitize_topic(&format!("{topic_prefix}.{}.{}", rel.namespace, rel.name));
+        let mut columns = Vec::with_capacity(rel.columns.len());
+        for (i, c) in rel.columns.iter().enumerate() {
+            let hints = TypeHints {
+                type_name: self.type_names.get(&c.type_oid).map(String::as_str),
+                enum_values: self.enum_labels.get(&c.type_oid).map(Vec::as_slice),
+            };
+            let (conv, base) = convert::column_type(c.type_oid, c.type_modifier, &hints);
+            let col_info = info.and_then(|t| t.columns.get(&c.name));
+            let is_key = key_indices.contains(&i);
+            let optional = col_info.and_then(|ci| ci.optional).unwrap_or(!is_key);
+            let mut field_schema = base.optional(optional);
+            if let Some(text) = col_info.and_then(|ci| ci.default_text.as_ref()) {
+                match convert::convert(&conv, &Bytes::copy_from_slice(text.as_bytes())) {
+                    Ok(v) => field_schema = field_schema.default_value(v),
+                    Err(e) => tracing::warn!(
+                        table = %format!("{}.{}", rel.namespace, rel.name),
+                        column = %c.name,
+                        default = %text,
+                        expected = e.0,
+                        "column default does not convert; leaving it out of the schema"
+                    ),
+                }
+            }
+            let toast = convert::toast_placeholder(&conv, placeholder);
+            columns.push(ColumnSchema {
+                name: c.name.clone(),
+                type_oid: c.type_oid,
+                type_modifier: c.type_modifier,
+                type_label: convert::type_label(c.type_oid, hints.type_name).into_owned(),
+                conv,
+                schema: field_schema,
+                toast,
+            });
+        }
+        let value_fields: Vec<Field> = columns
+            .iter()
+            .map(|c| schema::field(c.name.clone(), c.schema.clone()))
+            .collect();
+        let value_schema =
+            Schema::new(SchemaType::Struct(value_fields)).named(format!("{topic}.Value"));
+        let key_schema = (!key_indices.is_empty()).then(|| {
+            let fields = key_indices
+                .iter()
+                .map(|&i| schema::field(columns[i].name.clone(), columns[i].schema.clone()))
+                .collect();
+            Schema::new(SchemaType::Struct(fields)).named(format!("{topic}.Key"))
+        });
+        let envelope_schema = schema::envelope_schema(&value_schema, format!("{topic}.Envelope"));
+        let table = Arc::new(TableSchema {
+            id: NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed),
+            relation_oid: rel.oid,
+            schema_name: rel.namespace.clone(),
+            table_name: rel.name.clone(),
+            topic: Arc::from(topic),
+            replica_identity: rel.replica_identity,
+            columns,
+            key_indices,
+            key_schema,
+            value_schema,
+            envelope_schema,
+        });
+        self.tables.insert(rel.oid, table.clone());
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::pgoutput::Column;
+
+    fn rel(identity: ReplicaIdentity, key_flags: &[u8]) -> Relation {
+        let names = ["id", "name", "qty"];
+        let oids = [23, 25, 23];
+        Relation {
+            xid: None,
+            oid: 16_384,
+            namespace: "public".into(),
+            name: "items".into(),
+            replica_identity: identity,
+            columns: (0..3)
+                .map(|i| Column {
+                    flags: key_flags[i],
+                    name: names[i].into(),
+                    type_oid: oids[i],
+                    type_modifier: -1,
+                })
+                .collect(),
+        }
+    }
+
+    fn placeholder() -> Bytes {
+        Bytes::from_static(b"__debezium_unavailable_value")
+    }
+
+    #[test]
+    fn key_from_relation_flags() {
+        let mut cache = RelationCache::default();
+        let t = cache.apply_relation(
+            &rel(ReplicaIdentity::Default, &[1, 0, 0]),
+            "dbz",
+            &placeholder(),
+        );
+        assert_eq!(&*t.topic, "dbz.public.items");
+        assert_eq!(t.key_indices, vec![0]);
+        assert_eq!(
+            t.key_schema.as_ref().unwrap().name.as_deref(),
+            Some("dbz.public.items.Key")
+        );
+        assert!(!t.columns[0].schema.optional);
+        assert!(t.columns[1].schema.optional);
+        assert!(cache.get(16_384).is_some());
+    }
+
+    #[test]
+    fn table_info_overrides_full_identity_key() {
+        let mut cache = RelationCache::default();
+        let mut info = TableInfo {
+            key_columns: Some(vec!["id".into()]),
+            ..Default::default()
+        };
+        info.columns.insert(
+            "qty".into(),
+            ColumnInfo {
+                optional: Some(false),
+                default_text: Some("0".into()),
+            },
+        );
+        cache.set_table_info("public", "items", info);
+        let t = cache.apply_relation(
+            &rel(ReplicaIdentity::Full, &[1, 1, 1]),
+            "dbz",
+            &placeholder(),
+        );
+        assert_eq!(t.key_indices, vec![0]);
+        assert!(!t.columns[2].schema.optional);
+        assert_eq!(t.columns[2].schema.default, Some(Value::Int32(0)));
+        assert!(t.columns[1].schema.optional);
+    }
+
+    #[test]
+    fn no_key_columns_means_no_key_schema() {
+        let mut cache = RelationCache::default();
+        let t = cache.apply_relation(
+            &rel(ReplicaIdentity::Nothing, &[0, 0, 0]),
+            "dbz",
+            &placeholder(),
+        );
+        assert!(t.key_schema.is_none());
+        assert!(t.key_indices.is_empty());
+    }
+
+    #[test]
+    fn sanitizes_topic_names() {
+        assert_eq!(
+            sanitize_topic("dbz.public.my table$"),
+            "dbz.public.my_table_"
+        );
+        assert_eq!(sanitize_topic("a-b_c.d"), "a-b_c.d");
+    }
+}

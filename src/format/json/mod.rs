@@ -1,0 +1,350 @@
+//! Kafka Connect `JsonConverter` output for Debezium events, byte for byte.
+//!
+//! Per table, the rendered schemas and the `"field":` prefixes are computed once (keyed by the
+//! table schema's id) so that encoding a row only writes values.
+
+mod java_float;
+mod schema;
+mod value;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use self::value::value as write_value;
+use super::{FormatError, Record};
+use crate::event::schema::{message_key_schema, message_value_schema, Schema};
+use crate::event::{
+    ChangeEvent, ConnectorInfo, EventBody, Row, SourceInfo, TableSchema, CONNECTOR_NAME,
+    DEBEZIUM_VERSION,
+};
+
+pub use self::java_float::{write_java_double, write_java_float};
+pub use self::schema::schema_json;
+
+/// Drop cached per-table renderings beyond this many (old Relation versions pile up otherwise).
+const MAX_CACHED_TABLES: usize = 4096;
+
+/// Field-name prefixes of a struct: `{"a":`, `,"b":`, ... in one buffer.
+#[derive(Debug, Default)]
+struct FieldPrefixes {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl FieldPrefixes {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        let mut p = FieldPrefixes::default();
+        for (i, name) in names.enumerate() {
+            p.buf.push(if i == 0 { b'{' } else { b',' });
+            write::str(&mut p.buf, name);
+            p.buf.push(b':');
+            p.ends.push(p.buf.len());
+        }
+        p
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buf[start..self.ends[i]]
+    }
+
+    /// Writes `row` as a struct with these field names.
+    fn write_row(&self, out: &mut Vec<u8>, row: &[crate::event::Value]) {
+        if row.is_empty() {
+            out.extend_from_slice(b"{}");
+            return;
+        }
+        for (i, v) in row.iter().enumerate() {
+            out.extend_from_slice(self.get(i));
+            write_value(out, v);
+        }
+        out.push(b'}');
+    }
+}
+
+#[derive(Debug)]
+struct TableJson {
+    key_fields: FieldPrefixes,
+    value_fields: FieldPrefixes,
+    /// `{"schema":<Key schema>,"payload":`
+    key_prefix: Option<Vec<u8>>,
+    /// `{"schema":<Envelope schema>,"payload":`
+    value_prefix: Vec<u8>,
+    /// `,"schema":"public","table":"items","txId":`
+    source_table: Vec<u8>,
+    /// Size of the last value written, to allocate once.
+    value_size_hint: usize,
+}
+
+impl TableJson {
+    fn new(t: &TableSchema) -> Self {
+        let mut source_table = Vec::new();
+        source_table.extend_from_slice(b",\"schema\":");
+        write::str(&mut source_table, &t.schema_name);
+        source_table.extend_from_slice(b",\"table\":");
+        write::str(&mut source_table, &t.table_name);
+        source_table.extend_from_slice(b",\"txId\":");
+        TableJson {
+            key_fields: FieldPrefixes::new(
+                t.key_indices.iter().map(|&i| t.columns[i].name.as_str()),
+            ),
+            value_fields: FieldPrefixes::new(t.columns.iter().map(|c| c.name.as_str())),
+            key_prefix: t.key_schema.as_ref().map(schema::envelope_prefix),
+            value_prefix: schema::envelope_prefix(&t.envelope_schema),
+            source_table,
+            value_size_hint: 256,
+        }
+    }
+}
+
+/// Serializes [`ChangeEvent`]s like Kafka Connect's `JsonConverter` (`schemas.enable` = `schemas`
+/// for key and value). PK-change headers carry the other key as schemaless JSON.
+pub struct JsonFormat {
+    schemas: bool,
+    tables: HashMap<u64, TableJson>,
+    message_key_prefix: Vec<u8>,
+    message_value_prefix: Vec<u8>,
+    connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
+}
+
+impl JsonFormat {
+    pub fn new(schemas: bool) -> Self {
+        JsonFormat {
+            schemas,
+            tables: HashMap::new(),
+            message_key_prefix: schema::envelope_prefix(&message_key_schema()),
+            message_value_prefix: schema::envelope_prefix(&message_value_schema()),
+            connector: None,
+        }
+    }
+
+    /// Appends the record(s) of one event (always exactly one today).
+    pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError> {
+        let record = match &ev.body {
+            EventBody::Change { table, .. } | EventBody::Tombstone { table } => {
+                self.encode_table_event(ev, table)
+            }
+            EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
+        };
+        out.push(record);
+        Ok(())
+    }
+
+    /// Makes `self.connector` hold the escaped `name` and `db` of `c`.
+    fn refresh_connector(&mut self, c: &Arc<ConnectorInfo>) {
+        if let Some((cached, _, _)) = &self.connector {
+            if Arc::ptr_eq(cached, c) || **cached == **c {
+                return;
+            }
+        }
+        let mut name = Vec::new();
+        write::str(&mut name, &c.name);
+        let mut db = Vec::new();
+        write::str(&mut db, &c.db);
+        self.connector = Some((c.clone(), name, db));
+    }
+
+    fn encode_table_event(&mut self, ev: &ChangeEvent, table: &Arc<TableSchema>) -> Record {
+        self.refresh_connector(&ev.source.connector);
+        let (name_json, db_json) = match &self.connector {
+            Some((_, n, d)) => (n.as_slice(), d.as_slice()),
+            None => (&b"null"[..], &b"null"[..]),
+        };
+        let schemas = self.schemas;
+        if !self.tables.contains_key(&table.id) && self.tables.len() >= MAX_CACHED_TABLES {
+            self.tables.clear();
+        }
+        let tj = self
+            .tables
+            .entry(table.id)
+            .or_insert_with(|| TableJson::new(table));
+        let key = ev.key.as_ref().map(|k| {
+            let mut out = Vec::with_capacity(64);
+            if schemas {
+                if let Some(prefix) = &tj.key_prefix {
+                    out.extend_from_slice(prefix);
+                }
+            }
+            tj.key_fields.write_row(&mut out, k);
+            if schemas && tj.key_prefix.is_some() {
+                out.push(b'}');
+            }
+            out
+        });
+        let headers = match &ev.key_header {
+            Some((kind, k)) => {
+                let mut h = Vec::with_capacity(32);
+                tj.key_fields.write_row(&mut h, k);
+                vec![(kind.header_name().to_string(), h)]
+            }
+            None => Vec::new(),
+        };
+        let value = match &ev.body {
+            EventBody::Change {
+                op, before, after, ..
+            } => {
+                let mut out = Vec::with_capacity(tj.value_size_hint + 64);
+                if schemas {
+                    out.extend_from_slice(&tj.value_prefix);
+                }
+                out.extend_from_slice(b"{\"before\":");
+                write_opt_row(&mut out, &tj.value_fields, before.as_deref());
+                out.extend_from_slice(b",\"after\":");
+                write_opt_row(&mut out, &tj.value_fields, after.as_deref());
+                out.extend_from_slice(b",\"source\":");
+                write_source(&mut out, &ev.source, name_json, db_json, &tj.source_table);
+                out.extend_from_slice(b",\"transaction\":null,\"op\":\"");
+                out.extend_from_slice(op.code().as_bytes());
+                out.extend_from_slice(b"\",\"ts_ms\":");
+                write_processing_ts(&mut out, ev.ts_nanos);
+                out.push(b'}');
+                if schemas {
+                    out.push(b'}');
+                }
+                tj.value_size_hint = out.len();
+                Some(out)
+            }
+            _ => None,
+        };
+        Record {
+            topic: ev.topic.clone(),
+            key,
+            value,
+            headers,
+        }
+    }
+
+    fn encode_message(&mut self, ev: &ChangeEvent, prefix: &str, content: &[u8]) -> Record {
+        self.refresh_connector(&ev.source.connector);
+        let (name_json, db_json) = match &self.connector {
+            Some((_, n, d)) => (n.as_slice(), d.as_slice()),
+            None => (&b"null"[..], &b"null"[..]),
+        };
+        let mut key = Vec::with_capacity(64);
+        if self.schemas {
+            key.extend_from_slice(&self.message_key_prefix);
+        }
+        key.extend_from_slice(b"{\"prefix\":");
+        write::str(&mut key, prefix);
+        key.push(b'}');
+        if self.schemas {
+            key.push(b'}');
+        }
+        let mut value = Vec::with_capacity(512 + content.len() * 4 / 3);
+        if self.schemas {
+            value.extend_from_slice(&self.message_value_prefix);
+        }
+        value.extend_from_slice(b"{\"op\":\"m\",\"ts_ms\":");
+        write::i64(&mut value, ev.ts_nanos.div_euclid(1_000_000));
+        value.extend_from_slice(b",\"source\":");
+        write_source(
+            &mut value,
+            &ev.source,
+            name_json,
+            db_json,
+            b",\"schema\":\"\",\"table\":\"\",\"txId\":",
+        );
+        value.extend_from_slice(b",\"transaction\":null,\"message\":{\"prefix\":");
+        write::str(&mut value, prefix);
+        value.extend_from_slice(b",\"content\":");
+        write::base64(&mut value, content);
+        value.extend_from_slice(b"}}");
+        if self.schemas {
+            value.push(b'}');
+        }
+        Record {
+            topic: ev.topic.clone(),
+            key: Some(key),
+            value: Some(value),
+            headers: Vec::new(),
+        }
+    }
+}
+
+fn write_opt_row(out: &mut Vec<u8>, fields: &FieldPrefixes, row: Option<&[crate::event::Value]>) {
+    match row {
+        Some(r) => fields.write_row(out, r),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// `ts_ms` value onwards: `<ms>,"ts_us":<us>,"ts_ns":<ns>` (after `"ts_ms":`).
+fn write_processing_ts(out: &mut Vec<u8>, nanos: i64) {
+    write::i64(out, nanos.div_euclid(1_000_000));
+    out.extend_from_slice(b",\"ts_us\":");
+    write::i64(out, nanos.div_euclid(1_000));
+    out.extend_from_slice(b",\"ts_ns\":");
+    write::i64(out, nanos);
+}
+
+fn write_opt_i64(out: &mut Vec<u8>, v: Option<i64>) {
+    match v {
+        Some(v) => write::i64(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_source(
+    out: &mut Vec<u8>,
+    s: &SourceInfo,
+    name_json: &[u8],
+    db_json: &[u8],
+    schema_table_txid: &[u8],
+) {
+    out.extend_from_slice(b"{\"version\":\"");
+    out.extend_from_slice(DEBEZIUM_VERSION.as_bytes());
+    out.extend_from_slice(b"\",\"connector\":\"");
+    out.extend_from_slice(CONNECTOR_NAME.as_bytes());
+    out.extend_from_slice(b"\",\"name\":");
+    out.extend_from_slice(name_json);
+    out.extend_from_slice(b",\"ts_ms\":");
+    write::i64(out, s.commit_ts_micros.div_euclid(1000));
+    out.extend_from_slice(b",\"snapshot\":\"");
+    out.extend_from_slice(s.snapshot.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"db\":");
+    out.extend_from_slice(db_json);
+    // sequence is a JSON array inside a JSON string: ["<last commit>","<lsn>"].
+    out.extend_from_slice(b",\"sequence\":\"[");
+    match s.last_commit_lsn {
+        Some(l) => {
+            out.extend_from_slice(b"\\\"");
+            write::i64(out, l.as_u64() as i64);
+            out.extend_from_slice(b"\\\"");
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\\\"");
+    write::i64(out, s.lsn.as_u64() as i64);
+    out.extend_from_slice(b"\\\"]\",\"ts_us\":");
+    write::i64(out, s.commit_ts_micros);
+    out.extend_from_slice(b",\"ts_ns\":");
+    write::i64(out, s.commit_ts_micros.saturating_mul(1000));
+    out.extend_from_slice(schema_table_txid);
+    write_opt_i64(out, s.xid.map(i64::from));
+    out.extend_from_slice(b",\"lsn\":");
+    write::i64(out, s.lsn.as_u64() as i64);
+    out.extend_from_slice(b",\"xmin\":null,\"origin\":");
+    match &s.origin {
+        Some(o) => write::str(out, o),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"origin_lsn\":");
+    write_opt_i64(out, s.origin_lsn.map(|l| l.as_u64() as i64));
+    out.push(b'}');
+}
+
+/// The schema of a table's key and envelope as JsonConverter writes them (for tests/tools).
+pub fn render_schema(schema: &Schema) -> String {
+    let mut out = Vec::new();
+    schema_json(&mut out, schema, None);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Convenience for tests and tools: a row as schemaless JSON with the table's field names.
+pub fn row_json(table: &TableSchema, row: &Row) -> String {
+    let fields = FieldPrefixes::new(table.columns.iter().map(|c| c.name.as_str()));
+    let mut out = Vec::new();
+    fields.write_row(&mut out, row);
+    String::from_utf8(out).unwrap_or_default()
+}
