@@ -90,7 +90,7 @@ DELETE FROM inventory.orders WHERE id = 2;
 SQL
 
 # Wait until pgcdc has confirmed everything, then stop it gracefully.
-END=$(psql_ -Atc "SELECT pg_current_wal_lsn()")
+END=$(psql_ -Atc "SELECT pg_current_wal_insert_lsn()")
 for _ in $(seq 1 150); do
   [ "$(psql_ -Atc "SELECT confirmed_flush_lsn >= '$END' FROM pg_replication_slots")" = t ] && break
   sleep 0.2

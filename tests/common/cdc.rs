@@ -14,6 +14,7 @@ pub struct ConnectorFile {
     pub name: String,
     include: Vec<String>,
     skipped: Option<Vec<String>>,
+    schemas: bool,
     extra: String,
 }
 
@@ -23,6 +24,7 @@ impl ConnectorFile {
             name: name.to_string(),
             include: Vec::new(),
             skipped: None,
+            schemas: false,
             extra: String::new(),
         }
     }
@@ -39,6 +41,12 @@ impl ConnectorFile {
         } else {
             ops.iter().map(|s| s.to_string()).collect()
         });
+        self
+    }
+
+    /// JsonConverter `schemas.enable` for key and value.
+    pub fn schemas(mut self, on: bool) -> Self {
+        self.schemas = on;
         self
     }
 
@@ -74,10 +82,14 @@ name = "{name}_slot"
 name = "{name}_pub"
 autocreate_mode = "all_tables"
 
+[format]
+schemas = {schemas}
+
 [sink]
 type = "kafka"
 bootstrap_servers = "{bootstrap}"
 "#,
+            schemas = self.schemas,
             name = self.name,
             port = pg.port(),
             bootstrap = kafka.bootstrap(),
@@ -187,7 +199,7 @@ impl TestPg {
     /// The current WAL position, followed by a non-transactional message so that the stream
     /// has a record beyond it (like ../shared/bench/limit.sh does for pg_recvlogical).
     pub fn mark_end(&self) -> String {
-        let lsn = self.psql("SELECT pg_current_wal_lsn();").trim().to_string();
+        let lsn = self.psql("SELECT pg_current_wal_insert_lsn();").trim().to_string();
         self.psql("SELECT pg_logical_emit_message(false, 'pgcdc-test-mark', '');");
         lsn
     }
