@@ -35,6 +35,8 @@ fn sigkill_loses_nothing() {
            INSERT INTO ledger VALUES (i, i % {KEYS});
            UPDATE counters SET v = v + 1 WHERE k = i % {KEYS};
            COMMIT;
+           -- Paced so that the kills land while transactions are being committed.
+           IF i % 10 = 0 THEN PERFORM pg_sleep(0.01); END IF;
          END LOOP; END $$;"
     );
     let mut writer = Command::new(pg.bin("psql"))
@@ -49,6 +51,7 @@ fn sigkill_loses_nothing() {
     // Kill at pseudo-random moments (fixed seed, so a failure can be replayed).
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut kills = 0;
+    let mut kills_while_writing = 0;
     let started = Instant::now();
     while kills < MIN_KILLS || writer.try_wait().unwrap().is_none() {
         let mut child = cap.spawn(None);
@@ -56,14 +59,20 @@ fn sigkill_loses_nothing() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_millis(300 + seed % 1200));
+        let writing = writer.try_wait().unwrap().is_none();
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
+        kills_while_writing += writing as usize;
         assert!(started.elapsed() < Duration::from_secs(600), "writer too slow");
     }
     assert!(writer.wait().unwrap().success(), "writer failed");
     cap.run_to_current(&pg);
-    eprintln!("sigkill cycles: {kills}");
+    eprintln!("sigkill cycles: {kills} ({kills_while_writing} while the writer was committing)");
+    assert!(
+        kills_while_writing >= MIN_KILLS,
+        "only {kills_while_writing} kills landed while the writer was running"
+    );
 
     let ledger = kafka.read_topic("crash.public.ledger", TXNS as usize, Duration::from_secs(120));
     let mut seen = std::collections::BTreeSet::new();
