@@ -18,7 +18,12 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bootstrap" => bootstrap = args.next().expect("--bootstrap HOST:PORT"),
-            "--idle" => idle = args.next().and_then(|s| s.parse().ok()).expect("--idle SECONDS"),
+            "--idle" => {
+                idle = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("--idle SECONDS")
+            }
             t => topics.push(t.to_string()),
         }
     }
@@ -35,7 +40,8 @@ fn main() {
             .expect("metadata");
         for mt in md.topics() {
             for p in mt.partitions() {
-                tpl.add_partition_offset(t, p.id(), Offset::Beginning).unwrap();
+                tpl.add_partition_offset(t, p.id(), Offset::Beginning)
+                    .unwrap();
             }
         }
     }

@@ -19,6 +19,7 @@ use crate::offsets::{FileOffsetStore, OffsetError};
 use crate::progress::{self, AckItem, ProgressError};
 use crate::sink::{Delivery, KafkaSink, KafkaSinkConfig, SinkError};
 use crate::source::admin::{Admin, AdminError, PublicationMode};
+use crate::source::catalog::{self, CatalogError};
 use crate::source::pgoutput::{DecodeError, Decoder, Message};
 use crate::source::replication::{
     ConnectParams, ReplicationConnection, ReplicationError, ReplicationEvent, ReplicationStream,
@@ -58,7 +59,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_config(c: &ConnectorConfig, process: &ProcessConfig) -> Result<Self, ConnectorError> {
+    pub fn from_config(
+        c: &ConnectorConfig,
+        process: &ProcessConfig,
+    ) -> Result<Self, ConnectorError> {
         let db = &c.database;
         let params = ConnectParams {
             host: db.host.clone(),
@@ -140,6 +144,8 @@ pub enum ConnectorError {
     #[error("{0}: this is a bug in pgcdc or an unsupported server; please report it with the server version")]
     Decode(#[from] DecodeError),
     #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
     Event(#[from] EventError),
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -180,6 +186,7 @@ impl ConnectorError {
             ConnectorError::Admin(e) => e.is_transient(),
             ConnectorError::Sink(e) => e.is_transient(),
             ConnectorError::Progress(e) => e.is_transient(),
+            ConnectorError::Catalog(e) => e.is_transient(),
             ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
             ConnectorError::Decode(_)
             | ConnectorError::Event(_)
@@ -299,7 +306,7 @@ async fn session(
             return (store, Ok(()));
         }
     }
-    let mut stream = match open_stream(s, resume, store.path()).await {
+    let (mut stream, admin) = match open_stream(s, resume, store.path()).await {
         Ok(st) => st,
         Err(e) => return (store, Err(e)),
     };
@@ -308,7 +315,18 @@ async fn session(
     }
     let ack = progress::spawn(store, s.offsets_flush_interval, ACK_CHANNEL);
     let mut durable = ack.durable.clone();
-    let streamed = stream_changes(s, &mut stream, sink, &ack.tx, &mut durable, resume, opts, stop).await;
+    let streamed = stream_changes(
+        s,
+        &mut stream,
+        &admin,
+        sink,
+        &ack.tx,
+        &mut durable,
+        resume,
+        opts,
+        stop,
+    )
+    .await;
     drop(ack.tx);
     let (store, acked) = match ack.handle.await {
         Ok(r) => r,
@@ -338,7 +356,7 @@ async fn open_stream(
     s: &Settings,
     resume: Option<Lsn>,
     offsets_path: &std::path::Path,
-) -> Result<ReplicationStream, ConnectorError> {
+) -> Result<(ReplicationStream, Admin), ConnectorError> {
     let admin = Admin::connect(&s.params).await?;
     let wal_level = admin.wal_level().await?;
     if wal_level != "logical" {
@@ -380,7 +398,7 @@ async fn open_stream(
     // older one, so check again now that the slot is ours.
     check_slot_position(&admin, s, resume, offsets_path).await?;
     tracing::info!(connector = %s.name, slot = %s.slot, start = %start, "streaming");
-    Ok(stream)
+    Ok((stream, admin))
 }
 
 /// The tables a `filtered` publication should hold: every user table the filter accepts
@@ -398,7 +416,9 @@ async fn publication_tables(
             &[],
         )
         .await
-        .map_err(|e| ConnectorError::Config(format!("cannot list tables for the publication: {e}")))?;
+        .map_err(|e| {
+            ConnectorError::Config(format!("cannot list tables for the publication: {e}"))
+        })?;
     Ok(rows
         .iter()
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
@@ -441,6 +461,7 @@ struct TxState {
 async fn stream_changes(
     s: &Settings,
     stream: &mut ReplicationStream,
+    admin: &Admin,
     sink: &mut KafkaSink,
     ack: &tokio::sync::mpsc::Sender<AckItem>,
     durable: &mut watch::Receiver<Lsn>,
@@ -484,6 +505,7 @@ async fn stream_changes(
                     None => return Err(ConnectorError::StreamEnded),
                     Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                         let msg = decoder.decode(data)?;
+                        lookup_catalog(admin, &msg, &mut builder).await?;
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut builder, &mut format, &mut events, &mut records)?;
                         for rec in records.drain(..) {
                             batch.push(sink.send(&rec).await?);
@@ -553,6 +575,29 @@ fn on_message(
             continue;
         }
         format.encode(&ev, records)?;
+    }
+    Ok(())
+}
+
+/// Before a Relation or Type message reaches the builder, supply what the stream does not
+/// say: key columns, NOT NULL, enum labels.
+async fn lookup_catalog(
+    admin: &Admin,
+    msg: &Message,
+    builder: &mut EventBuilder,
+) -> Result<(), ConnectorError> {
+    match msg {
+        Message::Relation(rel) => {
+            let info = catalog::table_info(admin.client(), rel.oid).await?;
+            builder.set_table_info(&rel.namespace, &rel.name, info);
+        }
+        Message::Type(t) => {
+            let labels = catalog::enum_labels(admin.client(), t.oid).await?;
+            if !labels.is_empty() {
+                builder.set_enum_labels(t.oid, labels);
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

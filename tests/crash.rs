@@ -40,7 +40,16 @@ fn sigkill_loses_nothing() {
          END LOOP; END $$;"
     );
     let mut writer = Command::new(pg.bin("psql"))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
         .arg("-p")
         .arg(pg.port().to_string())
         .args(["-d", "postgres", "-c", &writer_sql])
@@ -64,7 +73,10 @@ fn sigkill_loses_nothing() {
         child.wait().unwrap();
         kills += 1;
         kills_while_writing += writing as usize;
-        assert!(started.elapsed() < Duration::from_secs(600), "writer too slow");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "writer too slow"
+        );
     }
     assert!(writer.wait().unwrap().success(), "writer failed");
     cap.run_to_current(&pg);
@@ -74,13 +86,20 @@ fn sigkill_loses_nothing() {
         "only {kills_while_writing} kills landed while the writer was running"
     );
 
-    let ledger = kafka.read_topic("crash.public.ledger", TXNS as usize, Duration::from_secs(120));
+    let ledger = kafka.read_topic(
+        "crash.public.ledger",
+        TXNS as usize,
+        Duration::from_secs(120),
+    );
     let mut seen = std::collections::BTreeSet::new();
     for r in &ledger {
         seen.insert(r.value.as_ref().unwrap()["after"]["id"].as_i64().unwrap());
     }
     let missing: Vec<i64> = (1..=TXNS).filter(|i| !seen.contains(i)).take(10).collect();
-    assert!(missing.is_empty(), "lost ledger rows, first ones: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "lost ledger rows, first ones: {missing:?}"
+    );
 
     // Each counter update carries the new value; per key the values must arrive in order.
     let mut per_key: BTreeMap<i64, Vec<i64>> = BTreeMap::new();

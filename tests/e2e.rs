@@ -29,7 +29,11 @@ fn insert_update_delete_truncate_and_message() {
         "CREATE TABLE items (id int PRIMARY KEY, name text, qty int);
          CREATE TABLE plain (n int);",
     );
-    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("shop").skipped_operations(&[]));
+    let cap = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("shop").skipped_operations(&[]),
+    );
     cap.run_once(); // creates the slot and publication
     pg.psql(
         "INSERT INTO items VALUES (1, 'one', 1), (2, 'two', 2);
@@ -50,7 +54,10 @@ fn insert_update_delete_truncate_and_message() {
     assert_eq!(after(&recs[2])["qty"], json!(10));
     // REPLICA IDENTITY DEFAULT: an update carries no old row; a delete carries the key.
     assert_eq!(before(&recs[2]), &serde_json::Value::Null);
-    assert_eq!(before(&recs[3]), &json!({"id": 2, "name": null, "qty": null}));
+    assert_eq!(
+        before(&recs[3]),
+        &json!({"id": 2, "name": null, "qty": null})
+    );
     assert_eq!(after(&recs[3]), &serde_json::Value::Null);
     assert_eq!(recs[4].key, Some(json!({"id": 2})));
     assert!(recs[4].value.is_none());
@@ -68,7 +75,10 @@ fn insert_update_delete_truncate_and_message() {
     assert!(src["txId"].as_i64().unwrap() > 0);
     assert!(v["ts_ms"].as_i64().unwrap() >= src["ts_ms"].as_i64().unwrap());
     // Both inserts were one transaction.
-    assert_eq!(src["txId"], recs[1].value.as_ref().unwrap()["source"]["txId"]);
+    assert_eq!(
+        src["txId"],
+        recs[1].value.as_ref().unwrap()["source"]["txId"]
+    );
 
     let plain = kafka.read_topic("shop.public.plain", 1, WAIT);
     assert_eq!(plain.len(), 1);
@@ -104,10 +114,12 @@ fn primary_key_change_is_delete_tombstone_create() {
     assert_eq!(recs[2].key, Some(json!({"id": 2})));
     assert_eq!(after(&recs[2]), &json!({"id": 2, "v": "a"}));
     let newkey: serde_json::Value =
-        serde_json::from_slice(recs[0].header("__debezium.newkey").expect("newkey header")).unwrap();
+        serde_json::from_slice(recs[0].header("__debezium.newkey").expect("newkey header"))
+            .unwrap();
     assert_eq!(newkey, json!({"id": 2}));
     let oldkey: serde_json::Value =
-        serde_json::from_slice(recs[2].header("__debezium.oldkey").expect("oldkey header")).unwrap();
+        serde_json::from_slice(recs[2].header("__debezium.oldkey").expect("oldkey header"))
+            .unwrap();
     assert_eq!(oldkey, json!({"id": 1}));
 }
 
@@ -132,11 +144,16 @@ fn two_tables_go_to_their_own_topics_and_filters_apply() {
     cap.run_to_current(&pg);
     let a = kafka.read_topic("two.public.a", 2, WAIT);
     let b = kafka.read_topic("two.public.b", 1, WAIT);
-    assert_eq!(a.iter().map(|r| after(r)["id"].clone()).collect::<Vec<_>>(), [json!(1), json!(2)]);
+    assert_eq!(
+        a.iter().map(|r| after(r)["id"].clone()).collect::<Vec<_>>(),
+        [json!(1), json!(2)]
+    );
     assert_eq!(b.len(), 1);
     assert_eq!(after(&b[0])["id"], json!(10));
     assert!(
-        kafka.read_topic("two.public.secret", 1, Duration::from_secs(3)).is_empty(),
+        kafka
+            .read_topic("two.public.secret", 1, Duration::from_secs(3))
+            .is_empty(),
         "excluded table must not be published"
     );
 }
@@ -157,7 +174,57 @@ fn restart_does_not_republish_acknowledged_transactions() {
     // A run with nothing new publishes nothing.
     cap.run_to_current(&pg);
     let recs = kafka.read_topic("rs.public.r", 150, WAIT);
-    let ids: Vec<i64> = recs.iter().map(|r| after(r)["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = recs
+        .iter()
+        .map(|r| after(r)["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids[..150.min(ids.len())], (1..=150).collect::<Vec<_>>()[..]);
-    assert_eq!(recs.len(), 150, "acknowledged transactions were re-published");
+    assert_eq!(
+        recs.len(),
+        150,
+        "acknowledged transactions were re-published"
+    );
+}
+
+#[test]
+fn replica_identity_full_keys_by_primary_key_and_schemas_follow_the_catalog() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+         CREATE TABLE f (id int PRIMARY KEY, name text NOT NULL, m mood);
+         ALTER TABLE f REPLICA IDENTITY FULL;
+         INSERT INTO f VALUES (1, 'a', 'ok');",
+    );
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("full").schemas(true));
+    cap.run_once();
+    pg.psql("UPDATE f SET name = 'b', m = 'happy' WHERE id = 1;");
+    cap.run_to_current(&pg);
+    let recs = kafka.read_topic("full.public.f", 1, WAIT);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    let key = recs[0].key.as_ref().unwrap();
+    assert_eq!(
+        key["payload"],
+        json!({"id": 1}),
+        "key is the primary key, not the whole row"
+    );
+    let v = recs[0].value.as_ref().unwrap();
+    assert_eq!(
+        v["payload"]["before"],
+        json!({"id": 1, "name": "a", "m": "ok"})
+    );
+    assert_eq!(
+        v["payload"]["after"],
+        json!({"id": 1, "name": "b", "m": "happy"})
+    );
+    let fields = v["schema"]["fields"][1]["fields"].as_array().unwrap();
+    let by_name = |n: &str| fields.iter().find(|f| f["field"] == n).unwrap().clone();
+    assert_eq!(
+        by_name("name")["optional"],
+        json!(false),
+        "NOT NULL column is required"
+    );
+    assert_eq!(by_name("m")["name"], json!("io.debezium.data.Enum"));
+    assert_eq!(by_name("m")["parameters"]["allowed"], json!("sad,ok,happy"));
+    assert_eq!(v["schema"]["name"], json!("full.public.f.Envelope"));
 }

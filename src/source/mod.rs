@@ -2,5 +2,6 @@
 //! and slot/publication management over an ordinary SQL connection.
 
 pub mod admin;
+pub mod catalog;
 pub mod pgoutput;
 pub mod replication;

@@ -95,10 +95,16 @@ bootstrap_servers = "{bootstrap}"
             bootstrap = kafka.bootstrap(),
         );
         if !self.include.is_empty() {
-            s.push_str(&format!("\n[tables]\ninclude = [{}]\n", list(&self.include)));
+            s.push_str(&format!(
+                "\n[tables]\ninclude = [{}]\n",
+                list(&self.include)
+            ));
         }
         if let Some(sk) = &self.skipped {
-            s.push_str(&format!("\n[events]\nskipped_operations = [{}]\n", list(sk)));
+            s.push_str(&format!(
+                "\n[events]\nskipped_operations = [{}]\n",
+                list(sk)
+            ));
         }
         s.push_str(&self.extra);
         s
@@ -151,7 +157,10 @@ impl Capture {
         if let Some(u) = until {
             c.arg("--until-lsn").arg(u);
         }
-        c.stdout(Stdio::null()).stderr(log).spawn().expect("spawn pgcdc")
+        c.stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn pgcdc")
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -183,7 +192,11 @@ impl Capture {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "pgcdc exited with {status}:\n{}", self.log());
+                assert!(
+                    status.success(),
+                    "pgcdc exited with {status}:\n{}",
+                    self.log()
+                );
                 return;
             }
             if Instant::now() > deadline {
@@ -199,7 +212,10 @@ impl TestPg {
     /// The current WAL position, followed by a non-transactional message so that the stream
     /// has a record beyond it (like ../shared/bench/limit.sh does for pg_recvlogical).
     pub fn mark_end(&self) -> String {
-        let lsn = self.psql("SELECT pg_current_wal_insert_lsn();").trim().to_string();
+        let lsn = self
+            .psql("SELECT pg_current_wal_insert_lsn();")
+            .trim()
+            .to_string();
         self.psql("SELECT pg_logical_emit_message(false, 'pgcdc-test-mark', '');");
         lsn
     }

@@ -128,8 +128,9 @@ fn port_from_int_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16
     }
     match IntOrString::deserialize(d)? {
         IntOrString::Int(p) => Ok(p),
-        IntOrString::Str(s) => s.trim().parse().map_err(|_| {
-            serde::de::Error::custom(format!("{s:?} is not a port number (1-65535)"))
-        }),
+        IntOrString::Str(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a port number (1-65535)"))),
     }
 }

@@ -1,0 +1,97 @@
+//! Catalog facts the replication stream does not carry: which columns form the message key
+//! (the primary key, as Debezium uses, even under REPLICA IDENTITY FULL where pgoutput flags
+//! every column), which columns are NOT NULL, and the labels of enum types.
+//!
+//! Looked up once per Relation/Type message (rare: first use in a session and after DDL), so
+//! the cost stays off the per-row path.
+
+use std::collections::HashMap;
+
+use tokio_postgres::Client;
+
+use crate::event::{ColumnInfo, TableInfo};
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the catalog for {what}: {source}: check that the connector's user may read pg_catalog")]
+pub struct CatalogError {
+    what: String,
+    #[source]
+    source: tokio_postgres::Error,
+}
+
+impl CatalogError {
+    pub fn is_transient(&self) -> bool {
+        // A closed connection or a server restart; a permission problem would repeat.
+        self.source.is_closed() || self.source.code().is_none()
+    }
+}
+
+pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo, CatalogError> {
+    let err = |source| CatalogError {
+        what: format!("relation oid {relation_oid}"),
+        source,
+    };
+    let cols = client
+        .query(
+            "SELECT attname::text, attnotnull FROM pg_attribute
+             WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+            &[&relation_oid],
+        )
+        .await
+        .map_err(err)?;
+    let columns: HashMap<String, ColumnInfo> = cols
+        .iter()
+        .map(|r| {
+            let not_null: bool = r.get(1);
+            (
+                r.get::<_, String>(0),
+                ColumnInfo {
+                    optional: Some(!not_null),
+                    default_text: None,
+                },
+            )
+        })
+        .collect();
+    // Debezium's key: the primary key, else the replica-identity index, else no key.
+    let key = client
+        .query(
+            "SELECT a.attname::text, i.indisprimary
+             FROM pg_index i
+             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident)
+             ORDER BY i.indisprimary DESC, i.indexrelid, k.ord",
+            &[&relation_oid],
+        )
+        .await
+        .map_err(err)?;
+    let primary: Vec<String> = key
+        .iter()
+        .filter(|r| r.get::<_, bool>(1))
+        .map(|r| r.get(0))
+        .collect();
+    let key_columns = if !primary.is_empty() {
+        primary
+    } else {
+        key.iter().map(|r| r.get(0)).collect()
+    };
+    Ok(TableInfo {
+        key_columns: Some(key_columns),
+        columns,
+    })
+}
+
+/// Labels of an enum type in sort order; empty for other types.
+pub async fn enum_labels(client: &Client, type_oid: u32) -> Result<Vec<String>, CatalogError> {
+    let rows = client
+        .query(
+            "SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder",
+            &[&type_oid],
+        )
+        .await
+        .map_err(|source| CatalogError {
+            what: format!("type oid {type_oid}"),
+            source,
+        })?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
