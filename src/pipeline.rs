@@ -131,7 +131,7 @@ pub enum PipelineError {
     Connector {
         connector: String,
         #[source]
-        source: ConnectorError,
+        source: Box<ConnectorError>,
     },
 }
 
@@ -213,7 +213,7 @@ pub async fn run(
         .map(|c| {
             Settings::from_config(c, &process).map_err(|source| PipelineError::Connector {
                 connector: c.name.clone(),
-                source,
+                source: Box::new(source),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -240,7 +240,7 @@ pub async fn run(
                 .await
                 .map_err(|source| PipelineError::Connector {
                     connector: name,
-                    source,
+                    source: Box::new(source),
                 })
         });
     }
