@@ -16,8 +16,8 @@ use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
-use crate::progress::{self, AckItem, ProgressError};
-use crate::sink::{Delivery, KafkaSink, KafkaSinkConfig, SinkError};
+use crate::progress::{self, Checkpoint, ProgressError};
+use crate::sink::{KafkaSink, KafkaSinkConfig, SinkError};
 use crate::source::admin::{Admin, AdminError, PublicationMode};
 use crate::source::catalog::{self, CatalogError};
 use crate::source::pgoutput::{DecodeError, Decoder, Message};
@@ -26,11 +26,9 @@ use crate::source::replication::{
     SlotCreation, SslMode,
 };
 
-/// Deliveries handed to the acknowledger in batches, to amortise channel sends.
-const DELIVERY_BATCH: usize = 512;
-/// Batches in flight between source and acknowledger; with librdkafka's own queue this bounds
-/// memory, and a full channel is backpressure on the slot.
-const ACK_CHANNEL: usize = 64;
+/// Checkpoints in flight between source and acknowledger. Memory is bounded by librdkafka's
+/// queue (a full queue is backpressure on the slot); this only bounds the bookkeeping.
+const ACK_CHANNEL: usize = 4096;
 
 /// Options of `pgcdc run` that are not connector configuration.
 #[derive(Debug, Clone, Default)]
@@ -268,10 +266,9 @@ async fn run_connector(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectorError> {
     let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
-    let mut sink = KafkaSink::new(s.sink.clone())?;
     let mut backoff = Duration::from_millis(500);
     loop {
-        let (st, res) = session(&s, store, &mut sink, &opts, &mut stop).await;
+        let (st, res) = session(&s, store, &opts, &mut stop).await;
         store = st;
         match res {
             Ok(()) => return Ok(()),
@@ -296,7 +293,6 @@ async fn run_connector(
 async fn session(
     s: &Settings,
     store: FileOffsetStore,
-    sink: &mut KafkaSink,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> (FileOffsetStore, Result<(), ConnectorError>) {
@@ -313,13 +309,19 @@ async fn session(
     if let Some(r) = resume {
         stream.set_flushed(r);
     }
-    let ack = progress::spawn(store, s.offsets_flush_interval, ACK_CHANNEL);
+    // A sink per session: after a failed delivery the old producer's state is discarded and
+    // everything after the durable position is sent again.
+    let mut sink = match KafkaSink::new(s.sink.clone()) {
+        Ok(sink) => sink,
+        Err(e) => return (store, Err(e.into())),
+    };
+    let ack = progress::spawn(store, sink.acks(), s.offsets_flush_interval, ACK_CHANNEL);
     let mut durable = ack.durable.clone();
     let streamed = stream_changes(
         s,
         &mut stream,
         &admin,
-        sink,
+        &mut sink,
         &ack.tx,
         &mut durable,
         resume,
@@ -463,7 +465,7 @@ async fn stream_changes(
     stream: &mut ReplicationStream,
     admin: &Admin,
     sink: &mut KafkaSink,
-    ack: &tokio::sync::mpsc::Sender<AckItem>,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
     durable: &mut watch::Receiver<Lsn>,
     resume: Option<Lsn>,
     opts: &RunOptions,
@@ -474,7 +476,6 @@ async fn stream_changes(
     let mut format = JsonFormat::new(s.schemas);
     let mut events: Vec<ChangeEvent> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
-    let mut batch: Vec<Delivery> = Vec::with_capacity(DELIVERY_BATCH);
     let mut tx = TxState {
         in_tx: false,
         skip: false,
@@ -485,7 +486,7 @@ async fn stream_changes(
             biased;
             r = stop.changed() => {
                 if r.is_err() || *stop.borrow() {
-                    return flush_batch(ack, &mut batch).await;
+                    return Ok(());
                 }
             }
             r = durable.changed() => {
@@ -508,14 +509,10 @@ async fn stream_changes(
                         lookup_catalog(admin, &msg, &mut builder).await?;
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut builder, &mut format, &mut events, &mut records)?;
                         for rec in records.drain(..) {
-                            batch.push(sink.send(&rec).await?);
-                            if batch.len() >= DELIVERY_BATCH {
-                                flush_batch(ack, &mut batch).await?;
-                            }
+                            sink.send(&rec).await?;
                         }
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
-                            flush_batch(ack, &mut batch).await?;
-                            checkpoint(ack, &mut tx, lsn).await?;
+                            checkpoint(ack, &mut tx, lsn, sink.sent()).await?;
                         }
                     }
                     Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
@@ -523,8 +520,7 @@ async fn stream_changes(
                         // transaction is open, confirming it lets an idle or filtered database
                         // release WAL (what pg_recvlogical does, and Debezium does not).
                         if !tx.in_tx && wal_end > tx.last_checkpoint {
-                            flush_batch(ack, &mut batch).await?;
-                            checkpoint(ack, &mut tx, wal_end).await?;
+                            checkpoint(ack, &mut tx, wal_end, sink.sent()).await?;
                         }
                     }
                 }
@@ -614,28 +610,16 @@ fn checkpoint_after(msg: &Message, tx: &TxState) -> Option<Lsn> {
 }
 
 async fn checkpoint(
-    ack: &tokio::sync::mpsc::Sender<AckItem>,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
     tx: &mut TxState,
     lsn: Lsn,
+    records: u64,
 ) -> Result<(), ConnectorError> {
     if lsn > tx.last_checkpoint {
         tx.last_checkpoint = lsn;
-        ack.send(AckItem::Checkpoint(lsn))
+        ack.send(Checkpoint { lsn, records })
             .await
             .map_err(|_| ConnectorError::AcknowledgerGone)?;
     }
     Ok(())
-}
-
-async fn flush_batch(
-    ack: &tokio::sync::mpsc::Sender<AckItem>,
-    batch: &mut Vec<Delivery>,
-) -> Result<(), ConnectorError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let full = std::mem::replace(batch, Vec::with_capacity(DELIVERY_BATCH));
-    ack.send(AckItem::Deliveries(full))
-        .await
-        .map_err(|_| ConnectorError::AcknowledgerGone)
 }

@@ -1,12 +1,13 @@
 //! Progress that never lies.
 //!
-//! The source hands the acknowledger, in WAL order, the delivery handles of every record it
-//! produced and, after each transaction (or non-transactional message, or idle keepalive), a
-//! checkpoint: "everything before this LSN has been sent". The acknowledger awaits deliveries in
-//! that same order, so a checkpoint is reached only when it and every earlier record have been
-//! acknowledged by Kafka. Reached checkpoints are written to the offset store (fsynced), and only
-//! then published as the durable position that the replication stream confirms to PostgreSQL.
+//! After each transaction (or non-transactional message, or idle keepalive) the source sends
+//! the acknowledger a checkpoint: "everything before this LSN is in the first `records` records
+//! handed to the sink". The acknowledger waits until the sink's acknowledged low-water mark
+//! covers those records — so a checkpoint is reached only when it and every earlier record have
+//! been acknowledged by Kafka — writes it to the offset store (fsynced), and only then publishes
+//! it as the durable position that the replication stream confirms to PostgreSQL.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -14,12 +15,13 @@ use tokio::task::JoinHandle;
 
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
-use crate::sink::{Delivery, SinkError};
+use crate::sink::{Acks, SinkError};
 
-/// What the source sends to the acknowledger, in order.
-pub enum AckItem {
-    Deliveries(Vec<Delivery>),
-    Checkpoint(Lsn),
+/// "Everything before `lsn` is in the first `records` records sent."
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint {
+    pub lsn: Lsn,
+    pub records: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,21 +42,26 @@ impl ProgressError {
 }
 
 pub struct Acknowledger {
-    pub tx: mpsc::Sender<AckItem>,
+    pub tx: mpsc::Sender<Checkpoint>,
     /// The durable position: stored and safe to confirm to PostgreSQL.
     pub durable: watch::Receiver<Lsn>,
-    /// Ends when `tx` is dropped and everything sent was acknowledged and stored, or on the
-    /// first failed delivery (progress then stays at the last good checkpoint). Gives the
+    /// Ends when `tx` is dropped and every checkpoint sent was acknowledged and stored, or on
+    /// the first failed delivery (progress then stays at the last good checkpoint). Gives the
     /// store back so the next session resumes from it.
     pub handle: JoinHandle<(FileOffsetStore, Result<(), ProgressError>)>,
 }
 
 /// Starts the acknowledger task. `flush_interval` bounds how often the offsets file is written
 /// while checkpoints keep arriving; when the pipeline goes quiet it is written at once.
-pub fn spawn(store: FileOffsetStore, flush_interval: Duration, capacity: usize) -> Acknowledger {
+pub fn spawn(
+    store: FileOffsetStore,
+    acks: Arc<Acks>,
+    flush_interval: Duration,
+    capacity: usize,
+) -> Acknowledger {
     let (tx, rx) = mpsc::channel(capacity);
     let (durable_tx, durable) = watch::channel(store.position().unwrap_or(Lsn::ZERO));
-    let handle = tokio::spawn(run(store, rx, durable_tx, flush_interval));
+    let handle = tokio::spawn(run(store, acks, rx, durable_tx, flush_interval));
     Acknowledger {
         tx,
         durable,
@@ -64,15 +71,16 @@ pub fn spawn(store: FileOffsetStore, flush_interval: Duration, capacity: usize) 
 
 async fn run(
     mut store: FileOffsetStore,
-    mut rx: mpsc::Receiver<AckItem>,
+    acks: Arc<Acks>,
+    mut rx: mpsc::Receiver<Checkpoint>,
     durable: watch::Sender<Lsn>,
     flush_interval: Duration,
 ) -> (FileOffsetStore, Result<(), ProgressError>) {
     let mut acked: Option<Lsn> = None;
     let mut last_write = Instant::now();
     let result = loop {
-        let item = match rx.try_recv() {
-            Ok(item) => Some(item),
+        let cp = match rx.try_recv() {
+            Ok(cp) => Some(cp),
             Err(mpsc::error::TryRecvError::Empty) => {
                 // Quiet moment: make what is acknowledged durable before waiting.
                 if let Err(e) = persist(&mut store, acked, &durable) {
@@ -83,33 +91,22 @@ async fn run(
             }
             Err(mpsc::error::TryRecvError::Disconnected) => None,
         };
-        match item {
-            None => break persist(&mut store, acked, &durable),
-            Some(AckItem::Deliveries(batch)) => {
-                let mut failed = None;
-                for d in batch {
-                    if let Err(e) = d.wait().await {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                if let Some(e) = failed {
-                    // Keep what was acknowledged before the failure, nothing after it.
-                    let _ = persist(&mut store, acked, &durable);
-                    break Err(e.into());
-                }
+        let Some(cp) = cp else {
+            break persist(&mut store, acked, &durable);
+        };
+        if let Err(e) = acks.wait_for(cp.records).await {
+            // Keep what was acknowledged before the failure, nothing after it.
+            let _ = persist(&mut store, acked, &durable);
+            break Err(e.into());
+        }
+        if acked.is_none_or(|a| cp.lsn > a) {
+            acked = Some(cp.lsn);
+        }
+        if last_write.elapsed() >= flush_interval {
+            if let Err(e) = persist(&mut store, acked, &durable) {
+                break Err(e);
             }
-            Some(AckItem::Checkpoint(lsn)) => {
-                if acked.is_none_or(|a| lsn > a) {
-                    acked = Some(lsn);
-                }
-                if last_write.elapsed() >= flush_interval {
-                    if let Err(e) = persist(&mut store, acked, &durable) {
-                        break Err(e);
-                    }
-                    last_write = Instant::now();
-                }
-            }
+            last_write = Instant::now();
         }
     };
     (store, result)

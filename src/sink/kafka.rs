@@ -1,20 +1,23 @@
-//! The Kafka sink: an idempotent, acks=all producer that hands back one delivery future per
-//! record, so that progress can be advanced only once Kafka has acknowledged.
+//! The Kafka sink: an idempotent, acks=all producer. Every record gets a sequence number; the
+//! delivery callback (on librdkafka's polling thread) advances a low-water mark below which
+//! every record is acknowledged, so progress can be advanced only once Kafka has acknowledged —
+//! without a future, allocation or task wake-up per record.
 //!
 //! Backpressure: when librdkafka's local queue is full we wait for it to drain instead of
 //! dropping or spinning; the source stops reading the slot meanwhile, so PostgreSQL holds the
 //! rest of the changes.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientConfig;
+use tokio::sync::Notify;
 
 use crate::format::Record;
 
@@ -68,8 +71,6 @@ pub enum SinkError {
         #[source]
         source: KafkaError,
     },
-    #[error("kafka producer was shut down before delivery was confirmed")]
-    Canceled,
 }
 
 impl SinkError {
@@ -86,32 +87,99 @@ impl SinkError {
                     | Some(RDKafkaErrorCode::ClusterAuthorizationFailed)
                     | Some(RDKafkaErrorCode::InvalidMessageSize)
             ),
-            SinkError::Canceled => true,
         }
     }
 }
 
-/// A record handed to librdkafka; resolves once the broker acknowledged it (or failed).
-pub struct Delivery {
-    topic: Arc<str>,
-    future: DeliveryFuture,
+/// Which records Kafka has acknowledged, shared with librdkafka's delivery callback.
+#[derive(Default)]
+pub struct Acks {
+    state: Mutex<AckState>,
+    changed: Notify,
 }
 
-impl Delivery {
-    pub async fn wait(self) -> Result<(), SinkError> {
-        match self.future.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((source, _))) => Err(SinkError::Delivery {
-                topic: self.topic.to_string(),
-                source,
-            }),
-            Err(_) => Err(SinkError::Canceled),
+#[derive(Default)]
+struct AckState {
+    /// Every record with a sequence number below this is acknowledged.
+    low_water: u64,
+    /// Acknowledged records above the low-water mark (deliveries to different partitions can
+    /// complete out of order); small, as most complete in order.
+    ahead: BTreeSet<u64>,
+    /// The first delivery that failed: nothing at or after it may ever count as acknowledged.
+    failed: Option<(u64, String, KafkaError)>,
+}
+
+impl Acks {
+    fn record(&self, seq: u64, result: Result<(), (String, KafkaError)>) {
+        let mut st = self.state.lock().expect("ack state lock");
+        match result {
+            Ok(()) if seq == st.low_water => {
+                st.low_water += 1;
+                while st.ahead.first() == Some(&st.low_water) {
+                    st.ahead.pop_first();
+                    st.low_water += 1;
+                }
+            }
+            Ok(()) => {
+                st.ahead.insert(seq);
+            }
+            Err((topic, e)) => {
+                if st.failed.as_ref().is_none_or(|(s, _, _)| seq < *s) {
+                    st.failed = Some((seq, topic, e));
+                }
+            }
         }
+        drop(st);
+        self.changed.notify_one();
+    }
+
+    /// Waits until the first `count` records are acknowledged; fails if any of them failed.
+    pub async fn wait_for(&self, count: u64) -> Result<(), SinkError> {
+        loop {
+            let notified = self.changed.notified();
+            {
+                let st = self.state.lock().expect("ack state lock");
+                if let Some((seq, topic, e)) = &st.failed {
+                    if *seq < count {
+                        return Err(SinkError::Delivery {
+                            topic: topic.clone(),
+                            source: e.clone(),
+                        });
+                    }
+                }
+                if st.low_water >= count {
+                    return Ok(());
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Hands delivery reports to [`Acks`]; the opaque value is the record's sequence number.
+pub struct AckContext {
+    acks: Arc<Acks>,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let r = match result {
+            Ok(_) => Ok(()),
+            Err((e, m)) => Err((m.topic().to_string(), e.clone())),
+        };
+        self.acks.record(seq as u64, r);
     }
 }
 
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: ThreadedProducer<AckContext>,
+    acks: Arc<Acks>,
+    /// Sequence number of the next record: records handed over so far.
+    sent: u64,
     admin: AdminClient<DefaultClientContext>,
     cfg: KafkaSinkConfig,
     known_topics: HashSet<Arc<str>>,
@@ -131,13 +199,18 @@ impl KafkaSink {
         // Set last so that passthrough properties cannot weaken the delivery guarantee.
         client.set("enable.idempotence", "true");
         client.set("acks", "all");
-        let producer: FutureProducer = client.create().map_err(SinkError::Create)?;
+        let acks = Arc::new(Acks::default());
+        let producer: ThreadedProducer<AckContext> = client
+            .create_with_context(AckContext { acks: acks.clone() })
+            .map_err(SinkError::Create)?;
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &cfg.bootstrap_servers)
             .create()
             .map_err(SinkError::Create)?;
         Ok(KafkaSink {
             producer,
+            acks,
+            sent: 0,
             admin,
             cfg,
             known_topics: HashSet::new(),
@@ -180,36 +253,50 @@ impl KafkaSink {
         Ok(())
     }
 
+    /// Records handed to the producer so far; pass it to [`Acks::wait_for`] to wait until all
+    /// of them are acknowledged.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    pub fn acks(&self) -> Arc<Acks> {
+        self.acks.clone()
+    }
+
     /// Queues one record. Waits (without spinning) while the producer queue is full.
-    pub async fn send(&mut self, rec: &Record) -> Result<Delivery, SinkError> {
+    pub async fn send(&mut self, rec: &Record) -> Result<(), SinkError> {
         self.ensure_topic(&rec.topic).await?;
+        let mut headers = None;
+        if !rec.headers.is_empty() {
+            let mut h = OwnedHeaders::new_with_capacity(rec.headers.len());
+            for (k, v) in &rec.headers {
+                h = h.insert(Header {
+                    key: k,
+                    value: Some(v.as_slice()),
+                });
+            }
+            headers = Some(h);
+        }
+        let mut br: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(&rec.topic, self.sent as usize);
+        if let Some(k) = &rec.key {
+            br = br.key(k.as_slice());
+        }
+        if let Some(v) = &rec.value {
+            br = br.payload(v.as_slice());
+        }
+        if let Some(h) = headers {
+            br = br.headers(h);
+        }
         let mut backoff = Duration::from_millis(1);
         loop {
-            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);
-            if let Some(k) = &rec.key {
-                fr = fr.key(k.as_slice());
-            }
-            if let Some(v) = &rec.value {
-                fr = fr.payload(v.as_slice());
-            }
-            if !rec.headers.is_empty() {
-                let mut h = OwnedHeaders::new_with_capacity(rec.headers.len());
-                for (k, v) in &rec.headers {
-                    h = h.insert(Header {
-                        key: k,
-                        value: Some(v.as_slice()),
-                    });
+            match self.producer.send(br) {
+                Ok(()) => {
+                    self.sent += 1;
+                    return Ok(());
                 }
-                fr = fr.headers(h);
-            }
-            match self.producer.send_result(fr) {
-                Ok(future) => {
-                    return Ok(Delivery {
-                        topic: rec.topic.clone(),
-                        future,
-                    })
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    br = back;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(50));
                 }
@@ -231,5 +318,52 @@ impl KafkaSink {
                 topic: String::new(),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn low_water(a: &Acks) -> u64 {
+        a.state.lock().unwrap().low_water
+    }
+
+    #[test]
+    fn low_water_mark_waits_for_gaps() {
+        let a = Acks::default();
+        a.record(2, Ok(()));
+        a.record(0, Ok(()));
+        assert_eq!(low_water(&a), 1, "record 1 is still outstanding");
+        a.record(1, Ok(()));
+        assert_eq!(low_water(&a), 3);
+        assert!(a.state.lock().unwrap().ahead.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_blocks_everything_after_it() {
+        let a = Acks::default();
+        for seq in 0..3 {
+            a.record(seq, Ok(()));
+        }
+        a.record(
+            4,
+            Err((
+                "t".into(),
+                KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge),
+            )),
+        );
+        a.record(5, Ok(()));
+        a.record(3, Ok(()));
+        assert!(
+            a.wait_for(4).await.is_ok(),
+            "records before the failure count"
+        );
+        let err = a.wait_for(5).await.unwrap_err();
+        assert!(err.to_string().contains("topic \"t\""), "{err}");
+        assert!(
+            !err.is_transient(),
+            "an oversized record will not fit on retry"
+        );
     }
 }

@@ -2,4 +2,4 @@
 
 pub mod kafka;
 
-pub use kafka::{Delivery, KafkaSink, KafkaSinkConfig, SinkError};
+pub use kafka::{Acks, KafkaSink, KafkaSinkConfig, SinkError};
