@@ -14,7 +14,7 @@ pub struct SlotConfig {
     /// `slot.name`. Default `debezium`. Must be unique per connector.
     pub name: String,
     /// `status.update.interval.ms`: how often to send standby status (feedback) to the server.
-    /// Default `10s`.
+    /// Default `1s` (Debezium: 10 s), capped at half of `wal_sender_timeout`.
     #[serde(with = "humantime_serde")]
     pub status_interval: Duration,
 }
@@ -23,7 +23,7 @@ impl Default for SlotConfig {
     fn default() -> Self {
         SlotConfig {
             name: "debezium".to_string(),
-            status_interval: Duration::from_secs(10),
+            status_interval: Duration::from_secs(1),
         }
     }
 }

@@ -171,7 +171,7 @@ mod tests {
     fn minimal_file_gets_debezium_defaults() {
         let c = load(MINIMAL).unwrap();
         assert_eq!(c.slot.name, "debezium");
-        assert_eq!(c.slot.status_interval, std::time::Duration::from_secs(10));
+        assert_eq!(c.slot.status_interval, std::time::Duration::from_secs(1));
         assert_eq!(c.publication.name, "dbz_publication");
         assert_eq!(c.publication.autocreate_mode, AutocreateMode::AllTables);
         assert_eq!(c.database.port, 5432);
