@@ -52,6 +52,8 @@ pub struct TypeHints<'a> {
     pub type_name: Option<&'a str>,
     /// Labels of an enum type in sort order: the schema becomes `io.debezium.data.Enum`.
     pub enum_values: Option<&'a [String]>,
+    /// Element labels of an array-of-enum type.
+    pub enum_array_values: Option<&'a [String]>,
 }
 
 /// Money's fraction digits (`money.fraction.digits`, default 2).
@@ -175,6 +177,17 @@ pub fn column_type(oid: u32, typmod: i32, hints: &TypeHints<'_>) -> (Conv, Schem
             s(SchemaType::String)
                 .logical("io.debezium.data.Enum")
                 .param("allowed", values.join(",")),
+        );
+    }
+    if let Some(values) = hints.enum_array_values {
+        // Debezium marks the elements of enum arrays required, unlike other arrays' elements.
+        return (
+            Conv::Array(Box::new(Conv::Text)),
+            s(SchemaType::Array(Box::new(
+                s(SchemaType::String)
+                    .logical("io.debezium.data.Enum")
+                    .param("allowed", values.join(",")),
+            ))),
         );
     }
     if let Some(elem) = array_element(oid) {
@@ -507,6 +520,7 @@ mod tests {
         let hints = TypeHints {
             type_name: Some("mood"),
             enum_values: Some(&labels),
+            enum_array_values: None,
         };
         let (conv, sc) = column_type(16_385, -1, &hints);
         assert_eq!(conv, Conv::Text);
@@ -517,10 +531,30 @@ mod tests {
             -1,
             &TypeHints {
                 type_name: Some("ltree"),
-                enum_values: None,
+                ..Default::default()
             },
         );
         assert_eq!(sc.name.as_deref(), Some("io.debezium.data.Ltree"));
+        let (conv, sc) = column_type(
+            16_384,
+            -1,
+            &TypeHints {
+                type_name: Some("_mood"),
+                enum_array_values: Some(&labels),
+                ..Default::default()
+            },
+        );
+        assert_eq!(conv, Conv::Array(Box::new(Conv::Text)));
+        match &sc.ty {
+            SchemaType::Array(items) => {
+                assert_eq!(items.name.as_deref(), Some("io.debezium.data.Enum"));
+                assert!(
+                    !items.optional,
+                    "Debezium's enum array elements are required"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(type_label(1700, None), "numeric");
         assert_eq!(type_label(16_385, Some("mood")), "mood");
     }

@@ -6,7 +6,9 @@
 
 mod builder;
 mod change;
+pub mod context;
 pub mod convert;
+pub mod defaults;
 pub mod parse;
 mod relation;
 pub mod schema;

@@ -8,6 +8,10 @@ use crate::event::value::Unscaled;
 /// Digits that fit an `i128` without overflow whatever they are.
 const I128_SAFE_DIGITS: usize = 38;
 
+/// NaN and ±Infinity have no Connect Decimal form; Debezium emits null for such a column.
+pub const NOT_FINITE: ParseErr =
+    ParseErr("a finite decimal (NaN and Infinity cannot be represented as a Connect Decimal)");
+
 struct DecimalText<'a> {
     negative: bool,
     int: &'a [u8],
@@ -29,9 +33,7 @@ fn split_decimal(s: &[u8]) -> Result<DecimalText<'_>, ParseErr> {
     }
     if !int.iter().chain(frac).all(u8::is_ascii_digit) {
         if matches!(rest, b"NaN" | b"Infinity") {
-            return Err(ParseErr(
-                "a finite decimal (NaN and Infinity cannot be represented as a Connect Decimal)",
-            ));
+            return Err(NOT_FINITE);
         }
         return Err(ParseErr("a decimal number"));
     }
