@@ -115,6 +115,7 @@ impl Settings {
                 tombstones_on_delete: c.events.tombstones_on_delete,
                 unavailable_value_placeholder: c.events.unavailable_value_placeholder.clone(),
                 emit_truncate: !c.events.is_skipped("t"),
+                modes: c.events.type_modes(),
             },
             schemas: c.format.schemas,
             sink,
@@ -472,6 +473,7 @@ async fn stream_changes(
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
     let mut format = JsonFormat::new(s.schemas);
+    format.set_binary_mode(s.event.modes.binary);
     format.set_context_headers(crate::event::context::context_headers(
         &s.event.topic_prefix,
         &crate::event::context::new_run_id(),

@@ -72,12 +72,46 @@ struct Variant {
     schemaless: bool,
 }
 
-const VARIANTS: &[Variant] = &[Variant {
-    name: "defaults",
-    oracle_props: &[],
-    events_toml: "",
-    schemaless: true,
-}];
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "defaults",
+        oracle_props: &[],
+        events_toml: "",
+        schemaless: true,
+    },
+    Variant {
+        name: "double",
+        oracle_props: &[
+            "decimal.handling.mode=double",
+            "binary.handling.mode=base64",
+            "time.precision.mode=adaptive_time_microseconds",
+            "interval.handling.mode=string",
+        ],
+        events_toml: "decimal_handling_mode = \"double\"\n\
+                      binary_handling_mode = \"base64\"\n\
+                      time_precision_mode = \"adaptive_time_microseconds\"\n\
+                      interval_handling_mode = \"string\"\n",
+        schemaless: false,
+    },
+    Variant {
+        name: "string",
+        oracle_props: &[
+            "decimal.handling.mode=string",
+            "binary.handling.mode=hex",
+            "time.precision.mode=connect",
+        ],
+        events_toml: "decimal_handling_mode = \"string\"\n\
+                      binary_handling_mode = \"hex\"\n\
+                      time_precision_mode = \"connect\"\n",
+        schemaless: false,
+    },
+    Variant {
+        name: "urlsafe",
+        oracle_props: &["binary.handling.mode=base64-url-safe"],
+        events_toml: "binary_handling_mode = \"base64-url-safe\"\n",
+        schemaless: false,
+    },
+];
 
 fn oracle_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(

@@ -144,9 +144,12 @@ impl EventBuilder {
                 Ok(())
             }
             Message::Relation(r) => {
-                let table =
-                    self.relations
-                        .apply_relation(r, &self.cfg.topic_prefix, &self.placeholder);
+                let table = self.relations.apply_relation(
+                    r,
+                    &self.cfg.topic_prefix,
+                    &self.placeholder,
+                    &self.cfg.modes,
+                );
                 tracing::debug!(
                     relation = r.oid,
                     topic = %table.topic,

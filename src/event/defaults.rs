@@ -103,6 +103,9 @@ fn never_has_default(conv: &Conv) -> bool {
             | Conv::Money { .. }
             | Conv::ZonedTime
             | Conv::Point
+            | Conv::BytesText(_)
+            | Conv::MoneyDouble { .. }
+            | Conv::MoneyString { .. }
     )
 }
 

@@ -136,6 +136,7 @@ impl RelationCache {
         rel: &Relation,
         topic_prefix: &str,
         placeholder: &Bytes,
+        modes: &convert::TypeModes,
     ) -> Arc<TableSchema> {
         let info = self
             .table_info
@@ -157,7 +158,8 @@ impl RelationCache {
                 enum_values: self.enum_labels.get(&c.type_oid).map(Vec::as_slice),
                 enum_array_values: self.enum_array_labels.get(&c.type_oid).map(Vec::as_slice),
             };
-            let (conv, base) = convert::column_type(c.type_oid, c.type_modifier, &hints);
+            let (conv, base) =
+                convert::column_type_with(c.type_oid, c.type_modifier, &hints, modes);
             let col_info = info.and_then(|t| t.columns.get(&c.name));
             let is_key = key_indices.contains(&i);
             let optional = col_info.and_then(|ci| ci.optional).unwrap_or(!is_key);
@@ -252,6 +254,7 @@ mod tests {
             &rel(ReplicaIdentity::Default, &[1, 0, 0]),
             "dbz",
             &placeholder(),
+            &convert::TypeModes::default(),
         );
         assert_eq!(&*t.topic, "dbz.public.items");
         assert_eq!(t.key_indices, vec![0]);
@@ -283,6 +286,7 @@ mod tests {
             &rel(ReplicaIdentity::Full, &[1, 1, 1]),
             "dbz",
             &placeholder(),
+            &convert::TypeModes::default(),
         );
         assert_eq!(t.key_indices, vec![0]);
         assert!(!t.columns[2].schema.optional);
@@ -297,6 +301,7 @@ mod tests {
             &rel(ReplicaIdentity::Nothing, &[0, 0, 0]),
             "dbz",
             &placeholder(),
+            &convert::TypeModes::default(),
         );
         assert!(t.key_schema.is_none());
         assert!(t.key_indices.is_empty());

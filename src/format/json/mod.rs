@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use self::value::value as write_value;
 use super::{FormatError, Record};
+use crate::event::convert::{encode_binary, BinaryMode};
 use crate::event::schema::{message_key_schema, message_value_schema, Schema};
 use crate::event::{
     ChangeEvent, ConnectorInfo, EventBody, Row, SourceInfo, TableSchema, CONNECTOR_NAME,
@@ -117,6 +118,7 @@ pub struct JsonFormat {
     message_key_prefix: Vec<u8>,
     message_value_prefix: Vec<u8>,
     connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
+    binary_mode: BinaryMode,
     /// Appended to every record's headers (Debezium's `__debezium.context.*`).
     context_headers: Vec<(String, Vec<u8>)>,
 }
@@ -127,10 +129,18 @@ impl JsonFormat {
             schemas,
             tables: HashMap::new(),
             message_key_prefix: schema::envelope_prefix(&message_key_schema()),
-            message_value_prefix: schema::envelope_prefix(&message_value_schema()),
+            message_value_prefix: schema::envelope_prefix(&message_value_schema(false)),
+            binary_mode: BinaryMode::Bytes,
             connector: None,
             context_headers: Vec::new(),
         }
+    }
+
+    /// `binary.handling.mode` for logical-message content (bytes by default).
+    pub fn set_binary_mode(&mut self, mode: BinaryMode) {
+        self.binary_mode = mode;
+        self.message_value_prefix =
+            schema::envelope_prefix(&message_value_schema(mode != BinaryMode::Bytes));
     }
 
     /// Headers added to every table record after any key-change header.
@@ -270,7 +280,10 @@ impl JsonFormat {
         value.extend_from_slice(b",\"transaction\":null,\"message\":{\"prefix\":");
         write::str(&mut value, prefix);
         value.extend_from_slice(b",\"content\":");
-        write::base64(&mut value, content);
+        match self.binary_mode {
+            BinaryMode::Bytes => write::base64(&mut value, content),
+            mode => write::str(&mut value, &encode_binary(content, mode)),
+        }
         value.extend_from_slice(b"}}");
         if self.schemas {
             value.push(b'}');
