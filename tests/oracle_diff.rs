@@ -542,7 +542,8 @@ fn events_match_debezium() {
         return;
     };
     let started = Instant::now();
-    let work = std::env::temp_dir().join("pgcdc-oracle-diff");
+    // Both sides' records and the oracle's logs stay here when the test fails.
+    let work = std::env::temp_dir().join(format!("pgcdc-oracle-diff-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
 
@@ -648,7 +649,9 @@ fn events_match_debezium() {
     for (reason, n) in &report.accepted {
         eprintln!("  accepted difference (x{n}): {reason}");
     }
-    if !report.failures.is_empty() {
+    if report.failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
         panic!(
             "{} differences from Debezium (records in {}):\n{}",
             report.failures.len(),
