@@ -113,6 +113,7 @@ impl Settings {
                 tombstones_on_delete: c.events.tombstones_on_delete,
                 unavailable_value_placeholder: c.events.unavailable_value_placeholder.clone(),
                 emit_truncate: !c.events.is_skipped("t"),
+                modes: c.events.type_modes(),
             },
             schemas: c.format.schemas,
             sink,
@@ -474,6 +475,11 @@ async fn stream_changes(
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
     let mut format = JsonFormat::new(s.schemas);
+    format.set_binary_mode(s.event.modes.binary);
+    format.set_context_headers(crate::event::context::context_headers(
+        &s.event.topic_prefix,
+        &crate::event::context::new_run_id(),
+    ));
     let mut events: Vec<ChangeEvent> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     let mut tx = TxState {
@@ -576,7 +582,7 @@ fn on_message(
 }
 
 /// Before a Relation or Type message reaches the builder, supply what the stream does not
-/// say: key columns, NOT NULL, enum labels.
+/// say: key columns, NOT NULL, defaults, enum labels.
 async fn lookup_catalog(
     admin: &Admin,
     msg: &Message,
@@ -587,12 +593,13 @@ async fn lookup_catalog(
             let info = catalog::table_info(admin.client(), rel.oid).await?;
             builder.set_table_info(&rel.namespace, &rel.name, info);
         }
-        Message::Type(t) => {
-            let labels = catalog::enum_labels(admin.client(), t.oid).await?;
-            if !labels.is_empty() {
-                builder.set_enum_labels(t.oid, labels);
+        Message::Type(t) => match catalog::enum_labels(admin.client(), t.oid).await? {
+            catalog::EnumLabels::Enum(labels) => builder.set_enum_labels(t.oid, labels),
+            catalog::EnumLabels::ArrayOfEnum(labels) => {
+                builder.set_enum_array_labels(t.oid, labels)
             }
-        }
+            catalog::EnumLabels::NotEnum => {}
+        },
         _ => {}
     }
     Ok(())

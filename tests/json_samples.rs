@@ -307,7 +307,7 @@ fn replay_demo() -> Vec<ChangeEvent> {
         "id".into(),
         ColumnInfo {
             optional: Some(false),
-            default_text: None,
+            default_expr: None,
         },
     );
     b.set_table_info("public", "all_types", info);

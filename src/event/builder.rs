@@ -9,12 +9,14 @@ use super::change::{
     ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
 };
 use super::convert;
+use super::parse::numeric;
 use super::relation::{RelationCache, TableInfo, TableSchema};
 use super::value::Value;
 use super::{EventConfig, EventError};
 use crate::lsn::Lsn;
 use crate::source::pgoutput::{
-    Delete, Insert, LogicalMessage, Message, PgTimestamp, Truncate, TupleData, TupleValue, Update,
+    Delete, Insert, LogicalMessage, Message, OldTuple, PgTimestamp, Truncate, TupleData,
+    TupleValue, Update,
 };
 
 /// How much of an offending value an error message quotes.
@@ -86,6 +88,11 @@ impl EventBuilder {
         self.relations.set_enum_labels(type_oid, labels);
     }
 
+    /// Element labels of an array-of-enum type (`mood[]`).
+    pub fn set_enum_array_labels(&mut self, type_oid: u32, labels: Vec<String>) {
+        self.relations.set_enum_array_labels(type_oid, labels);
+    }
+
     /// The schema built from the last Relation message for `oid`.
     pub fn table(&self, oid: u32) -> Option<&Arc<TableSchema>> {
         self.relations.get(oid)
@@ -137,9 +144,12 @@ impl EventBuilder {
                 Ok(())
             }
             Message::Relation(r) => {
-                let table =
-                    self.relations
-                        .apply_relation(r, &self.cfg.topic_prefix, &self.placeholder);
+                let table = self.relations.apply_relation(
+                    r,
+                    &self.cfg.topic_prefix,
+                    &self.placeholder,
+                    &self.cfg.modes,
+                );
                 tracing::debug!(
                     relation = r.oid,
                     topic = %table.topic,
@@ -205,6 +215,17 @@ impl EventBuilder {
     }
 
     fn row(&self, table: &TableSchema, tuple: &TupleData) -> Result<Row, EventError> {
+        self.row_with_old(table, tuple, None)
+    }
+
+    /// Like [`Self::row`], but an unchanged TOASTed value is taken from `old` (the whole old
+    /// row under REPLICA IDENTITY FULL) when it is there, as Debezium does.
+    fn row_with_old(
+        &self,
+        table: &TableSchema,
+        tuple: &TupleData,
+        old: Option<&TupleData>,
+    ) -> Result<Row, EventError> {
         if tuple.0.len() != table.columns.len() {
             return Err(EventError::ColumnCount {
                 table: qualified(table),
@@ -213,7 +234,11 @@ impl EventBuilder {
             });
         }
         let mut row = Vec::with_capacity(tuple.0.len());
-        for (col, v) in table.columns.iter().zip(&tuple.0) {
+        for (i, (col, v)) in table.columns.iter().zip(&tuple.0).enumerate() {
+            let v = match (v, old.and_then(|o| o.0.get(i))) {
+                (TupleValue::UnchangedToast, Some(full @ TupleValue::Text(_))) => full,
+                (v, _) => v,
+            };
             row.push(match v {
                 TupleValue::Null => Value::Null,
                 TupleValue::UnchangedToast => match &col.toast {
@@ -227,15 +252,29 @@ impl EventBuilder {
                         Value::Null
                     }
                 },
-                TupleValue::Text(text) => {
-                    convert::convert(&col.conv, text).map_err(|e| EventError::Value {
-                        table: qualified(table),
-                        column: col.name.clone(),
-                        type_name: col.type_label.clone(),
-                        text: truncate_text(text),
-                        expected: e.0,
-                    })?
-                }
+                TupleValue::Text(text) => match convert::convert(&col.conv, text) {
+                    Ok(v) => v,
+                    Err(e) if e == numeric::NOT_FINITE => {
+                        // Debezium logs and emits null for the whole column (an array
+                        // holding a NaN included).
+                        tracing::warn!(
+                            table = %qualified(table),
+                            column = %col.name,
+                            value = %String::from_utf8_lossy(text),
+                            "numeric NaN or infinity has no decimal form; emitting null"
+                        );
+                        Value::Null
+                    }
+                    Err(e) => {
+                        return Err(EventError::Value {
+                            table: qualified(table),
+                            column: col.name.clone(),
+                            type_name: col.type_label.clone(),
+                            text: truncate_text(text),
+                            expected: e.0,
+                        })
+                    }
+                },
                 TupleValue::Binary(_) => {
                     return Err(EventError::Unsupported {
                         what: "binary-format column values; connect without binary 'true'",
@@ -321,7 +360,11 @@ impl EventBuilder {
     fn update(&self, lsn: Lsn, m: &Update, out: &mut Vec<ChangeEvent>) -> Result<(), EventError> {
         let txn = self.txn("update", lsn, m.xid)?;
         let table = self.table_for(m.relation_oid)?;
-        let after = self.row(&table, &m.new)?;
+        let full_old = match &m.old {
+            Some(OldTuple::Old(t)) => Some(t),
+            _ => None,
+        };
+        let after = self.row_with_old(&table, &m.new, full_old)?;
         let new_key = Self::key_of(&table, &after);
         let before = match &m.old {
             Some(old) => Some(self.row(&table, old.data())?),
@@ -598,6 +641,62 @@ mod tests {
             .unwrap();
         assert_eq!(out[1].source.last_commit_lsn, Some(Lsn(148)));
         assert_eq!(out[1].source.origin, None);
+    }
+
+    #[test]
+    fn unchanged_toast_comes_from_the_full_old_row() {
+        let mut b = builder(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        let unchanged_date = |id: &str| {
+            TupleData(vec![
+                TupleValue::Text(Bytes::copy_from_slice(id.as_bytes())),
+                TupleValue::UnchangedToast,
+            ])
+        };
+        let update = |old: Option<OldTuple>| {
+            Message::Update(Update {
+                xid: None,
+                relation_oid: 10,
+                old,
+                new: unchanged_date("1"),
+            })
+        };
+        // REPLICA IDENTITY FULL: the old row has the value.
+        let full = update(Some(OldTuple::Old(text(&["1", "1970-01-03"]))));
+        b.handle(Lsn(70), &full, &mut out).unwrap();
+        // No old row: the value is unknown (dates have no placeholder, so null).
+        b.handle(Lsn(71), &update(None), &mut out).unwrap();
+        let after = |ev: &ChangeEvent| match &ev.body {
+            EventBody::Change { after: Some(a), .. } => a[1].clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(after(&out[0]), Value::Int32(2));
+        assert_eq!(after(&out[1]), Value::Null);
+    }
+
+    #[test]
+    fn numeric_nan_becomes_null_like_debezium() {
+        let mut b = EventBuilder::new(EventConfig::new("p", "db"));
+        let mut out = Vec::new();
+        let mut r = rel(12, true);
+        r.columns[1].type_oid = 1700;
+        b.handle(Lsn(1), &Message::Relation(r), &mut out).unwrap();
+        let begin = Message::Begin(Begin {
+            final_lsn: Lsn(100),
+            commit_ts: PgTimestamp(0),
+            xid: 7,
+        });
+        b.handle(Lsn(2), &begin, &mut out).unwrap();
+        b.handle(Lsn(3), &insert(12, &["1", "NaN"]), &mut out)
+            .unwrap();
+        match &out[0].body {
+            EventBody::Change { after: Some(a), .. } => assert_eq!(a[1], Value::Null),
+            other => panic!("{other:?}"),
+        }
+        // Anything else that does not parse is still an error.
+        assert!(b
+            .handle(Lsn(4), &insert(12, &["1", "abc"]), &mut out)
+            .is_err());
     }
 
     #[test]

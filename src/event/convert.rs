@@ -10,6 +10,63 @@ use super::parse::{array, interval, numeric, scalar, temporal, ParseErr};
 use super::schema::{self, Schema, SchemaType};
 use super::value::Value;
 
+/// `decimal.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalMode {
+    /// Connect `Decimal` / `VariableScaleDecimal` (bytes).
+    #[default]
+    Precise,
+    /// A JSON double (precision may be lost).
+    Double,
+    /// The decimal as a string.
+    String,
+}
+
+/// `binary.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BinaryMode {
+    /// Connect bytes (base64 in JSON).
+    #[default]
+    Bytes,
+    /// A string, standard base64.
+    Base64,
+    /// A string, URL-safe base64.
+    Base64UrlSafe,
+    /// A string, hex digits.
+    Hex,
+}
+
+/// `time.precision.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimePrecisionMode {
+    /// Millisecond or microsecond types by column precision.
+    #[default]
+    Adaptive,
+    /// Like adaptive, but `time` is always `MicroTime`.
+    AdaptiveTimeMicroseconds,
+    /// Kafka Connect's `Date`, `Time`, `Timestamp` (milliseconds).
+    Connect,
+}
+
+/// `interval.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntervalMode {
+    /// `MicroDuration`, microseconds.
+    #[default]
+    Numeric,
+    /// `io.debezium.time.Interval`, an ISO 8601 string.
+    String,
+}
+
+/// The type-mapping options of a connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TypeModes {
+    pub decimal: DecimalMode,
+    pub binary: BinaryMode,
+    pub time_precision: TimePrecisionMode,
+    pub interval: IntervalMode,
+}
+
 /// How one column's text is turned into a [`Value`]. Chosen once per Relation message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conv {
@@ -39,6 +96,24 @@ pub enum Conv {
     },
     ZonedTime,
     Interval,
+    /// `interval.handling.mode=string`.
+    IntervalString,
+    /// `decimal.handling.mode=double` for numeric.
+    DecimalDouble,
+    /// `decimal.handling.mode=string` for numeric; numeric(p,s) keeps its scale.
+    DecimalString {
+        scale: Option<i32>,
+    },
+    /// money under `decimal.handling.mode=double`.
+    MoneyDouble {
+        scale: u32,
+    },
+    /// money under `decimal.handling.mode=string`.
+    MoneyString {
+        scale: u32,
+    },
+    /// bytea as a string (`binary.handling.mode` other than bytes).
+    BytesText(BinaryMode),
     Bits,
     BitBool,
     Point,
@@ -52,6 +127,8 @@ pub struct TypeHints<'a> {
     pub type_name: Option<&'a str>,
     /// Labels of an enum type in sort order: the schema becomes `io.debezium.data.Enum`.
     pub enum_values: Option<&'a [String]>,
+    /// Element labels of an array-of-enum type.
+    pub enum_array_values: Option<&'a [String]>,
 }
 
 /// Money's fraction digits (`money.fraction.digits`, default 2).
@@ -70,7 +147,15 @@ fn time_precision(typmod: i32) -> i32 {
     }
 }
 
-fn numeric_type(typmod: i32) -> (Conv, Schema) {
+fn numeric_type(typmod: i32, mode: DecimalMode) -> (Conv, Schema) {
+    match mode {
+        DecimalMode::Precise => {}
+        DecimalMode::Double => return (Conv::DecimalDouble, s(SchemaType::Float64)),
+        DecimalMode::String => {
+            let scale = (typmod >= 4).then(|| (((typmod - 4) & 0x7FF) ^ 0x400) - 0x400);
+            return (Conv::DecimalString { scale }, s(SchemaType::String));
+        }
+    }
     if typmod < 4 {
         return (Conv::VarDecimal, schema::variable_scale_decimal());
     }
@@ -84,8 +169,14 @@ fn numeric_type(typmod: i32) -> (Conv, Schema) {
     )
 }
 
-fn time_type(typmod: i32) -> (Conv, Schema) {
-    if time_precision(typmod) <= 3 {
+fn time_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
+    if mode == TimePrecisionMode::Connect {
+        return (
+            Conv::TimeMillis,
+            s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Time"),
+        );
+    }
+    if time_precision(typmod) <= 3 && mode == TimePrecisionMode::Adaptive {
         (
             Conv::TimeMillis,
             s(SchemaType::Int32).logical("io.debezium.time.Time"),
@@ -98,7 +189,13 @@ fn time_type(typmod: i32) -> (Conv, Schema) {
     }
 }
 
-fn timestamp_type(typmod: i32) -> (Conv, Schema) {
+fn timestamp_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
+    if mode == TimePrecisionMode::Connect {
+        return (
+            Conv::TimestampMillis,
+            s(SchemaType::Int64).logical("org.apache.kafka.connect.data.Timestamp"),
+        );
+    }
     if time_precision(typmod) <= 3 {
         (
             Conv::TimestampMillis,
@@ -167,8 +264,35 @@ fn array_element(oid: u32) -> Option<u32> {
     })
 }
 
-/// The converter and the (non-optional, default-less) Connect schema of a column.
+fn bytea_type(mode: BinaryMode) -> (Conv, Schema) {
+    match mode {
+        BinaryMode::Bytes => (Conv::Bytea, s(SchemaType::Bytes)),
+        m => (Conv::BytesText(m), s(SchemaType::String)),
+    }
+}
+
+fn money_type(mode: DecimalMode) -> (Conv, Schema) {
+    let scale = MONEY_FRACTION_DIGITS;
+    match mode {
+        DecimalMode::Precise => (Conv::Money { scale }, schema::decimal(scale as i32, None)),
+        DecimalMode::Double => (Conv::MoneyDouble { scale }, s(SchemaType::Float64)),
+        DecimalMode::String => (Conv::MoneyString { scale }, s(SchemaType::String)),
+    }
+}
+
+/// The converter and the (non-optional, default-less) Connect schema of a column with the
+/// default type modes.
 pub fn column_type(oid: u32, typmod: i32, hints: &TypeHints<'_>) -> (Conv, Schema) {
+    column_type_with(oid, typmod, hints, &TypeModes::default())
+}
+
+/// The converter and the (non-optional, default-less) Connect schema of a column.
+pub fn column_type_with(
+    oid: u32,
+    typmod: i32,
+    hints: &TypeHints<'_>,
+    modes: &TypeModes,
+) -> (Conv, Schema) {
     if let Some(values) = hints.enum_values {
         return (
             Conv::Text,
@@ -177,8 +301,19 @@ pub fn column_type(oid: u32, typmod: i32, hints: &TypeHints<'_>) -> (Conv, Schem
                 .param("allowed", values.join(",")),
         );
     }
+    if let Some(values) = hints.enum_array_values {
+        // Debezium marks the elements of enum arrays required, unlike other arrays' elements.
+        return (
+            Conv::Array(Box::new(Conv::Text)),
+            s(SchemaType::Array(Box::new(
+                s(SchemaType::String)
+                    .logical("io.debezium.data.Enum")
+                    .param("allowed", values.join(",")),
+            ))),
+        );
+    }
     if let Some(elem) = array_element(oid) {
-        let (conv, elem_schema) = column_type(elem, typmod, &TypeHints::default());
+        let (conv, elem_schema) = column_type_with(elem, typmod, &TypeHints::default(), modes);
         return (
             Conv::Array(Box::new(conv)),
             s(SchemaType::Array(Box::new(elem_schema.optional(true)))),
@@ -186,7 +321,7 @@ pub fn column_type(oid: u32, typmod: i32, hints: &TypeHints<'_>) -> (Conv, Schem
     }
     match oid {
         16 => (Conv::Bool, s(SchemaType::Boolean)),
-        17 => (Conv::Bytea, s(SchemaType::Bytes)),
+        17 => bytea_type(modes.binary),
         20 | 26 => (Conv::Int64, s(SchemaType::Int64)),
         21 => (Conv::Int16, s(SchemaType::Int16)),
         23 => (Conv::Int32, s(SchemaType::Int32)),
@@ -195,35 +330,40 @@ pub fn column_type(oid: u32, typmod: i32, hints: &TypeHints<'_>) -> (Conv, Schem
         600 => (Conv::Point, schema::point()),
         700 => (Conv::Float32, s(SchemaType::Float32)),
         701 => (Conv::Float64, s(SchemaType::Float64)),
-        790 => (
-            Conv::Money {
-                scale: MONEY_FRACTION_DIGITS,
-            },
-            schema::decimal(MONEY_FRACTION_DIGITS as i32, None),
-        ),
+        790 => money_type(modes.decimal),
         1082 => (
             Conv::Date,
-            s(SchemaType::Int32).logical("io.debezium.time.Date"),
+            s(SchemaType::Int32).logical(if modes.time_precision == TimePrecisionMode::Connect {
+                "org.apache.kafka.connect.data.Date"
+            } else {
+                "io.debezium.time.Date"
+            }),
         ),
-        1083 => time_type(typmod),
-        1114 => timestamp_type(typmod),
+        1083 => time_type(typmod, modes.time_precision),
+        1114 => timestamp_type(typmod, modes.time_precision),
         1184 => (
             Conv::ZonedTimestamp {
                 fraction: time_precision(typmod).clamp(0, 6) as u8,
             },
             s(SchemaType::String).logical("io.debezium.time.ZonedTimestamp"),
         ),
-        1186 => (
-            Conv::Interval,
-            s(SchemaType::Int64).logical("io.debezium.time.MicroDuration"),
-        ),
+        1186 => match modes.interval {
+            IntervalMode::Numeric => (
+                Conv::Interval,
+                s(SchemaType::Int64).logical("io.debezium.time.MicroDuration"),
+            ),
+            IntervalMode::String => (
+                Conv::IntervalString,
+                s(SchemaType::String).logical("io.debezium.time.Interval"),
+            ),
+        },
         1266 => (
             Conv::ZonedTime,
             s(SchemaType::String).logical("io.debezium.time.ZonedTime"),
         ),
         1560 => bits_type(typmod.max(1)),
         1562 => bits_type(if typmod < 0 { i32::MAX } else { typmod }),
-        1700 => numeric_type(typmod),
+        1700 => numeric_type(typmod, modes.decimal),
         2950 => string_logical("io.debezium.data.Uuid"),
         3614 => string_logical("io.debezium.data.Tsvector"),
         _ => match hints.type_name {
@@ -275,6 +415,16 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
         },
         Conv::ZonedTime => Value::Short(temporal::format_zoned_time(temporal::parse_timetz(t)?)),
         Conv::Interval => Value::Int64(interval::parse_interval_micros(t)?),
+        Conv::IntervalString => owned_text(interval::format_interval_iso(t)?),
+        Conv::DecimalDouble => Value::Float64(numeric::parse_double(t)?),
+        Conv::DecimalString { scale } => owned_text(numeric::decimal_string(t, *scale)?),
+        Conv::MoneyDouble { scale } => {
+            Value::Float64(unscaled_f64(&numeric::parse_money(t, *scale)?, *scale))
+        }
+        Conv::MoneyString { scale } => {
+            owned_text(unscaled_string(&numeric::parse_money(t, *scale)?, *scale))
+        }
+        Conv::BytesText(mode) => owned_text(encode_binary(&scalar::parse_bytea_hex(t)?, *mode)),
         Conv::Bits => Value::Bytes(scalar::parse_bits(t)?.into()),
         Conv::BitBool => Value::Bool(scalar::parse_bit_bool(t)?),
         Conv::Point => {
@@ -285,6 +435,15 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             let elems = array::parse_array(t, b',')?;
             let mut out = Vec::with_capacity(elems.len());
             for e in elems {
+                // Debezium emits null for a numeric array holding NaN or an infinity, whatever
+                // the decimal mode.
+                let special = matches!(
+                    &e,
+                    Some(v) if matches!(&v[..], b"NaN" | b"Infinity" | b"-Infinity")
+                );
+                if special && matches!(**elem, Conv::DecimalDouble | Conv::DecimalString { .. }) {
+                    return Err(numeric::NOT_FINITE);
+                }
                 out.push(match e {
                     None => Value::Null,
                     Some(Cow::Borrowed(sub)) => convert(elem, &text.slice_ref(sub))?,
@@ -294,6 +453,43 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             Value::Array(out)
         }
     })
+}
+
+fn owned_text(s: String) -> Value {
+    Value::Text(Bytes::from(s.into_bytes()))
+}
+
+/// bytea under `binary.handling.mode` base64, base64-url-safe or hex.
+pub fn encode_binary(bytes: &[u8], mode: BinaryMode) -> String {
+    use base64::Engine;
+    match mode {
+        BinaryMode::Bytes | BinaryMode::Base64 => {
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        }
+        BinaryMode::Base64UrlSafe => base64::engine::general_purpose::URL_SAFE.encode(bytes),
+        BinaryMode::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+fn unscaled_string(u: &crate::event::value::Unscaled, scale: u32) -> String {
+    let v = match u {
+        crate::event::value::Unscaled::Small(v) => *v,
+        crate::event::value::Unscaled::Big(_) => 0,
+    };
+    let digits = v.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    let sign = if v < 0 { "-" } else { "" };
+    if scale == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+fn unscaled_f64(u: &crate::event::value::Unscaled, scale: u32) -> f64 {
+    unscaled_string(u, scale).parse().unwrap_or(f64::NAN)
 }
 
 /// The value Debezium substitutes for an unchanged TOASTed column (`placeholder`), or `None`
@@ -307,6 +503,9 @@ pub fn toast_placeholder(conv: &Conv, placeholder: &Bytes) -> Option<Value> {
     match conv {
         Conv::Text => text(),
         Conv::Bytea => Some(Value::Bytes(placeholder.clone())),
+        // What Debezium 3.6.3 does: the placeholder's text in hex mode, null in base64 modes.
+        Conv::BytesText(BinaryMode::Hex) => text(),
+        Conv::BytesText(_) => None,
         Conv::Array(elem) => match **elem {
             Conv::Text => Some(Value::Array(vec![text()?])),
             Conv::Bytea => Some(Value::Array(vec![Value::Bytes(placeholder.clone())])),
@@ -424,6 +623,129 @@ mod tests {
         );
     }
 
+    fn with(oid: u32, typmod: i32, modes: TypeModes, text: &str) -> (Schema, Value) {
+        let (conv, schema) = column_type_with(oid, typmod, &TypeHints::default(), &modes);
+        let v = convert(&conv, &Bytes::copy_from_slice(text.as_bytes())).unwrap();
+        (schema, v)
+    }
+
+    fn text_of(v: &Value) -> &str {
+        match v {
+            Value::Text(b) => std::str::from_utf8(b).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn decimal_handling_modes() {
+        let num_10_2 = (10 << 16 | 2) + 4;
+        let double = TypeModes {
+            decimal: DecimalMode::Double,
+            ..Default::default()
+        };
+        let (sc, v) = with(1700, num_10_2, double, "-12.50");
+        assert_eq!((sc.ty, sc.name), (SchemaType::Float64, None));
+        assert_eq!(v, Value::Float64(-12.5));
+        assert!(matches!(with(1700, -1, double, "NaN").1, Value::Float64(f) if f.is_nan()));
+        assert_eq!(
+            with(790, -1, double, "-$1,234.56").1,
+            Value::Float64(-1234.56)
+        );
+        let string = TypeModes {
+            decimal: DecimalMode::String,
+            ..Default::default()
+        };
+        let (sc, v) = with(1700, num_10_2, string, "7.5");
+        assert_eq!(sc.ty, SchemaType::String);
+        assert_eq!(text_of(&v), "7.50");
+        assert_eq!(
+            text_of(&with(1700, -1, string, "Infinity").1),
+            "POSITIVE_INFINITY"
+        );
+        assert_eq!(text_of(&with(790, -1, string, "$0.05").1), "0.05");
+        // A numeric array holding NaN: Debezium nulls the column in every mode.
+        let arr = column_type_with(1231, -1, &TypeHints::default(), &double).0;
+        assert!(convert(&arr, &Bytes::from_static(b"{1,NaN}")).is_err());
+    }
+
+    #[test]
+    fn binary_handling_modes() {
+        let cases = [
+            (BinaryMode::Base64, "+/8="),
+            (BinaryMode::Base64UrlSafe, "-_8="),
+            (BinaryMode::Hex, "fbff"),
+        ];
+        for (mode, want) in cases {
+            let modes = TypeModes {
+                binary: mode,
+                ..Default::default()
+            };
+            let (sc, v) = with(17, -1, modes, "\\xfbff");
+            assert_eq!(sc.ty, SchemaType::String, "{mode:?}");
+            assert_eq!(text_of(&v), want, "{mode:?}");
+        }
+        let (sc, v) = with(17, -1, TypeModes::default(), "\\xfbff");
+        assert_eq!(sc.ty, SchemaType::Bytes);
+        assert_eq!(v, Value::Bytes(Bytes::from_static(&[0xfb, 0xff])));
+        let p = Bytes::from_static(b"__p");
+        assert_eq!(
+            toast_placeholder(&Conv::BytesText(BinaryMode::Hex), &p),
+            Some(Value::Text(p.clone()))
+        );
+        assert_eq!(
+            toast_placeholder(&Conv::BytesText(BinaryMode::Base64), &p),
+            None
+        );
+    }
+
+    #[test]
+    fn time_precision_and_interval_modes() {
+        let micro = TypeModes {
+            time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
+            ..Default::default()
+        };
+        let (sc, v) = with(1083, 3, micro, "13:45:56.123");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.MicroTime"));
+        assert_eq!(v, Value::Int64(49_556_123_000));
+        // Timestamps stay adaptive.
+        assert_eq!(
+            with(1114, 3, micro, "1970-01-01 00:00:01")
+                .0
+                .name
+                .as_deref(),
+            Some("io.debezium.time.Timestamp")
+        );
+        let connect = TypeModes {
+            time_precision: TimePrecisionMode::Connect,
+            ..Default::default()
+        };
+        let (sc, v) = with(1083, -1, connect, "00:00:01.5");
+        assert_eq!(
+            sc.name.as_deref(),
+            Some("org.apache.kafka.connect.data.Time")
+        );
+        assert_eq!(v, Value::Int32(1500));
+        let (sc, v) = with(1114, -1, connect, "1970-01-01 00:00:01.5");
+        assert_eq!(
+            sc.name.as_deref(),
+            Some("org.apache.kafka.connect.data.Timestamp")
+        );
+        assert_eq!(v, Value::Int64(1500));
+        let (sc, v) = with(1082, -1, connect, "1970-01-02");
+        assert_eq!(
+            sc.name.as_deref(),
+            Some("org.apache.kafka.connect.data.Date")
+        );
+        assert_eq!(v, Value::Int32(1));
+        let iso = TypeModes {
+            interval: IntervalMode::String,
+            ..Default::default()
+        };
+        let (sc, v) = with(1186, -1, iso, "P1DT2H");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.Interval"));
+        assert_eq!(text_of(&v), "P0Y0M1DT2H0M0S");
+    }
+
     #[test]
     fn bits_and_bool() {
         assert_eq!(conv_of(1560, 1), Conv::BitBool);
@@ -507,6 +829,7 @@ mod tests {
         let hints = TypeHints {
             type_name: Some("mood"),
             enum_values: Some(&labels),
+            enum_array_values: None,
         };
         let (conv, sc) = column_type(16_385, -1, &hints);
         assert_eq!(conv, Conv::Text);
@@ -517,10 +840,30 @@ mod tests {
             -1,
             &TypeHints {
                 type_name: Some("ltree"),
-                enum_values: None,
+                ..Default::default()
             },
         );
         assert_eq!(sc.name.as_deref(), Some("io.debezium.data.Ltree"));
+        let (conv, sc) = column_type(
+            16_384,
+            -1,
+            &TypeHints {
+                type_name: Some("_mood"),
+                enum_array_values: Some(&labels),
+                ..Default::default()
+            },
+        );
+        assert_eq!(conv, Conv::Array(Box::new(Conv::Text)));
+        match &sc.ty {
+            SchemaType::Array(items) => {
+                assert_eq!(items.name.as_deref(), Some("io.debezium.data.Enum"));
+                assert!(
+                    !items.optional,
+                    "Debezium's enum array elements are required"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(type_label(1700, None), "numeric");
         assert_eq!(type_label(16_385, Some("mood")), "mood");
     }

@@ -6,7 +6,9 @@
 
 mod builder;
 mod change;
+pub mod context;
 pub mod convert;
+pub mod defaults;
 pub mod parse;
 mod relation;
 pub mod schema;
@@ -40,6 +42,9 @@ pub struct EventConfig {
     pub unavailable_value_placeholder: String,
     /// Emit `t` events for TRUNCATE. Debezium's default `skipped.operations=t` drops them.
     pub emit_truncate: bool,
+    /// `decimal.handling.mode`, `binary.handling.mode`, `time.precision.mode`,
+    /// `interval.handling.mode`.
+    pub modes: convert::TypeModes,
 }
 
 impl EventConfig {
@@ -50,6 +55,7 @@ impl EventConfig {
             tombstones_on_delete: true,
             unavailable_value_placeholder: DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER.to_string(),
             emit_truncate: false,
+            modes: convert::TypeModes::default(),
         }
     }
 }

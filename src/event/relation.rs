@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::convert::{self, Conv, TypeHints};
+use super::defaults;
 use super::schema::{self, Field, Schema, SchemaType};
 use super::value::Value;
 use crate::source::pgoutput::{Relation, ReplicaIdentity, Type};
@@ -18,9 +19,10 @@ use crate::source::pgoutput::{Relation, ReplicaIdentity, Type};
 pub struct ColumnInfo {
     /// `Some(false)` for NOT NULL columns. Default: key columns required, others optional.
     pub optional: Option<bool>,
-    /// The column default in PostgreSQL text output form (e.g. `0`, `abc`, `2024-01-01`),
-    /// converted like a value and put into the schema's `default`.
-    pub default_text: Option<String>,
+    /// The column's default expression as the catalog prints it (`pg_get_expr`, e.g. `42`,
+    /// `'abc'::text`, `nextval('s'::regclass)`); becomes the schema's `default` by Debezium's
+    /// rules (see `event::defaults`).
+    pub default_expr: Option<String>,
 }
 
 /// Catalog facts about one table.
@@ -97,6 +99,7 @@ pub struct RelationCache {
     tables: HashMap<u32, Arc<TableSchema>>,
     type_names: HashMap<u32, String>,
     enum_labels: HashMap<u32, Vec<String>>,
+    enum_array_labels: HashMap<u32, Vec<String>>,
     table_info: HashMap<(String, String), TableInfo>,
 }
 
@@ -114,6 +117,12 @@ impl RelationCache {
         self.enum_labels.insert(type_oid, labels);
     }
 
+    /// Element labels of an array-of-enum type, so its columns become arrays of
+    /// `io.debezium.data.Enum`.
+    pub fn set_enum_array_labels(&mut self, type_oid: u32, labels: Vec<String>) {
+        self.enum_array_labels.insert(type_oid, labels);
+    }
+
     /// Catalog facts for a table; takes effect with the table's next Relation message.
     pub fn set_table_info(&mut self, schema: &str, table: &str, info: TableInfo) {
         self.table_info
@@ -127,6 +136,7 @@ impl RelationCache {
         rel: &Relation,
         topic_prefix: &str,
         placeholder: &Bytes,
+        modes: &convert::TypeModes,
     ) -> Arc<TableSchema> {
         let info = self
             .table_info
@@ -146,21 +156,22 @@ impl RelationCache {
             let hints = TypeHints {
                 type_name: self.type_names.get(&c.type_oid).map(String::as_str),
                 enum_values: self.enum_labels.get(&c.type_oid).map(Vec::as_slice),
+                enum_array_values: self.enum_array_labels.get(&c.type_oid).map(Vec::as_slice),
             };
-            let (conv, base) = convert::column_type(c.type_oid, c.type_modifier, &hints);
+            let (conv, base) =
+                convert::column_type_with(c.type_oid, c.type_modifier, &hints, modes);
             let col_info = info.and_then(|t| t.columns.get(&c.name));
             let is_key = key_indices.contains(&i);
             let optional = col_info.and_then(|ci| ci.optional).unwrap_or(!is_key);
             let mut field_schema = base.optional(optional);
-            if let Some(text) = col_info.and_then(|ci| ci.default_text.as_ref()) {
-                match convert::convert(&conv, &Bytes::copy_from_slice(text.as_bytes())) {
-                    Ok(v) => field_schema = field_schema.default_value(v),
-                    Err(e) => tracing::warn!(
+            if let Some(expr) = col_info.and_then(|ci| ci.default_expr.as_deref()) {
+                match defaults::default_value(&conv, expr) {
+                    Some(v) => field_schema = field_schema.default_value(v),
+                    None => tracing::debug!(
                         table = %format!("{}.{}", rel.namespace, rel.name),
                         column = %c.name,
-                        default = %text,
-                        expected = e.0,
-                        "column default does not convert; leaving it out of the schema"
+                        default = %expr,
+                        "column default has no Debezium representation; left out of the schema"
                     ),
                 }
             }
@@ -243,6 +254,7 @@ mod tests {
             &rel(ReplicaIdentity::Default, &[1, 0, 0]),
             "dbz",
             &placeholder(),
+            &convert::TypeModes::default(),
         );
         assert_eq!(&*t.topic, "dbz.public.items");
         assert_eq!(t.key_indices, vec![0]);
@@ -266,7 +278,7 @@ mod tests {
             "qty".into(),
             ColumnInfo {
                 optional: Some(false),
-                default_text: Some("0".into()),
+                default_expr: Some("0".into()),
             },
         );
         cache.set_table_info("public", "items", info);
@@ -274,6 +286,7 @@ mod tests {
             &rel(ReplicaIdentity::Full, &[1, 1, 1]),
             "dbz",
             &placeholder(),
+            &convert::TypeModes::default(),
         );
         assert_eq!(t.key_indices, vec![0]);
         assert!(!t.columns[2].schema.optional);
@@ -288,6 +301,7 @@ mod tests {
             &rel(ReplicaIdentity::Nothing, &[0, 0, 0]),
             "dbz",
             &placeholder(),
+            &convert::TypeModes::default(),
         );
         assert!(t.key_schema.is_none());
         assert!(t.key_indices.is_empty());

@@ -212,7 +212,8 @@ pub fn message_key_schema() -> Schema {
     .version(1)
 }
 
-pub fn message_value_schema() -> Schema {
+/// `content_as_string`: under a `binary.handling.mode` other than bytes the content is a string.
+pub fn message_value_schema(content_as_string: bool) -> Schema {
     s(SchemaType::Struct(vec![
         field("op", s(SchemaType::String)),
         field("ts_ms", s(SchemaType::Int64).optional(true)),
@@ -222,7 +223,15 @@ pub fn message_value_schema() -> Schema {
             "message",
             s(SchemaType::Struct(vec![
                 field("prefix", s(SchemaType::String).optional(true)),
-                field("content", s(SchemaType::Bytes).optional(true)),
+                field(
+                    "content",
+                    s(if content_as_string {
+                        SchemaType::String
+                    } else {
+                        SchemaType::Bytes
+                    })
+                    .optional(true),
+                ),
             ]))
             .named("io.debezium.connector.postgresql.Message")
             .version(1),

@@ -1,6 +1,7 @@
 //! Catalog facts the replication stream does not carry: which columns form the message key
 //! (the primary key, as Debezium uses, even under REPLICA IDENTITY FULL where pgoutput flags
-//! every column), which columns are NOT NULL, and the labels of enum types.
+//! every column), which columns are NOT NULL, column default expressions, and the labels of
+//! enum types (and of arrays of them).
 //!
 //! Looked up once per Relation/Type message (rare: first use in a session and after DDL), so
 //! the cost stays off the per-row path.
@@ -33,8 +34,11 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
     };
     let cols = client
         .query(
-            "SELECT attname::text, attnotnull FROM pg_attribute
-             WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+            "SELECT a.attname::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+             FROM pg_attribute a
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attgenerated = ''",
             &[&relation_oid],
         )
         .await
@@ -47,7 +51,7 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
                 r.get::<_, String>(0),
                 ColumnInfo {
                     optional: Some(!not_null),
-                    default_text: None,
+                    default_expr: r.get(2),
                 },
             )
         })
@@ -81,11 +85,24 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
     })
 }
 
-/// Labels of an enum type in sort order; empty for other types.
-pub async fn enum_labels(client: &Client, type_oid: u32) -> Result<Vec<String>, CatalogError> {
+/// The enum labels (sort order) behind a type: of the type itself when it is an enum, of its
+/// element type when it is an array of an enum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnumLabels {
+    NotEnum,
+    Enum(Vec<String>),
+    ArrayOfEnum(Vec<String>),
+}
+
+pub async fn enum_labels(client: &Client, type_oid: u32) -> Result<EnumLabels, CatalogError> {
     let rows = client
         .query(
-            "SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder",
+            "SELECT e.enumlabel::text, t.typcategory = 'A'
+             FROM pg_type t
+             JOIN pg_enum e ON e.enumtypid =
+                 CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END
+             WHERE t.oid = $1
+             ORDER BY e.enumsortorder",
             &[&type_oid],
         )
         .await
@@ -93,5 +110,14 @@ pub async fn enum_labels(client: &Client, type_oid: u32) -> Result<Vec<String>, 
             what: format!("type oid {type_oid}"),
             source,
         })?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    let Some(first) = rows.first() else {
+        return Ok(EnumLabels::NotEnum);
+    };
+    let array: bool = first.get(1);
+    let labels = rows.iter().map(|r| r.get(0)).collect();
+    Ok(if array {
+        EnumLabels::ArrayOfEnum(labels)
+    } else {
+        EnumLabels::Enum(labels)
+    })
 }

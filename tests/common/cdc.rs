@@ -15,6 +15,7 @@ pub struct ConnectorFile {
     include: Vec<String>,
     skipped: Option<Vec<String>>,
     schemas: bool,
+    topic_prefix: Option<String>,
     extra: String,
 }
 
@@ -25,6 +26,7 @@ impl ConnectorFile {
             include: Vec::new(),
             skipped: None,
             schemas: false,
+            topic_prefix: None,
             extra: String::new(),
         }
     }
@@ -50,6 +52,12 @@ impl ConnectorFile {
         self
     }
 
+    /// `topic_prefix` (default: the connector name).
+    pub fn topic_prefix(mut self, prefix: &str) -> Self {
+        self.topic_prefix = Some(prefix.to_string());
+        self
+    }
+
     /// Raw TOML appended to the file.
     pub fn extra(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
@@ -66,7 +74,7 @@ impl ConnectorFile {
         };
         let mut s = format!(
             r#"name = "{name}"
-topic_prefix = "{name}"
+topic_prefix = "{prefix}"
 
 [database]
 host = "127.0.0.1"
@@ -91,6 +99,7 @@ bootstrap_servers = "{bootstrap}"
 "#,
             schemas = self.schemas,
             name = self.name,
+            prefix = self.topic_prefix.as_deref().unwrap_or(&self.name),
             port = pg.port(),
             bootstrap = kafka.bootstrap(),
         );

@@ -6,6 +6,7 @@ use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::config::error::Violation;
+use crate::event::convert;
 
 /// `[slot]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +189,57 @@ pub struct EventsConfig {
     /// `unavailable.value.placeholder`. Default `__debezium_unavailable_value`; a `hex:`
     /// prefix gives raw bytes.
     pub unavailable_value_placeholder: String,
+    /// `decimal.handling.mode`: `precise` (default), `double`, `string`.
+    pub decimal_handling_mode: DecimalHandlingMode,
+    /// `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe`, `hex`.
+    pub binary_handling_mode: BinaryHandlingMode,
+    /// `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`, `connect`.
+    pub time_precision_mode: TimePrecisionMode,
+    /// `interval.handling.mode`: `numeric` (default), `string`.
+    pub interval_handling_mode: IntervalHandlingMode,
+}
+
+/// `decimal.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecimalHandlingMode {
+    #[default]
+    Precise,
+    Double,
+    String,
+}
+
+/// `binary.handling.mode` (Debezium spells one value with dashes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum BinaryHandlingMode {
+    #[default]
+    #[serde(rename = "bytes")]
+    Bytes,
+    #[serde(rename = "base64")]
+    Base64,
+    #[serde(rename = "base64-url-safe")]
+    Base64UrlSafe,
+    #[serde(rename = "hex")]
+    Hex,
+}
+
+/// `time.precision.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePrecisionMode {
+    #[default]
+    Adaptive,
+    AdaptiveTimeMicroseconds,
+    Connect,
+}
+
+/// `interval.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalHandlingMode {
+    #[default]
+    Numeric,
+    String,
 }
 
 impl Default for EventsConfig {
@@ -196,6 +248,10 @@ impl Default for EventsConfig {
             tombstones_on_delete: true,
             skipped_operations: vec!["t".to_string()],
             unavailable_value_placeholder: "__debezium_unavailable_value".to_string(),
+            decimal_handling_mode: DecimalHandlingMode::default(),
+            binary_handling_mode: BinaryHandlingMode::default(),
+            time_precision_mode: TimePrecisionMode::default(),
+            interval_handling_mode: IntervalHandlingMode::default(),
         }
     }
 }
@@ -232,6 +288,34 @@ impl EventsConfig {
             }
         }
         Ok(())
+    }
+
+    /// The type-mapping modes for the event builder.
+    pub fn type_modes(&self) -> convert::TypeModes {
+        convert::TypeModes {
+            decimal: match self.decimal_handling_mode {
+                DecimalHandlingMode::Precise => convert::DecimalMode::Precise,
+                DecimalHandlingMode::Double => convert::DecimalMode::Double,
+                DecimalHandlingMode::String => convert::DecimalMode::String,
+            },
+            binary: match self.binary_handling_mode {
+                BinaryHandlingMode::Bytes => convert::BinaryMode::Bytes,
+                BinaryHandlingMode::Base64 => convert::BinaryMode::Base64,
+                BinaryHandlingMode::Base64UrlSafe => convert::BinaryMode::Base64UrlSafe,
+                BinaryHandlingMode::Hex => convert::BinaryMode::Hex,
+            },
+            time_precision: match self.time_precision_mode {
+                TimePrecisionMode::Adaptive => convert::TimePrecisionMode::Adaptive,
+                TimePrecisionMode::AdaptiveTimeMicroseconds => {
+                    convert::TimePrecisionMode::AdaptiveTimeMicroseconds
+                }
+                TimePrecisionMode::Connect => convert::TimePrecisionMode::Connect,
+            },
+            interval: match self.interval_handling_mode {
+                IntervalHandlingMode::Numeric => convert::IntervalMode::Numeric,
+                IntervalHandlingMode::String => convert::IntervalMode::String,
+            },
+        }
     }
 
     /// Whether events of operation `op` (`"c"`, `"u"`, `"d"`, `"t"`) are dropped.
@@ -346,6 +430,42 @@ mod tests {
         );
         e.skipped_operations = vec!["x".into()];
         assert!(e.validate().unwrap_err().rule.contains("c, u, d, t"));
+    }
+
+    #[test]
+    fn type_modes_parse_and_reject_unknown_values() {
+        let e: EventsConfig = toml::from_str(
+            r#"
+            decimal_handling_mode = "string"
+            binary_handling_mode = "base64-url-safe"
+            time_precision_mode = "adaptive_time_microseconds"
+            interval_handling_mode = "string"
+            "#,
+        )
+        .unwrap();
+        let m = e.type_modes();
+        assert_eq!(m.decimal, convert::DecimalMode::String);
+        assert_eq!(m.binary, convert::BinaryMode::Base64UrlSafe);
+        assert_eq!(
+            m.time_precision,
+            convert::TimePrecisionMode::AdaptiveTimeMicroseconds
+        );
+        assert_eq!(m.interval, convert::IntervalMode::String);
+        assert_eq!(
+            EventsConfig::default().type_modes(),
+            convert::TypeModes::default()
+        );
+        for (key, bad) in [
+            ("decimal_handling_mode", "exact"),
+            ("binary_handling_mode", "base64_url_safe"),
+            ("time_precision_mode", "nanos"),
+            ("interval_handling_mode", "iso"),
+        ] {
+            let err = toml::from_str::<EventsConfig>(&format!("{key} = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("unknown variant"), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -138,15 +138,40 @@ fn parse_postgres(s: &[u8]) -> Result<Parts, ParseErr> {
     Ok(p)
 }
 
-pub fn parse_interval_micros(s: &[u8]) -> Result<i64, ParseErr> {
-    let parts = if s.first() == Some(&b'P') {
-        parse_iso(s)?
+fn parse_parts(s: &[u8]) -> Result<Parts, ParseErr> {
+    if s.first() == Some(&b'P') {
+        parse_iso(s)
     } else if !s.is_empty() {
-        parse_postgres(s)?
+        parse_postgres(s)
     } else {
-        return Err(ParseErr(WHAT));
+        Err(ParseErr(WHAT))
+    }
+}
+
+/// `interval.handling.mode=string`: Debezium's `io.debezium.time.Interval`, ISO 8601 with every
+/// unit spelled out (`P1Y2M3DT4H5M6.789S`); seconds keep only the fraction digits they need.
+pub fn format_interval_iso(s: &[u8]) -> Result<String, ParseErr> {
+    let p = parse_parts(s)?;
+    let whole = p.micros / 1_000_000;
+    let frac = (p.micros % 1_000_000).abs();
+    let mut secs = if p.micros < 0 && whole == 0 {
+        "-0".to_string()
+    } else {
+        whole.to_string()
     };
-    Ok(parts.micro_duration())
+    if frac != 0 {
+        let digits = format!("{frac:06}");
+        secs.push('.');
+        secs.push_str(digits.trim_end_matches('0'));
+    }
+    Ok(format!(
+        "P{}Y{}M{}DT{}H{}M{}S",
+        p.years, p.months, p.days, p.hours, p.minutes, secs
+    ))
+}
+
+pub fn parse_interval_micros(s: &[u8]) -> Result<i64, ParseErr> {
+    Ok(parse_parts(s)?.micro_duration())
 }
 
 #[cfg(test)]
@@ -183,6 +208,24 @@ mod tests {
         assert_eq!(parse_interval_micros(b"1 day").unwrap(), 86_400_000_000);
         assert_eq!(parse_interval_micros(b"-00:00:01.5").unwrap(), -1_500_000);
         assert_eq!(parse_interval_micros(b"00:00:00").unwrap(), 0);
+    }
+
+    #[test]
+    fn iso_string_spells_out_every_unit() {
+        assert_eq!(
+            format_interval_iso(b"P1Y2M3DT4H5M6.789S").unwrap(),
+            "P1Y2M3DT4H5M6.789S"
+        );
+        assert_eq!(format_interval_iso(b"PT0S").unwrap(), "P0Y0M0DT0H0M0S");
+        assert_eq!(
+            format_interval_iso(b"-00:00:01.5").unwrap(),
+            "P0Y0M0DT0H0M-1.5S"
+        );
+        assert_eq!(
+            format_interval_iso(b"PT-0.5S").unwrap(),
+            "P0Y0M0DT0H0M-0.5S"
+        );
+        assert!(format_interval_iso(b"").is_err());
     }
 
     #[test]

@@ -8,6 +8,10 @@ use crate::event::value::Unscaled;
 /// Digits that fit an `i128` without overflow whatever they are.
 const I128_SAFE_DIGITS: usize = 38;
 
+/// NaN and ±Infinity have no Connect Decimal form; Debezium emits null for such a column.
+pub const NOT_FINITE: ParseErr =
+    ParseErr("a finite decimal (NaN and Infinity cannot be represented as a Connect Decimal)");
+
 struct DecimalText<'a> {
     negative: bool,
     int: &'a [u8],
@@ -29,9 +33,7 @@ fn split_decimal(s: &[u8]) -> Result<DecimalText<'_>, ParseErr> {
     }
     if !int.iter().chain(frac).all(u8::is_ascii_digit) {
         if matches!(rest, b"NaN" | b"Infinity") {
-            return Err(ParseErr(
-                "a finite decimal (NaN and Infinity cannot be represented as a Connect Decimal)",
-            ));
+            return Err(NOT_FINITE);
         }
         return Err(ParseErr("a decimal number"));
     }
@@ -66,6 +68,42 @@ fn unscaled_from_digits(negative: bool, parts: &[&[u8]], zeros: usize) -> Unscal
         big = -big;
     }
     Unscaled::from_bigint(&big)
+}
+
+/// `decimal.handling.mode=double`: the nearest double; NaN and ±Infinity as such.
+pub fn parse_double(s: &[u8]) -> Result<f64, ParseErr> {
+    match s {
+        b"NaN" => return Ok(f64::NAN),
+        b"Infinity" => return Ok(f64::INFINITY),
+        b"-Infinity" => return Ok(f64::NEG_INFINITY),
+        _ => {}
+    }
+    split_decimal(s)?;
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .ok_or(ParseErr("a decimal number"))
+}
+
+/// `decimal.handling.mode=string`: the decimal's plain text, at the column's scale when it has
+/// one; NaN and the infinities as Debezium names them (`NAN`, `POSITIVE_INFINITY`,
+/// `NEGATIVE_INFINITY`).
+pub fn decimal_string(s: &[u8], scale: Option<i32>) -> Result<String, ParseErr> {
+    match s {
+        b"NaN" => return Ok("NAN".into()),
+        b"Infinity" => return Ok("POSITIVE_INFINITY".into()),
+        b"-Infinity" => return Ok("NEGATIVE_INFINITY".into()),
+        _ => {}
+    }
+    let d = split_decimal(s)?;
+    let mut out = String::from_utf8_lossy(s).into_owned();
+    if let Some(scale) = scale.filter(|&sc| sc > d.frac.len() as i32) {
+        if d.frac.is_empty() {
+            out.push('.');
+        }
+        out.extend(std::iter::repeat_n('0', scale as usize - d.frac.len()));
+    }
+    Ok(out)
 }
 
 /// numeric text → unscaled value at exactly `scale` (Connect `Decimal`, fixed scale).
@@ -208,6 +246,23 @@ mod tests {
         assert_eq!(parse_variable(b"0.001").unwrap(), (3, Unscaled::Small(1)));
         assert!(parse_variable(b"Infinity").is_err());
         assert!(parse_variable(b"-").is_err());
+    }
+
+    #[test]
+    fn string_mode() {
+        assert_eq!(decimal_string(b"-1.5", Some(2)).unwrap(), "-1.50");
+        assert_eq!(decimal_string(b"7", Some(2)).unwrap(), "7.00");
+        assert_eq!(decimal_string(b"1.25", Some(2)).unwrap(), "1.25");
+        assert_eq!(decimal_string(b"100.000", None).unwrap(), "100.000");
+        assert_eq!(decimal_string(b"NaN", None).unwrap(), "NAN");
+        assert_eq!(
+            decimal_string(b"-Infinity", None).unwrap(),
+            "NEGATIVE_INFINITY"
+        );
+        assert!(decimal_string(b"abc", None).is_err());
+        assert!(parse_double(b"NaN").unwrap().is_nan());
+        assert_eq!(parse_double(b"-1.25").unwrap(), -1.25);
+        assert!(parse_double(b"1e5").is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use self::value::value as write_value;
 use super::{FormatError, Record};
+use crate::event::convert::{encode_binary, BinaryMode};
 use crate::event::schema::{message_key_schema, message_value_schema, Schema};
 use crate::event::{
     ChangeEvent, ConnectorInfo, EventBody, Row, SourceInfo, TableSchema, CONNECTOR_NAME,
@@ -25,21 +26,26 @@ pub use self::schema::schema_json;
 /// Drop cached per-table renderings beyond this many (old Relation versions pile up otherwise).
 const MAX_CACHED_TABLES: usize = 4096;
 
-/// Field-name prefixes of a struct: `{"a":`, `,"b":`, ... in one buffer.
+/// Field-name prefixes of a struct: `{"a":`, `,"b":`, ... in one buffer, and each field's
+/// schema default.
 #[derive(Debug, Default)]
 struct FieldPrefixes {
     buf: Vec<u8>,
     ends: Vec<usize>,
+    /// JsonConverter writes a field's schema default in place of a null value (its
+    /// `replace.null.with.default`, on by default), with or without embedded schemas.
+    defaults: Vec<Option<crate::event::Value>>,
 }
 
 impl FieldPrefixes {
-    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+    fn new<'a>(fields: impl Iterator<Item = (&'a str, Option<&'a crate::event::Value>)>) -> Self {
         let mut p = FieldPrefixes::default();
-        for (i, name) in names.enumerate() {
+        for (i, (name, default)) in fields.enumerate() {
             p.buf.push(if i == 0 { b'{' } else { b',' });
             write::str(&mut p.buf, name);
             p.buf.push(b':');
             p.ends.push(p.buf.len());
+            p.defaults.push(default.cloned());
         }
         p
     }
@@ -57,10 +63,18 @@ impl FieldPrefixes {
         }
         for (i, v) in row.iter().enumerate() {
             out.extend_from_slice(self.get(i));
-            write_value(out, v);
+            match (v, self.defaults.get(i)) {
+                (crate::event::Value::Null, Some(Some(d))) => write_value(out, d),
+                _ => write_value(out, v),
+            }
         }
         out.push(b'}');
     }
+}
+
+fn column_field(t: &TableSchema, i: usize) -> (&str, Option<&crate::event::Value>) {
+    let c = &t.columns[i];
+    (c.name.as_str(), c.schema.default.as_ref())
 }
 
 #[derive(Debug)]
@@ -86,10 +100,8 @@ impl TableJson {
         write::str(&mut source_table, &t.table_name);
         source_table.extend_from_slice(b",\"txId\":");
         TableJson {
-            key_fields: FieldPrefixes::new(
-                t.key_indices.iter().map(|&i| t.columns[i].name.as_str()),
-            ),
-            value_fields: FieldPrefixes::new(t.columns.iter().map(|c| c.name.as_str())),
+            key_fields: FieldPrefixes::new(t.key_indices.iter().map(|&i| column_field(t, i))),
+            value_fields: FieldPrefixes::new((0..t.columns.len()).map(|i| column_field(t, i))),
             key_prefix: t.key_schema.as_ref().map(schema::envelope_prefix),
             value_prefix: schema::envelope_prefix(&t.envelope_schema),
             source_table,
@@ -106,6 +118,9 @@ pub struct JsonFormat {
     message_key_prefix: Vec<u8>,
     message_value_prefix: Vec<u8>,
     connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
+    binary_mode: BinaryMode,
+    /// Appended to every record's headers (Debezium's `__debezium.context.*`).
+    context_headers: Vec<(String, Vec<u8>)>,
 }
 
 impl JsonFormat {
@@ -114,16 +129,33 @@ impl JsonFormat {
             schemas,
             tables: HashMap::new(),
             message_key_prefix: schema::envelope_prefix(&message_key_schema()),
-            message_value_prefix: schema::envelope_prefix(&message_value_schema()),
+            message_value_prefix: schema::envelope_prefix(&message_value_schema(false)),
+            binary_mode: BinaryMode::Bytes,
             connector: None,
+            context_headers: Vec::new(),
         }
+    }
+
+    /// `binary.handling.mode` for logical-message content (bytes by default).
+    pub fn set_binary_mode(&mut self, mode: BinaryMode) {
+        self.binary_mode = mode;
+        self.message_value_prefix =
+            schema::envelope_prefix(&message_value_schema(mode != BinaryMode::Bytes));
+    }
+
+    /// Headers added to every table record after any key-change header.
+    pub fn set_context_headers(&mut self, headers: Vec<(String, Vec<u8>)>) {
+        self.context_headers = headers;
     }
 
     /// Appends the record(s) of one event (always exactly one today).
     pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError> {
         let record = match &ev.body {
             EventBody::Change { table, .. } | EventBody::Tombstone { table } => {
-                self.encode_table_event(ev, table)
+                let mut r = self.encode_table_event(ev, table);
+                // Debezium puts them on table events (tombstones included), not on messages.
+                r.headers.extend(self.context_headers.iter().cloned());
+                r
             }
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
         };
@@ -248,7 +280,10 @@ impl JsonFormat {
         value.extend_from_slice(b",\"transaction\":null,\"message\":{\"prefix\":");
         write::str(&mut value, prefix);
         value.extend_from_slice(b",\"content\":");
-        write::base64(&mut value, content);
+        match self.binary_mode {
+            BinaryMode::Bytes => write::base64(&mut value, content),
+            mode => write::str(&mut value, &encode_binary(content, mode)),
+        }
         value.extend_from_slice(b"}}");
         if self.schemas {
             value.push(b'}');
@@ -343,8 +378,108 @@ pub fn render_schema(schema: &Schema) -> String {
 
 /// Convenience for tests and tools: a row as schemaless JSON with the table's field names.
 pub fn row_json(table: &TableSchema, row: &Row) -> String {
-    let fields = FieldPrefixes::new(table.columns.iter().map(|c| c.name.as_str()));
+    let fields = FieldPrefixes::new((0..table.columns.len()).map(|i| column_field(table, i)));
     let mut out = Vec::new();
     fields.write_row(&mut out, row);
     String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::event::{ColumnInfo, EventBuilder, EventConfig, TableInfo};
+    use crate::lsn::Lsn;
+    use crate::source::pgoutput::{
+        Begin, Column, Insert, Message, PgTimestamp, Relation, ReplicaIdentity, TupleData,
+        TupleValue,
+    };
+
+    fn event_with_null_defaulted_column() -> ChangeEvent {
+        let mut b = EventBuilder::new(EventConfig::new("p", "db"));
+        let mut info = TableInfo {
+            key_columns: Some(vec!["id".into()]),
+            ..Default::default()
+        };
+        info.columns.insert(
+            "t".into(),
+            ColumnInfo {
+                optional: Some(true),
+                default_expr: Some("'abc'::text".into()),
+            },
+        );
+        b.set_table_info("s", "t", info);
+        let col = |name: &str, type_oid| Column {
+            flags: 0,
+            name: name.into(),
+            type_oid,
+            type_modifier: -1,
+        };
+        let rel = Relation {
+            xid: None,
+            oid: 5,
+            namespace: "s".into(),
+            name: "t".into(),
+            replica_identity: ReplicaIdentity::Default,
+            columns: vec![col("id", 23), col("t", 25)],
+        };
+        let mut out = Vec::new();
+        b.handle(Lsn(1), &Message::Relation(rel), &mut out).unwrap();
+        let begin = Begin {
+            final_lsn: Lsn(9),
+            commit_ts: PgTimestamp(0),
+            xid: 3,
+        };
+        b.handle(Lsn(2), &Message::Begin(begin), &mut out).unwrap();
+        let insert = Insert {
+            xid: None,
+            relation_oid: 5,
+            new: TupleData(vec![
+                TupleValue::Text(Bytes::from_static(b"1")),
+                TupleValue::Null,
+            ]),
+        };
+        b.handle(Lsn(3), &Message::Insert(insert), &mut out)
+            .unwrap();
+        out.pop().unwrap()
+    }
+
+    #[test]
+    fn null_is_written_as_the_schema_default() {
+        let ev = event_with_null_defaulted_column();
+        for schemas in [false, true] {
+            let mut f = JsonFormat::new(schemas);
+            let mut recs = Vec::new();
+            f.encode(&ev, &mut recs).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_slice(recs[0].value.as_ref().unwrap()).unwrap();
+            let payload = if schemas { &v["payload"] } else { &v };
+            assert_eq!(payload["after"]["t"], "abc", "schemas={schemas}");
+            if schemas {
+                let after = &v["schema"]["fields"][1]["fields"][1];
+                assert_eq!(after["default"], "abc");
+            }
+        }
+    }
+
+    #[test]
+    fn context_headers_go_on_table_records_only() {
+        let ev = event_with_null_defaulted_column();
+        let mut f = JsonFormat::new(false);
+        f.set_context_headers(vec![("h".into(), b"v".to_vec())]);
+        let mut recs = Vec::new();
+        f.encode(&ev, &mut recs).unwrap();
+        assert_eq!(recs[0].headers, vec![("h".to_string(), b"v".to_vec())]);
+        let msg = ChangeEvent {
+            body: EventBody::Message {
+                prefix: "p".into(),
+                content: Bytes::new(),
+            },
+            key_header: None,
+            ..ev
+        };
+        f.encode(&msg, &mut recs).unwrap();
+        assert!(recs[1].headers.is_empty());
+    }
 }
