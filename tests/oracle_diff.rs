@@ -5,7 +5,7 @@
 //! compared event by event, topic by topic.
 //!
 //! Needs `java`/`javac` (Java 17) and the oracle's directory (`PGCDC_DBZ_ORACLE`, default
-//! `/work/shared/tools/dbz-oracle`); without them the test passes after printing a loud
+//! `../shared/tools/dbz-oracle` beside the checkout, else `/work/shared/tools/dbz-oracle`); without them the test passes after printing a loud
 //! SKIPPED message. The oracle's first run fetches Debezium's jars from PyPI into
 //! `~/.cache/dbz-oracle`.
 //!
@@ -114,10 +114,14 @@ const VARIANTS: &[Variant] = &[
 ];
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(
-        std::env::var("PGCDC_DBZ_ORACLE")
-            .unwrap_or_else(|_| "/work/shared/tools/dbz-oracle".to_string()),
-    );
+    // ../shared sits beside the checkout (CI's layout); /work/shared is the same on a
+    // developer machine whose checkout lives elsewhere.
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/dbz-oracle");
+    let dir = match std::env::var("PGCDC_DBZ_ORACLE") {
+        Ok(d) => PathBuf::from(d),
+        Err(_) if beside.exists() => beside,
+        Err(_) => PathBuf::from("/work/shared/tools/dbz-oracle"),
+    };
     let skip = |why: String| {
         eprintln!(
             "\n\n==================== SKIPPED: oracle_diff ====================\n\

@@ -22,7 +22,11 @@ fn sigterm_flushes_progress_and_exits_zero() {
         .trim()
         != "1"
     {
-        assert!(Instant::now() < deadline, "pgcdc did not start:\n{}", cap.log());
+        assert!(
+            Instant::now() < deadline,
+            "pgcdc did not start:\n{}",
+            cap.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     pg.psql("INSERT INTO s SELECT generate_series(1, 50);");
@@ -43,14 +47,25 @@ fn sigterm_flushes_progress_and_exits_zero() {
     let confirmed_past_end = pg.psql(&format!(
         "SELECT confirmed_flush_lsn >= '{end}' FROM pg_replication_slots WHERE slot_name = 'term_slot'"
     ));
-    assert_eq!(confirmed_past_end.trim(), "t", "slot not confirmed past the insert");
+    assert_eq!(
+        confirmed_past_end.trim(),
+        "t",
+        "slot not confirmed past the insert"
+    );
     let offsets = std::fs::read_to_string(cap.dir.path().join("data/term.offsets.json")).unwrap();
     let stored: serde_json::Value = serde_json::from_str(&offsets).unwrap();
     let stored_lsn: pgcdc::Lsn = stored["lsn"].as_str().unwrap().parse().unwrap();
-    assert!(stored_lsn >= end.parse().unwrap(), "offsets file behind: {offsets}");
+    assert!(
+        stored_lsn >= end.parse().unwrap(),
+        "offsets file behind: {offsets}"
+    );
     assert!(cap.log().contains("progress confirmed"), "{}", cap.log());
 
     cap.run_to_current(&pg);
     let again = kafka.read_topic("term.public.s", 50, Duration::from_secs(30));
-    assert_eq!(again.len(), 50, "a restart after SIGTERM re-published acknowledged rows");
+    assert_eq!(
+        again.len(),
+        50,
+        "a restart after SIGTERM re-published acknowledged rows"
+    );
 }
