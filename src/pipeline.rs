@@ -507,7 +507,9 @@ async fn snapshot_phase(
                 // Created concurrently by someone else: treat it like an existing slot.
                 SlotCreation::Existed => {
                     let info = admin.slot_info(&s.slot).await?;
-                    let confirmed = info.and_then(|i| i.confirmed_flush_lsn).unwrap_or(Lsn::ZERO);
+                    let confirmed = info
+                        .and_then(|i| i.confirmed_flush_lsn)
+                        .unwrap_or(Lsn::ZERO);
                     (SnapshotSource::Fresh, confirmed)
                 }
             }

@@ -16,7 +16,8 @@ mod set;
 pub use connector::{
     AutocreateMode, ConnectorConfig, DatabaseConfig, EventsConfig, FormatConfig, FormatKind,
     OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig,
-    SnapshotConfig, SnapshotMode, SslMode, MAX_SNAPSHOT_PARALLELISM, TableFilter, TablesConfig, TopicCreationConfig,
+    SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig, TopicCreationConfig,
+    MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -748,8 +748,14 @@ mod tests {
         use SnapshotMarker as M;
         assert_eq!(M::for_read(true, true, true, true), M::Last);
         assert_eq!(M::for_read(true, false, true, true), M::First);
-        assert_eq!(M::for_read(false, false, true, true), M::LastInDataCollection);
-        assert_eq!(M::for_read(false, false, true, false), M::FirstInDataCollection);
+        assert_eq!(
+            M::for_read(false, false, true, true),
+            M::LastInDataCollection
+        );
+        assert_eq!(
+            M::for_read(false, false, true, false),
+            M::FirstInDataCollection
+        );
         assert_eq!(M::for_read(false, false, false, false), M::True);
         assert_eq!(M::LastInDataCollection.as_str(), "last_in_data_collection");
     }

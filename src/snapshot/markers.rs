@@ -14,7 +14,10 @@
 use crate::event::SnapshotMarker;
 
 /// The rows a worker held back from one chunk: its first row, and its last when that is a
-/// different row.
+/// different row. A chunk that starts a table (index 0) is the table's first rows for sure, so
+/// once its second row shows that the first is not also the table's last, the worker sends the
+/// first row itself, marked, ahead of the rest (`first: None, last: Some`); the topic then
+/// starts with `first` / `first_in_data_collection` as Debezium's does.
 #[derive(Debug)]
 pub struct ChunkEnds<T> {
     pub first: Option<T>,
@@ -77,46 +80,40 @@ impl<T> Markers<T> {
         if state.done < state.chunks.len() {
             return Vec::new();
         }
-        let nonempty = |c: &Option<ChunkEnds<T>>| c.as_ref().is_some_and(|e| e.first.is_some());
+        let nonempty = |c: &Option<ChunkEnds<T>>| {
+            c.as_ref()
+                .is_some_and(|e| e.first.is_some() || e.last.is_some())
+        };
         let first_chunk = state.chunks.iter().position(nonempty);
         let last_chunk = state.chunks.iter().rposition(nonempty);
         let mut out = Vec::new();
         for (i, c) in state.chunks.iter_mut().enumerate() {
             let Some(ends) = c.take() else { continue };
-            let (Some(first), last) = (ends.first, ends.last) else {
-                continue;
-            };
             let first_in_table = Some(i) == first_chunk;
             let first_in_snapshot = first_in_table && table == 0;
             let is_last_chunk = Some(i) == last_chunk;
-            match last {
-                Some(last) => {
-                    out.push((
-                        first,
-                        SnapshotMarker::for_read(first_in_snapshot, false, first_in_table, false),
-                    ));
-                    if is_last_chunk {
-                        self.held_last[table] = Some(Held {
-                            row: last,
-                            first_in_snapshot: false,
-                            first_in_table: false,
-                        });
-                    } else {
-                        out.push((last, SnapshotMarker::True));
-                    }
+            let opening = SnapshotMarker::for_read(first_in_snapshot, false, first_in_table, false);
+            let (closing, opening_held) = match (ends.first, ends.last) {
+                (Some(first), Some(last)) => {
+                    out.push((first, opening));
+                    (last, false)
                 }
                 // A one-row chunk: its row is both ends.
-                None if is_last_chunk => {
-                    self.held_last[table] = Some(Held {
-                        row: first,
-                        first_in_snapshot,
-                        first_in_table,
-                    });
-                }
-                None => out.push((
-                    first,
-                    SnapshotMarker::for_read(first_in_snapshot, false, first_in_table, false),
-                )),
+                (Some(only), None) => (only, true),
+                // The worker already sent the first row (see `ChunkEnds`).
+                (None, Some(last)) => (last, false),
+                (None, None) => continue,
+            };
+            if is_last_chunk {
+                self.held_last[table] = Some(Held {
+                    row: closing,
+                    first_in_snapshot: opening_held && first_in_snapshot,
+                    first_in_table: opening_held && first_in_table,
+                });
+            } else if opening_held {
+                out.push((closing, opening));
+            } else {
+                out.push((closing, SnapshotMarker::True));
             }
         }
         out
@@ -175,10 +172,7 @@ mod tests {
         assert_eq!(t0, vec![("a1", M::First), ("a2", M::True), ("a3", M::True)]);
         assert!(m.chunk_done(1, 0, ChunkEnds::empty()).is_empty());
         let t1 = m.chunk_done(1, 2, ends(Some("b2"), Some("b3")));
-        assert_eq!(
-            t1,
-            vec![("b1", M::FirstInDataCollection), ("b2", M::True)]
-        );
+        assert_eq!(t1, vec![("b1", M::FirstInDataCollection), ("b2", M::True)]);
         assert_eq!(
             m.finish(),
             vec![("a4", M::LastInDataCollection), ("b3", M::Last)]
@@ -201,5 +195,20 @@ mod tests {
         assert!(m.chunk_done(0, 1, ChunkEnds::empty()).is_empty());
         assert!(m.chunk_done(0, 0, ends(Some("x"), None)).is_empty());
         assert_eq!(m.finish(), vec![("x", M::Last)]);
+    }
+
+    #[test]
+    fn first_row_already_sent_by_the_worker() {
+        let mut m = Markers::new(&[2, 1]);
+        assert!(m.chunk_done(0, 0, ends(None, Some("a2"))).is_empty());
+        assert_eq!(
+            m.chunk_done(0, 1, ends(Some("a3"), Some("a4"))),
+            vec![("a2", M::True), ("a3", M::True)]
+        );
+        assert!(m.chunk_done(1, 0, ends(None, Some("b9"))).is_empty());
+        assert_eq!(
+            m.finish(),
+            vec![("a4", M::LastInDataCollection), ("b9", M::Last)]
+        );
     }
 }

@@ -83,10 +83,7 @@ impl SnapshotError {
 pub enum SnapshotSource {
     /// Exported by `CREATE_REPLICATION_SLOT` on a replication connection that must stay idle
     /// until [`run`] returns.
-    Slot {
-        name: String,
-        consistent_point: Lsn,
-    },
+    Slot { name: String, consistent_point: Lsn },
     /// Exported now by the coordinator; `source.lsn` is the WAL position at that moment.
     Fresh,
 }
@@ -420,6 +417,9 @@ impl Producer<'_> {
         }
         let batch = std::mem::replace(&mut self.deliveries, Vec::with_capacity(DELIVERY_BATCH));
         // A closed channel means the waiter saw a failed delivery; its result says which.
-        self.dtx.send(batch).await.map_err(|_| SnapshotError::Stopped)
+        self.dtx
+            .send(batch)
+            .await
+            .map_err(|_| SnapshotError::Stopped)
     }
 }

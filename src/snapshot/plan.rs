@@ -141,7 +141,9 @@ pub async fn tables(
             &[&publication],
         )
         .await
-        .map_err(db(format!("cannot list the tables of publication {publication:?}")))?;
+        .map_err(db(format!(
+            "cannot list the tables of publication {publication:?}"
+        )))?;
     let generated = if server_version_num >= 120000 {
         "AND a.attgenerated = ''"
     } else {

@@ -110,9 +110,17 @@ async fn read_chunk(
                 SnapshotMarker::True,
             )?;
             rows += 1;
-            if first.is_none() {
+            if rows == 1 {
                 first = Some(ev);
                 continue;
+            }
+            if rows == 2 && chunk.index == 0 {
+                // See `ChunkEnds`: the table's first row, and not its last.
+                if let Some(mut f) = first.take() {
+                    f.source.snapshot =
+                        SnapshotMarker::for_read(chunk.table == 0, false, true, false);
+                    format.encode(&f, &mut records)?;
+                }
             }
             if let Some(prev) = pending.replace(ev) {
                 format.encode(&prev, &mut records)?;

@@ -60,7 +60,11 @@ impl RowSplitter {
 
 /// Splits one row (without its `\n`) into `columns` values, replacing `out`'s contents.
 /// A field count other than `columns` is left for the caller to report (it knows the table).
-pub fn parse_row(row: &Bytes, columns: usize, out: &mut Vec<TupleValue>) -> Result<(), CopyTextError> {
+pub fn parse_row(
+    row: &Bytes,
+    columns: usize,
+    out: &mut Vec<TupleValue>,
+) -> Result<(), CopyTextError> {
     out.clear();
     if columns == 0 && row.is_empty() {
         return Ok(());
@@ -204,7 +208,11 @@ mod tests {
             s.push(Bytes::copy_from_slice(&data[cut..]), &mut rows);
             s.finish().unwrap();
             let rows: Vec<&[u8]> = rows.iter().map(|r| r.as_ref()).collect();
-            assert_eq!(rows, [&b"1\ta"[..], b"22\tb\\nb", b"333\tc"], "cut at {cut}");
+            assert_eq!(
+                rows,
+                [&b"1\ta"[..], b"22\tb\\nb", b"333\tc"],
+                "cut at {cut}"
+            );
         }
         let mut s = RowSplitter::default();
         let mut rows = Vec::new();
