@@ -344,8 +344,13 @@ fn sigkill_during_the_snapshot_redoes_it() {
     for round in 0..3 {
         let before = cap.log().matches("snapshot started").count();
         let mut child = cap.spawn(None);
-        wait_for_log(&cap, &"snapshot started".repeat(1), WAIT);
+        let deadline = Instant::now() + WAIT;
         while cap.log().matches("snapshot started").count() == before {
+            assert!(
+                Instant::now() < deadline,
+                "no snapshot started:\n{}",
+                cap.log()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(200 + 150 * round));
@@ -356,9 +361,19 @@ fn sigkill_during_the_snapshot_redoes_it() {
             Some(o) => panic!("snapshot finished before the kill; make it bigger: {o}"),
         }
     }
-    assert!(writer.wait().unwrap().success(), "writer failed");
-    cap.run_to_current(&pg);
     assert_eq!(killed_mid_snapshot, 3);
+    // The fourth attempt completes while the writer is still going, then streams.
+    let mut child = cap.spawn(None);
+    wait_for_log(&cap, "snapshot recorded", WAIT);
+    let writer_still_running = writer.try_wait().unwrap().is_none();
+    assert!(writer.wait().unwrap().success(), "writer failed");
+    sigterm(&mut child);
+    child.wait().unwrap();
+    cap.run_to_current(&pg);
+    assert!(
+        writer_still_running,
+        "the writer ended before the last snapshot completed"
+    );
     assert_eq!(
         cap.log().matches("snapshot started").count(),
         4,
@@ -371,15 +386,17 @@ fn sigkill_during_the_snapshot_redoes_it() {
     );
 
     let recs = kafka.read_topic("kill.public.churn", 40_000, WAIT);
-    let partial_reads = recs.iter().filter(|r| r.op() == Some("r")).count();
+    let attempts: std::collections::BTreeSet<i64> = recs
+        .iter()
+        .filter(|r| r.op() == Some("r"))
+        .map(|r| value(r)["source"]["ts_ms"].as_i64().unwrap())
+        .collect();
     eprintln!(
-        "{} records, {partial_reads} reads over 4 snapshot attempts",
-        recs.len()
+        "{} records, reads from {} snapshot attempts",
+        recs.len(),
+        attempts.len()
     );
-    assert!(
-        partial_reads > 40_000,
-        "the killed attempts published nothing?"
-    );
+    assert!(attempts.len() >= 2, "the killed attempts published nothing");
     assert_eq!(project(replay(&recs)), table_state(&pg, "churn"));
 }
 
