@@ -53,6 +53,9 @@ name = "\${SLOT}"
 [publication]
 name = "\${PUBLICATION}"
 autocreate_mode = "disabled"
+[snapshot]
+# The slot exists already and only the stream over [START, END] is measured.
+mode = "no_data"
 [sink]
 type = "kafka"
 bootstrap_servers = "127.0.0.1:$KPORT"
