@@ -161,7 +161,7 @@ pub enum ConnectorError {
     #[error(transparent)]
     Offsets(#[from] OffsetError),
     #[error("snapshot failed: {0}")]
-    Snapshot(#[from] SnapshotError),
+    Snapshot(Box<SnapshotError>),
     #[error("replication slot {slot:?} has confirmed {slot_lsn} but the offsets file {path} says {stored}: the changes in between were consumed by something else and would be silently skipped; if that loss is acceptable, delete the offsets file to resume from the slot (and consider a re-snapshot)")]
     SlotAhead {
         slot: String,
@@ -183,6 +183,12 @@ pub enum ConnectorError {
     StreamEnded,
     #[error("the acknowledger stopped unexpectedly")]
     AcknowledgerGone,
+}
+
+impl From<SnapshotError> for ConnectorError {
+    fn from(e: SnapshotError) -> Self {
+        ConnectorError::Snapshot(Box::new(e))
+    }
 }
 
 impl ConnectorError {

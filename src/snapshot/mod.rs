@@ -342,7 +342,7 @@ async fn coordinate(
                     rows += n;
                     table_rows[chunk.table] += n;
                     chunks_left[chunk.table] -= 1;
-                    for (ev, marker) in markers.chunk_done(chunk.table, chunk.index, ends) {
+                    for (ev, marker) in markers.chunk_done(chunk.table, chunk.index, *ends) {
                         producer.send_event(ev, marker).await?;
                     }
                     if chunks_left[chunk.table] == 0 {

@@ -24,7 +24,7 @@ pub enum WorkerMsg {
     /// A chunk is read; its first and last rows were held back for their markers.
     ChunkDone {
         chunk: Chunk,
-        ends: ChunkEnds<ChangeEvent>,
+        ends: Box<ChunkEnds<ChangeEvent>>,
         rows: u64,
     },
     Failed(SnapshotError),
@@ -140,10 +140,10 @@ async fn read_chunk(
         tx,
         WorkerMsg::ChunkDone {
             chunk,
-            ends: ChunkEnds {
+            ends: Box::new(ChunkEnds {
                 first,
                 last: pending,
-            },
+            }),
             rows,
         },
     )
