@@ -120,4 +120,4 @@ pgcdc = int(rows) / (t3 - t2)
 print(f"{rep:<6} {n:<4} {rows:>12} {pages:>12} {copy:>14.0f} {pgcdc:>14.0f} {pgcdc / copy:>7.3f}")
 PY
 done
-grep -o 'snapshot completed.*' "$WORK/pgcdc.log" | tail -1 >&2
+grep -oE 'snapshot completed.*|pgcdc user=.*' "$WORK/pgcdc.log" | tail -2 >&2
