@@ -57,6 +57,9 @@ name = "\${PUBLICATION}"
 autocreate_mode = "disabled"
 [format]
 schemas = false   # as the Debezium probe (../shared/tools/dbz-oracle/probe.sh) measures it
+[snapshot]
+# The slot exists already and only the stream over [START, END] is measured.
+mode = "no_data"
 [sink]
 type = "kafka"
 bootstrap_servers = "127.0.0.1:$KPORT"

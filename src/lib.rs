@@ -13,6 +13,7 @@ pub mod offsets;
 pub mod pipeline;
 pub mod progress;
 pub mod sink;
+pub mod snapshot;
 pub mod source;
 
 pub use lsn::Lsn;

@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::config::{self, ConnectorConfig, EventsConfig, ProcessConfig, TableFilter};
+use crate::config::{
+    self, ConnectorConfig, EventsConfig, ProcessConfig, SnapshotConfig, SnapshotMode, TableFilter,
+};
 use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
 use crate::progress::{self, Checkpoint, ProgressError};
 use crate::sink::{KafkaSink, KafkaSinkConfig, SinkError};
+use crate::snapshot::{self, SnapshotError, SnapshotOutcome, SnapshotRequest, SnapshotSource};
 use crate::source::admin::{Admin, AdminError, PublicationMode};
 use crate::source::catalog::{self, CatalogError};
 use crate::source::pgoutput::{DecodeError, Decoder, Message};
@@ -49,6 +52,7 @@ pub struct Settings {
     pub table_filter: TableFilter,
     pub events: EventsConfig,
     pub event: EventConfig,
+    pub snapshot: SnapshotConfig,
     pub schemas: bool,
     pub sink: KafkaSinkConfig,
     pub offsets_path: std::path::PathBuf,
@@ -115,6 +119,7 @@ impl Settings {
                 emit_truncate: !c.events.is_skipped("t"),
                 modes: c.events.type_modes(),
             },
+            snapshot: c.snapshot.clone(),
             schemas: c.format.schemas,
             sink,
             offsets_path: c.offsets_path(process),
@@ -154,6 +159,8 @@ pub enum ConnectorError {
     Progress(#[from] ProgressError),
     #[error(transparent)]
     Offsets(#[from] OffsetError),
+    #[error("snapshot failed: {0}")]
+    Snapshot(Box<SnapshotError>),
     #[error("replication slot {slot:?} has confirmed {slot_lsn} but the offsets file {path} says {stored}: the changes in between were consumed by something else and would be silently skipped; if that loss is acceptable, delete the offsets file to resume from the slot (and consider a re-snapshot)")]
     SlotAhead {
         slot: String,
@@ -177,6 +184,12 @@ pub enum ConnectorError {
     AcknowledgerGone,
 }
 
+impl From<SnapshotError> for ConnectorError {
+    fn from(e: SnapshotError) -> Self {
+        ConnectorError::Snapshot(Box::new(e))
+    }
+}
+
 impl ConnectorError {
     /// Transient errors are retried from the last durable position; definite ones stop.
     pub fn is_transient(&self) -> bool {
@@ -186,6 +199,7 @@ impl ConnectorError {
             ConnectorError::Sink(e) => e.is_transient(),
             ConnectorError::Progress(e) => e.is_transient(),
             ConnectorError::Catalog(e) => e.is_transient(),
+            ConnectorError::Snapshot(e) => e.is_transient(),
             ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
             ConnectorError::Decode(_)
             | ConnectorError::Event(_)
@@ -268,8 +282,9 @@ async fn run_connector(
 ) -> Result<(), ConnectorError> {
     let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
     let mut backoff = Duration::from_millis(500);
+    let mut state = RunState::default();
     loop {
-        let (st, res) = session(&s, store, &opts, &mut stop).await;
+        let (st, res) = session(&s, store, &opts, &mut stop, &mut state).await;
         store = st;
         match res {
             Ok(()) => return Ok(()),
@@ -289,33 +304,56 @@ async fn run_connector(
     }
 }
 
+/// What a connector remembers across its sessions within one run of pgcdc.
+#[derive(Debug, Default)]
+struct RunState {
+    /// A snapshot completed during this run (`always` takes one per start of pgcdc, not one
+    /// per reconnect).
+    snapshot_taken: bool,
+}
+
 /// One connection to the server. Always returns the offset store, whatever happened, so the
 /// next session resumes from what is durable.
 async fn session(
     s: &Settings,
-    store: FileOffsetStore,
+    mut store: FileOffsetStore,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
+    state: &mut RunState,
 ) -> (FileOffsetStore, Result<(), ConnectorError>) {
-    let resume = store.position();
-    if let (Some(until), Some(r)) = (opts.until_lsn, resume) {
-        if r >= until {
+    if let (Some(until), Some(r)) = (opts.until_lsn, store.position()) {
+        if r >= until && !snapshot_may_be_needed(s.snapshot.mode, &store, state) {
             return (store, Ok(()));
         }
     }
-    let (mut stream, admin) = match open_stream(s, resume, store.path()).await {
-        Ok(st) => st,
+    let admin = match prepare(s).await {
+        Ok(a) => a,
         Err(e) => return (store, Err(e)),
     };
-    if let Some(r) = resume {
-        stream.set_flushed(r);
-    }
     // A sink per session: after a failed delivery the old producer's state is discarded and
     // everything after the durable position is sent again.
     let mut sink = match KafkaSink::new(s.sink.clone()) {
         Ok(sink) => sink,
         Err(e) => return (store, Err(e.into())),
     };
+    match snapshot_phase(s, &admin, &mut store, &mut sink, stop, state).await {
+        Ok(Phase::Stream) => {}
+        Ok(Phase::Done) => return (store, Ok(())),
+        Err(e) => return (store, Err(e)),
+    }
+    let resume = store.position();
+    if let (Some(until), Some(r)) = (opts.until_lsn, resume) {
+        if r >= until {
+            return (store, Ok(()));
+        }
+    }
+    let mut stream = match open_stream(s, &admin, resume, store.path()).await {
+        Ok(st) => st,
+        Err(e) => return (store, Err(e)),
+    };
+    if let Some(r) = resume {
+        stream.set_flushed(r);
+    }
     let ack = progress::spawn(store, sink.acks(), s.offsets_flush_interval, ACK_CHANNEL);
     let mut durable = ack.durable.clone();
     let streamed = stream_changes(
@@ -355,11 +393,9 @@ async fn session(
     (store, result)
 }
 
-async fn open_stream(
-    s: &Settings,
-    resume: Option<Lsn>,
-    offsets_path: &std::path::Path,
-) -> Result<(ReplicationStream, Admin), ConnectorError> {
+/// Connects the SQL side and makes sure logical decoding can work and the publication is
+/// as configured.
+async fn prepare(s: &Settings) -> Result<Admin, ConnectorError> {
     let admin = Admin::connect(&s.params).await?;
     let wal_level = admin.wal_level().await?;
     if wal_level != "logical" {
@@ -373,6 +409,164 @@ async fn open_stream(
     admin
         .ensure_publication(&s.publication, s.publication_mode, &tables)
         .await?;
+    Ok(admin)
+}
+
+/// Whether a session might snapshot (so an `--until-lsn` already reached is no reason to stop
+/// before looking).
+fn snapshot_may_be_needed(mode: SnapshotMode, store: &FileOffsetStore, state: &RunState) -> bool {
+    match mode {
+        SnapshotMode::Initial | SnapshotMode::NoData => false,
+        SnapshotMode::Always => !state.snapshot_taken,
+        SnapshotMode::InitialOnly => !store.snapshot_completed(),
+        // Only the server can say whether the stored position is still there.
+        SnapshotMode::WhenNeeded => true,
+    }
+}
+
+enum Phase {
+    /// Go on streaming.
+    Stream,
+    /// The connector is done for this run (initial_only, or stopped mid-snapshot).
+    Done,
+}
+
+/// Takes the snapshot if `snapshot.mode` asks for one now, and records it only once every
+/// record is acknowledged, with the position streaming resumes from.
+async fn snapshot_phase(
+    s: &Settings,
+    admin: &Admin,
+    store: &mut FileOffsetStore,
+    sink: &mut KafkaSink,
+    stop: &mut watch::Receiver<bool>,
+    state: &mut RunState,
+) -> Result<Phase, ConnectorError> {
+    let mode = s.snapshot.mode;
+    let resume = store.position();
+    let path = store.path().display().to_string();
+    let slot = admin.slot_info(&s.slot).await?;
+    let lost = match (resume, &slot) {
+        (Some(stored), None) => Some(ConnectorError::SlotLost {
+            slot: s.slot.clone(),
+            stored,
+            path,
+        }),
+        (Some(stored), Some(info)) => match info.confirmed_flush_lsn {
+            Some(slot_lsn) if slot_lsn > stored => Some(ConnectorError::SlotAhead {
+                slot: s.slot.clone(),
+                slot_lsn,
+                stored,
+                path,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let wanted = match mode {
+        SnapshotMode::Initial => resume.is_none(),
+        SnapshotMode::NoData => false,
+        SnapshotMode::Always => !state.snapshot_taken,
+        SnapshotMode::InitialOnly => !store.snapshot_completed(),
+        SnapshotMode::WhenNeeded => resume.is_none() || lost.is_some(),
+    };
+    if let Some(e) = lost {
+        if mode != SnapshotMode::WhenNeeded {
+            return Err(e);
+        }
+        tracing::warn!(connector = %s.name, reason = %e, "the stored position cannot be resumed; snapshot.mode when_needed takes a new snapshot");
+    }
+    if !wanted {
+        if mode == SnapshotMode::InitialOnly {
+            tracing::info!(connector = %s.name, "snapshot already completed and snapshot.mode is initial_only: nothing to do");
+            return Ok(Phase::Done);
+        }
+        return Ok(Phase::Stream);
+    }
+    let req = SnapshotRequest {
+        params: s.params.clone(),
+        publication: s.publication.clone(),
+        filter: s.table_filter.clone(),
+        event: s.event.clone(),
+        schemas: s.schemas,
+        parallelism: s.snapshot.parallelism,
+        chunk_pages: s.snapshot.chunk_pages,
+    };
+    // Keeps the connection that exported the slot's snapshot idle until the workers joined it.
+    let mut exporter = None;
+    let (source, resume_from) = match slot {
+        None => {
+            let mut conn = ReplicationConnection::connect(&s.params).await?;
+            match conn.create_slot(&s.slot, "pgoutput").await? {
+                SlotCreation::Created(c) => {
+                    tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot");
+                    let name = c.snapshot_name.ok_or_else(|| {
+                        ConnectorError::Config(
+                            "the server created the slot without exporting a snapshot".into(),
+                        )
+                    })?;
+                    exporter = Some(conn);
+                    (
+                        SnapshotSource::Slot {
+                            name,
+                            consistent_point: c.consistent_point,
+                        },
+                        c.consistent_point,
+                    )
+                }
+                // Created concurrently by someone else: treat it like an existing slot.
+                SlotCreation::Existed => {
+                    let info = admin.slot_info(&s.slot).await?;
+                    let confirmed = info
+                        .and_then(|i| i.confirmed_flush_lsn)
+                        .unwrap_or(Lsn::ZERO);
+                    (SnapshotSource::Fresh, confirmed)
+                }
+            }
+        }
+        Some(info) => {
+            let confirmed = info.confirmed_flush_lsn.ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "replication slot {:?} has no confirmed position (is it a physical slot?): drop it or choose another slot.name",
+                    s.slot
+                ))
+            })?;
+            // The snapshot is newer than the slot's position; streaming replays from there so
+            // that nothing between the two is missed (an interrupted first snapshot, `always`).
+            let from = match resume {
+                Some(r) if confirmed <= r => r,
+                _ => confirmed,
+            };
+            (SnapshotSource::Fresh, from)
+        }
+    };
+    tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
+    let outcome = snapshot::run(&req, source, sink, stop).await;
+    if let Some(conn) = exporter {
+        if let Err(e) = conn.close().await {
+            tracing::debug!(error = %e, "closing the slot-creating connection");
+        }
+    }
+    match outcome? {
+        SnapshotOutcome::Stopped => Ok(Phase::Done),
+        SnapshotOutcome::Completed(stats) => {
+            tokio::task::block_in_place(|| store.store_snapshot_completed(resume_from))?;
+            state.snapshot_taken = true;
+            tracing::info!(connector = %s.name, rows = stats.rows, resume = %resume_from, "snapshot recorded");
+            if mode == SnapshotMode::InitialOnly {
+                tracing::info!(connector = %s.name, "snapshot.mode is initial_only: not streaming");
+                return Ok(Phase::Done);
+            }
+            Ok(Phase::Stream)
+        }
+    }
+}
+
+async fn open_stream(
+    s: &Settings,
+    admin: &Admin,
+    resume: Option<Lsn>,
+    offsets_path: &std::path::Path,
+) -> Result<ReplicationStream, ConnectorError> {
     let mut conn = ReplicationConnection::connect(&s.params).await?;
     if admin.slot_info(&s.slot).await?.is_none() {
         if let Some(stored) = resume {
@@ -386,7 +580,7 @@ async fn open_stream(
             tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot");
         }
     }
-    check_slot_position(&admin, s, resume, offsets_path).await?;
+    check_slot_position(admin, s, resume, offsets_path).await?;
     let start = resume.unwrap_or(Lsn::ZERO);
     let publication = s.publication.clone();
     let mut options: Vec<(&str, &str)> =
@@ -399,9 +593,9 @@ async fn open_stream(
     let stream = conn.start_replication(&s.slot, start, &options).await?;
     // PostgreSQL 15+ silently starts from the slot's confirmed position when asked for an
     // older one, so check again now that the slot is ours.
-    check_slot_position(&admin, s, resume, offsets_path).await?;
+    check_slot_position(admin, s, resume, offsets_path).await?;
     tracing::info!(connector = %s.name, slot = %s.slot, start = %start, "streaming");
-    Ok((stream, admin))
+    Ok(stream)
 }
 
 /// The tables a `filtered` publication should hold: every user table the filter accepts
@@ -593,13 +787,7 @@ async fn lookup_catalog(
             let info = catalog::table_info(admin.client(), rel.oid).await?;
             builder.set_table_info(&rel.namespace, &rel.name, info);
         }
-        Message::Type(t) => match catalog::enum_labels(admin.client(), t.oid).await? {
-            catalog::EnumLabels::Enum(labels) => builder.set_enum_labels(t.oid, labels),
-            catalog::EnumLabels::ArrayOfEnum(labels) => {
-                builder.set_enum_array_labels(t.oid, labels)
-            }
-            catalog::EnumLabels::NotEnum => {}
-        },
+        Message::Type(t) => catalog::supply_enum_labels(admin.client(), t.oid, builder).await?,
         _ => {}
     }
     Ok(())

@@ -2,10 +2,13 @@
 //! compares our records byte for byte with what Debezium 3.6.3 + JsonConverter emitted
 //! (tests/data/sample-events*.jsonl, copied from the oracle), apart from the top-level
 //! processing timestamps. LSNs, xids and commit times are the demo run's, so `source` matches
-//! exactly too. The two snapshot rows (lines 1-2) are not part of streaming and are skipped.
+//! exactly too. The two snapshot rows (lines 1-2) are compared separately, built as snapshot
+//! reads at the snapshot point Debezium reported.
 
 use bytes::Bytes;
-use pgcdc::event::{ChangeEvent, ColumnInfo, EventBuilder, EventConfig, TableInfo};
+use pgcdc::event::{
+    ChangeEvent, ColumnInfo, EventBuilder, EventConfig, SnapshotMarker, SnapshotPoint, TableInfo,
+};
 use pgcdc::format::{JsonFormat, Record};
 use pgcdc::lsn::Lsn;
 use pgcdc::source::pgoutput::*;
@@ -292,13 +295,12 @@ impl Replay {
     }
 }
 
-/// Everything after the demo's initial snapshot, as pgoutput would have sent it.
-fn replay_demo() -> Vec<ChangeEvent> {
+/// The demo's builder, with what the catalog hook supplies: all_types' primary key (pgoutput
+/// flags every column under REPLICA IDENTITY FULL), id NOT NULL, and the enum's labels.
+fn demo_builder() -> EventBuilder {
     let mut cfg = EventConfig::new("dbz", "postgres");
     cfg.emit_truncate = true; // the demo ran with skipped.operations=none
     let mut b = EventBuilder::new(cfg);
-    // What the catalog hook supplies: all_types' primary key (pgoutput flags every column
-    // under REPLICA IDENTITY FULL), id NOT NULL, and the enum's labels.
     let mut info = TableInfo {
         key_columns: Some(vec!["id".into()]),
         ..Default::default()
@@ -312,6 +314,12 @@ fn replay_demo() -> Vec<ChangeEvent> {
     );
     b.set_table_info("public", "all_types", info);
     b.set_enum_labels(MOOD, vec!["sad".into(), "ok".into(), "happy".into()]);
+    b
+}
+
+/// Everything after the demo's initial snapshot, as pgoutput would have sent it.
+fn replay_demo() -> Vec<ChangeEvent> {
+    let b = demo_builder();
     let mut r = Replay {
         b,
         events: Vec::new(),
@@ -477,13 +485,56 @@ fn encode_all(events: &[ChangeEvent], schemas: bool) -> Vec<Record> {
     out
 }
 
+/// The demo's initial snapshot: the two pre-existing rows, read at `point`.
+fn snapshot_demo(point: SnapshotPoint) -> Vec<ChangeEvent> {
+    let mut b = demo_builder();
+    let mut none = Vec::new();
+    let mood = Message::Type(Type {
+        xid: None,
+        oid: MOOD,
+        namespace: "public".into(),
+        name: "mood".into(),
+    });
+    for m in [
+        mood,
+        Message::Relation(all_types_relation()),
+        Message::Relation(items_relation()),
+    ] {
+        b.handle(Lsn(0), &m, &mut none).unwrap();
+    }
+    let all_types = b.table(ALL_TYPES).unwrap().clone();
+    let items = b.table(ITEMS).unwrap().clone();
+    let item = tuple(&[Some("1"), Some("pre-existing"), Some("1"), None]);
+    vec![
+        b.snapshot_read(&all_types, &row1(), &point, SnapshotMarker::First)
+            .unwrap(),
+        b.snapshot_read(&items, &item, &point, SnapshotMarker::Last)
+            .unwrap(),
+    ]
+}
+
 fn compare_with(sample: &str, schemas: bool) {
     let lines = sample_lines(sample);
-    let records = encode_all(&replay_demo(), schemas);
-    let expected = &lines[2..];
+    // Each sample file comes from its own run, with its own snapshot point (the slot's
+    // consistent point, the snapshot transaction, the snapshot's start time).
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let source = if schemas {
+        &first["value"]["payload"]["source"]
+    } else {
+        &first["value"]["source"]
+    };
+    let point = SnapshotPoint {
+        lsn: Lsn(source["lsn"].as_u64().unwrap()),
+        xid: Some(source["txId"].as_u64().unwrap() as u32),
+        ts_micros: source["ts_us"].as_i64().unwrap(),
+    };
+    let mut events = snapshot_demo(point);
+    events.extend(replay_demo());
+    let records = encode_all(&events, schemas);
+    let expected = &lines[..];
     assert_eq!(records.len(), expected.len(), "number of records");
     for (i, (rec, line)) in records.iter().zip(expected).enumerate() {
-        let n = i + 3;
+        let n = i + 1;
         let (topic, key, value) = split_line(line);
         assert_eq!(&*rec.topic, topic, "line {n}: topic");
         assert_eq!(text(&rec.key), key, "line {n}: key");

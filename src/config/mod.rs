@@ -15,8 +15,9 @@ mod set;
 
 pub use connector::{
     AutocreateMode, ConnectorConfig, DatabaseConfig, EventsConfig, FormatConfig, FormatKind,
-    OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig, SslMode,
-    TableFilter, TablesConfig, TopicCreationConfig,
+    OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig,
+    SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig, TopicCreationConfig,
+    MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

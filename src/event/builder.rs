@@ -29,6 +29,17 @@ struct Txn {
     origin: Option<(Arc<str>, Lsn)>,
 }
 
+/// Where and when a snapshot was taken; the same for every row it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPoint {
+    /// `source.lsn`: the WAL position the snapshot is consistent with.
+    pub lsn: Lsn,
+    /// `source.txId`: the snapshot transaction.
+    pub xid: Option<u32>,
+    /// `source.ts_ms`: when the snapshot started, microseconds since the Unix epoch.
+    pub ts_micros: i64,
+}
+
 /// Stateful event builder for one replication stream: tracks Relation/Type messages and the
 /// current transaction, and produces 0..n events per message.
 pub struct EventBuilder {
@@ -181,6 +192,41 @@ impl EventBuilder {
                 what: "two-phase transactions; connect without the two_phase option",
             }),
         }
+    }
+
+    /// A snapshot read (`op: "r"`) of one row of `table`, whose values come in the table's
+    /// column order as output-function text (what COPY ... TO in text format gives once
+    /// unescaped, and what pgoutput sends). Only needs `&self`, so snapshot workers can share
+    /// one builder.
+    pub fn snapshot_read(
+        &self,
+        table: &Arc<TableSchema>,
+        tuple: &TupleData,
+        point: &SnapshotPoint,
+        marker: SnapshotMarker,
+    ) -> Result<ChangeEvent, EventError> {
+        let after = self.row(table, tuple)?;
+        let key = Self::key_of(table, &after);
+        let source = SourceInfo {
+            connector: self.connector.clone(),
+            commit_ts_micros: point.ts_micros,
+            snapshot: marker,
+            last_commit_lsn: None,
+            lsn: point.lsn,
+            xid: point.xid,
+            origin: None,
+            origin_lsn: None,
+        };
+        Ok(self.change(
+            table,
+            source,
+            now_nanos(),
+            Op::Read,
+            key,
+            None,
+            Some(after),
+            None,
+        ))
     }
 
     fn txn(&self, what: &'static str, lsn: Lsn, xid: Option<u32>) -> Result<&Txn, EventError> {
@@ -756,6 +802,61 @@ mod tests {
             .handle(Lsn(80), &insert(10, &[&long, "2000-01-01"]), &mut out)
             .unwrap_err();
         assert!(err.to_string().len() < 400, "offending text is truncated");
+    }
+
+    #[test]
+    fn snapshot_read_is_an_r_event_at_the_snapshot_point() {
+        let b = builder(EventConfig::new("p", "db"));
+        let table = b.table(10).unwrap().clone();
+        let point = SnapshotPoint {
+            lsn: Lsn(4096),
+            xid: Some(733),
+            ts_micros: 1_700_000_000_000_000,
+        };
+        let ev = b
+            .snapshot_read(
+                &table,
+                &text(&["5", "2000-01-01"]),
+                &point,
+                SnapshotMarker::First,
+            )
+            .unwrap();
+        assert_eq!(ev.op(), Some(Op::Read));
+        assert_eq!(ev.key, Some(vec![Value::Int32(5)]));
+        assert_eq!(ev.source.snapshot, SnapshotMarker::First);
+        assert_eq!(ev.source.lsn, Lsn(4096));
+        assert_eq!(ev.source.last_commit_lsn, None);
+        assert_eq!(ev.source.xid, Some(733));
+        assert_eq!(ev.source.commit_ts_micros, point.ts_micros);
+        match &ev.body {
+            EventBody::Change {
+                before: None,
+                after: Some(a),
+                ..
+            } => assert_eq!(a[1], Value::Int32(10957)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            b.snapshot_read(&table, &text(&["5"]), &point, SnapshotMarker::True),
+            Err(EventError::ColumnCount { .. })
+        ));
+    }
+
+    #[test]
+    fn snapshot_markers_follow_debezium_priority() {
+        use SnapshotMarker as M;
+        assert_eq!(M::for_read(true, true, true, true), M::Last);
+        assert_eq!(M::for_read(true, false, true, true), M::First);
+        assert_eq!(
+            M::for_read(false, false, true, true),
+            M::LastInDataCollection
+        );
+        assert_eq!(
+            M::for_read(false, false, true, false),
+            M::FirstInDataCollection
+        );
+        assert_eq!(M::for_read(false, false, false, false), M::True);
+        assert_eq!(M::LastInDataCollection.as_str(), "last_in_data_collection");
     }
 
     #[test]

@@ -43,15 +43,40 @@ pub enum SnapshotMarker {
     True,
     First,
     Last,
+    FirstInDataCollection,
+    LastInDataCollection,
 }
 
 impl SnapshotMarker {
+    /// Debezium's marker for a snapshot row, by its place in the snapshot: the last row of the
+    /// snapshot wins over the first, and both over the per-table ones.
+    pub fn for_read(
+        first_in_snapshot: bool,
+        last_in_snapshot: bool,
+        first_in_table: bool,
+        last_in_table: bool,
+    ) -> Self {
+        if last_in_snapshot {
+            SnapshotMarker::Last
+        } else if first_in_snapshot {
+            SnapshotMarker::First
+        } else if last_in_table {
+            SnapshotMarker::LastInDataCollection
+        } else if first_in_table {
+            SnapshotMarker::FirstInDataCollection
+        } else {
+            SnapshotMarker::True
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SnapshotMarker::False => "false",
             SnapshotMarker::True => "true",
             SnapshotMarker::First => "first",
             SnapshotMarker::Last => "last",
+            SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
+            SnapshotMarker::LastInDataCollection => "last_in_data_collection",
         }
     }
 }

@@ -14,7 +14,7 @@ mod relation;
 pub mod schema;
 pub mod value;
 
-pub use builder::EventBuilder;
+pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
     ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
 };

@@ -15,6 +15,7 @@ pub struct FileOffsetStore {
     slot: String,
     /// Last written position: writes never move it backwards.
     last: Option<Lsn>,
+    snapshot_completed: bool,
 }
 
 impl FileOffsetStore {
@@ -25,8 +26,12 @@ impl FileOffsetStore {
             connector: connector.to_string(),
             slot: slot.to_string(),
             last: None,
+            snapshot_completed: false,
         };
-        store.last = store.read()?.map(|o| o.lsn);
+        if let Some(o) = store.read()? {
+            store.last = Some(o.lsn);
+            store.snapshot_completed = o.snapshot_completed;
+        }
         Ok(store)
     }
 
@@ -37,6 +42,11 @@ impl FileOffsetStore {
     /// The stored resume position; `None` on first start.
     pub fn position(&self) -> Option<Lsn> {
         self.last
+    }
+
+    /// Whether a snapshot was completed (all its records acknowledged) for this connector.
+    pub fn snapshot_completed(&self) -> bool {
+        self.snapshot_completed
     }
 
     fn read(&self) -> Result<Option<StoredOffset>, OffsetError> {
@@ -78,6 +88,18 @@ impl FileOffsetStore {
         if self.last.is_some_and(|l| lsn <= l) {
             return Ok(false);
         }
+        self.write(lsn, self.snapshot_completed)?;
+        Ok(true)
+    }
+
+    /// Records a completed snapshot with the position streaming resumes from. Unlike
+    /// [`FileOffsetStore::store`] it may move the position anywhere: a new snapshot is a new
+    /// baseline (e.g. after the slot was recreated).
+    pub fn store_snapshot_completed(&mut self, resume: Lsn) -> Result<(), OffsetError> {
+        self.write(resume, true)
+    }
+
+    fn write(&mut self, lsn: Lsn, snapshot_completed: bool) -> Result<(), OffsetError> {
         let updated_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -88,6 +110,7 @@ impl FileOffsetStore {
             lsn,
             lsn_int: lsn.as_u64(),
             updated_ms,
+            snapshot_completed,
         };
         let err = |source| OffsetError::Write {
             path: self.path.display().to_string(),
@@ -116,7 +139,8 @@ impl FileOffsetStore {
         // The rename is only durable once the directory entry is.
         File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
         self.last = Some(lsn);
-        Ok(true)
+        self.snapshot_completed = snapshot_completed;
+        Ok(())
     }
 }
 
@@ -137,6 +161,27 @@ mod tests {
         assert_eq!(again.position(), Some(Lsn(100)));
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"lsn\": \"0/64\""), "{text}");
+    }
+
+    #[test]
+    fn snapshot_flag_survives_stream_positions_and_old_files_lack_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        // A file written before snapshots existed.
+        fs::write(
+            &path,
+            r#"{"connector":"c","slot":"s","lsn":"0/10","lsn_int":16,"updated_ms":1}"#,
+        )
+        .unwrap();
+        let mut s = FileOffsetStore::open(&path, "c", "s").unwrap();
+        assert_eq!(s.position(), Some(Lsn(16)));
+        assert!(!s.snapshot_completed());
+        // A new snapshot may move the position backwards: it is a new baseline.
+        s.store_snapshot_completed(Lsn(8)).unwrap();
+        assert!(s.store(Lsn(9)).unwrap());
+        let again = FileOffsetStore::open(&path, "c", "s").unwrap();
+        assert_eq!(again.position(), Some(Lsn(9)));
+        assert!(again.snapshot_completed());
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct StoredOffset {
     pub lsn_int: u64,
     /// Unix milliseconds of the write, for operators.
     pub updated_ms: u64,
+    /// An initial snapshot was taken and every one of its records acknowledged by Kafka.
+    /// Files written before snapshots existed lack it: no snapshot was recorded.
+    #[serde(default)]
+    pub snapshot_completed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

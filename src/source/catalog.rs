@@ -121,3 +121,17 @@ pub async fn enum_labels(client: &Client, type_oid: u32) -> Result<EnumLabels, C
         EnumLabels::Enum(labels)
     })
 }
+
+/// Hands the builder the labels of `type_oid` when it is an enum or an array of one.
+pub async fn supply_enum_labels(
+    client: &Client,
+    type_oid: u32,
+    builder: &mut crate::event::EventBuilder,
+) -> Result<(), CatalogError> {
+    match enum_labels(client, type_oid).await? {
+        EnumLabels::Enum(labels) => builder.set_enum_labels(type_oid, labels),
+        EnumLabels::ArrayOfEnum(labels) => builder.set_enum_array_labels(type_oid, labels),
+        EnumLabels::NotEnum => {}
+    }
+    Ok(())
+}

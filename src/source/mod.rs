@@ -3,5 +3,6 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod copy_text;
 pub mod pgoutput;
 pub mod replication;

@@ -3,6 +3,7 @@
 mod capture;
 mod database;
 mod output;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ pub use output::{
     FormatConfig, FormatKind, OffsetStoreKind, OffsetsConfig, SinkConfig, SinkKind,
     TopicCreationConfig,
 };
+pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
 
 use super::error::{ConfigError, Violation};
 use super::parse::{self, EnvLookup};
@@ -40,6 +42,8 @@ pub struct ConnectorConfig {
     pub tables: TablesConfig,
     #[serde(default)]
     pub events: EventsConfig,
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
     #[serde(default)]
     pub format: FormatConfig,
     pub sink: SinkConfig,
@@ -114,6 +118,7 @@ impl ConnectorConfig {
         self.publication.validate()?;
         self.tables.validate()?;
         self.events.validate()?;
+        self.snapshot.validate()?;
         self.sink.validate()?;
         self.offsets.validate()?;
         Ok(())
@@ -179,6 +184,8 @@ mod tests {
         assert!(c.events.tombstones_on_delete);
         assert!(c.events.is_skipped("t"));
         assert!(c.format.schemas);
+        assert_eq!(c.snapshot.mode, SnapshotMode::Initial);
+        assert_eq!(c.snapshot.parallelism, 2);
         assert_eq!(c.file, PathBuf::from("connectors/t.toml"));
     }
 
@@ -218,6 +225,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field `sink`"), "{e}");
+    }
+
+    #[test]
+    fn snapshot_section_parses_and_validates() {
+        let c = load(&format!(
+            "{MINIMAL}[snapshot]\nmode = \"initial_only\"\nparallelism = 4\nchunk_pages = 8\n"
+        ))
+        .unwrap();
+        assert_eq!(c.snapshot.mode, SnapshotMode::InitialOnly);
+        assert_eq!((c.snapshot.parallelism, c.snapshot.chunk_pages), (4, 8));
+        let e = load(&format!("{MINIMAL}[snapshot]\nmode = \"never\"\n")).unwrap_err();
+        assert!(e.to_string().contains("snapshot.mode"), "{e}");
+        let e = load(&format!("{MINIMAL}[snapshot]\nparallelism = 0\n")).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "snapshot.parallelism"),
+            "{e}"
+        );
     }
 
     #[test]

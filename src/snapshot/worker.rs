@@ -1,0 +1,151 @@
+//! A snapshot worker: one database connection inside the shared snapshot, reading chunks off a
+//! common queue with COPY ... TO STDOUT (text) and turning rows into encoded `r` records.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::markers::ChunkEnds;
+use super::plan::{Chunk, SnapshotTable};
+use super::SnapshotError;
+use crate::event::{ChangeEvent, EventBuilder, SnapshotMarker, SnapshotPoint};
+use crate::format::{JsonFormat, Record};
+use crate::source::admin::{Admin, AdminError};
+use crate::source::copy_text::{self, RowSplitter};
+use crate::source::pgoutput::TupleData;
+
+/// Records handed to the coordinator at once, to amortise channel sends.
+const RECORD_BATCH: usize = 512;
+
+pub enum WorkerMsg {
+    Records(Vec<Record>),
+    /// A chunk is read; its first and last rows were held back for their markers.
+    ChunkDone {
+        chunk: Chunk,
+        ends: Box<ChunkEnds<ChangeEvent>>,
+        rows: u64,
+    },
+    Failed(SnapshotError),
+}
+
+/// What every worker shares.
+pub struct Shared {
+    pub tables: Vec<SnapshotTable>,
+    pub builder: EventBuilder,
+    pub point: SnapshotPoint,
+    pub schemas: bool,
+    pub queue: Mutex<VecDeque<Chunk>>,
+}
+
+/// Reads chunks until the queue is empty; a failure is reported on `tx` (the coordinator then
+/// stops everything).
+pub async fn run(conn: Admin, shared: Arc<Shared>, tx: mpsc::Sender<WorkerMsg>) {
+    if let Err(e) = work(&conn, &shared, &tx).await {
+        let _ = tx.send(WorkerMsg::Failed(e)).await;
+    }
+}
+
+async fn work(
+    conn: &Admin,
+    shared: &Shared,
+    tx: &mpsc::Sender<WorkerMsg>,
+) -> Result<(), SnapshotError> {
+    let mut format = JsonFormat::new(shared.schemas);
+    loop {
+        let next = shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        let Some(chunk) = next else { break };
+        read_chunk(conn, shared, &mut format, chunk, tx).await?;
+    }
+    conn.client()
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|source| AdminError::Db {
+            context: "cannot end the snapshot transaction".into(),
+            source,
+        })?;
+    Ok(())
+}
+
+async fn send(tx: &mpsc::Sender<WorkerMsg>, msg: WorkerMsg) -> Result<(), SnapshotError> {
+    tx.send(msg).await.map_err(|_| SnapshotError::Stopped)
+}
+
+async fn read_chunk(
+    conn: &Admin,
+    shared: &Shared,
+    format: &mut JsonFormat,
+    chunk: Chunk,
+    tx: &mpsc::Sender<WorkerMsg>,
+) -> Result<(), SnapshotError> {
+    let table = &shared.tables[chunk.table];
+    let columns = table.schema.columns.len();
+    let sql = table.copy_sql(&chunk);
+    let db = |source| AdminError::Db {
+        context: format!("cannot read {} (chunk {})", table.name(), chunk.index),
+        source,
+    };
+    let stream = conn.client().copy_out(sql.as_str()).await.map_err(db)?;
+    futures_util::pin_mut!(stream);
+    let mut splitter = RowSplitter::default();
+    let mut lines = Vec::new();
+    let mut tuple = TupleData(Vec::with_capacity(columns));
+    let mut first: Option<ChangeEvent> = None;
+    let mut pending: Option<ChangeEvent> = None;
+    let mut records = Vec::with_capacity(RECORD_BATCH);
+    let mut rows = 0u64;
+    while let Some(data) = stream.next().await {
+        splitter.push(data.map_err(db)?, &mut lines);
+        for line in lines.drain(..) {
+            copy_text::parse_row(&line, columns, &mut tuple.0)?;
+            let ev = shared.builder.snapshot_read(
+                &table.schema,
+                &tuple,
+                &shared.point,
+                SnapshotMarker::True,
+            )?;
+            rows += 1;
+            if rows == 1 {
+                first = Some(ev);
+                continue;
+            }
+            if rows == 2 && chunk.index == 0 {
+                // See `ChunkEnds`: the table's first row, and not its last.
+                if let Some(mut f) = first.take() {
+                    f.source.snapshot =
+                        SnapshotMarker::for_read(chunk.table == 0, false, true, false);
+                    format.encode(&f, &mut records)?;
+                }
+            }
+            if let Some(prev) = pending.replace(ev) {
+                format.encode(&prev, &mut records)?;
+                if records.len() >= RECORD_BATCH {
+                    let full = std::mem::replace(&mut records, Vec::with_capacity(RECORD_BATCH));
+                    send(tx, WorkerMsg::Records(full)).await?;
+                }
+            }
+        }
+    }
+    splitter.finish()?;
+    if !records.is_empty() {
+        send(tx, WorkerMsg::Records(records)).await?;
+    }
+    tracing::debug!(table = %table.name(), chunk = chunk.index, rows, "snapshot chunk read");
+    send(
+        tx,
+        WorkerMsg::ChunkDone {
+            chunk,
+            ends: Box::new(ChunkEnds {
+                first,
+                last: pending,
+            }),
+            rows,
+        },
+    )
+    .await
+}
