@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::{self, ConnectorConfig, EventsConfig, ProcessConfig, TableFilter};
 use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
-use crate::format::{FormatError, JsonFormat, Record};
+use crate::format::{EventId, FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
 use crate::progress::{self, AckItem, ProgressError};
@@ -455,6 +455,10 @@ struct TxState {
     skip: bool,
     /// Newest checkpoint handed to the acknowledger.
     last_checkpoint: Lsn,
+    /// Commit LSN of the open transaction and the index of its next record: together the
+    /// record's [`EventId`], identical when the transaction is replayed after a restart.
+    commit_lsn: Lsn,
+    next_index: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -479,6 +483,8 @@ async fn stream_changes(
         in_tx: false,
         skip: false,
         last_checkpoint: resume.unwrap_or(Lsn::ZERO),
+        commit_lsn: Lsn::ZERO,
+        next_index: 0,
     };
     loop {
         tokio::select! {
@@ -551,6 +557,8 @@ fn on_message(
             // A transaction whose commit record starts before the resume position was
             // acknowledged in an earlier session.
             tx.skip = resume.is_some_and(|r| b.final_lsn < r);
+            tx.commit_lsn = b.final_lsn;
+            tx.next_index = 0;
         }
         Message::Commit(_) => tx.in_tx = false,
         _ => {}
@@ -563,6 +571,7 @@ fn on_message(
         events.clear();
         return Ok(());
     }
+    let first = records.len();
     for ev in events.drain(..) {
         if let Some(t) = ev.table() {
             if !s.table_filter.matches(&t.schema_name, &t.table_name) {
@@ -575,6 +584,27 @@ fn on_message(
             continue;
         }
         format.encode(&ev, records)?;
+    }
+    let new = &mut records[first..];
+    match msg {
+        // Not part of any transaction, even when it arrives between a Begin and its Commit.
+        Message::Message(m) if !m.transactional() => {
+            for (i, r) in new.iter_mut().enumerate() {
+                r.event_id = Some(EventId {
+                    lsn: m.lsn,
+                    index: i as u64,
+                });
+            }
+        }
+        _ => {
+            for r in new.iter_mut() {
+                r.event_id = Some(EventId {
+                    lsn: tx.commit_lsn,
+                    index: tx.next_index,
+                });
+                tx.next_index += 1;
+            }
+        }
     }
     Ok(())
 }

@@ -212,6 +212,7 @@ impl JsonFormat {
             key,
             value,
             headers,
+            event_id: None,
         }
     }
 
@@ -258,6 +259,7 @@ impl JsonFormat {
             key: Some(key),
             value: Some(value),
             headers: Vec::new(),
+            event_id: None,
         }
     }
 }
