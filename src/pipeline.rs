@@ -176,6 +176,11 @@ pub enum ConnectorError {
     StreamEnded,
     #[error("the acknowledger stopped unexpectedly")]
     AcknowledgerGone,
+    #[error("{source} (gave up after {attempts} attempts; pgcdc retries only a few times before it has streamed once, and indefinitely afterwards)")]
+    GaveUp {
+        attempts: u32,
+        source: Box<ConnectorError>,
+    },
 }
 
 impl ConnectorError {
@@ -188,6 +193,7 @@ impl ConnectorError {
             ConnectorError::Progress(e) => e.is_transient(),
             ConnectorError::Catalog(e) => e.is_transient(),
             ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
+            ConnectorError::GaveUp { .. } => false,
             ConnectorError::Decode(_)
             | ConnectorError::Event(_)
             | ConnectorError::Format(_)
@@ -197,6 +203,16 @@ impl ConnectorError {
             | ConnectorError::SlotAhead { .. }
             | ConnectorError::SlotLost { .. } => false,
         }
+    }
+}
+
+impl ConnectorError {
+    /// The failure came from Kafka: the producer's queue may hold records after a failed one.
+    fn is_sink_failure(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Sink(_) | ConnectorError::Progress(ProgressError::Sink(_))
+        )
     }
 }
 
@@ -269,46 +285,103 @@ async fn run_connector(
 ) -> Result<(), ConnectorError> {
     let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
     let mut sink = KafkaSink::new(s.sink.clone())?;
-    let mut backoff = Duration::from_millis(500);
+    let mut retry = Retry::new();
     loop {
-        let (st, res) = session(&s, store, &mut sink, &opts, &mut stop).await;
+        let (st, streamed, res) = session(&s, store, &mut sink, &opts, &mut stop).await;
         store = st;
-        match res {
+        if streamed {
+            retry.streamed();
+        }
+        let e = match res {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() && !*stop.borrow() => {
-                tracing::warn!(connector = %s.name, error = %e, retry_in = ?backoff, "session failed, reconnecting from the last durable position");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
-                if *stop.borrow() {
-                    return Ok(());
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
+            Err(e) if e.is_transient() && !*stop.borrow() => e,
             Err(e) => return Err(e),
+        };
+        let Some(wait) = retry.next_wait() else {
+            return Err(ConnectorError::GaveUp {
+                attempts: retry.failures,
+                source: Box::new(e),
+            });
+        };
+        tracing::warn!(connector = %s.name, error = %e, attempt = retry.failures, retry_in = ?wait, "session failed, reconnecting from the last durable position");
+        if e.is_sink_failure() {
+            // Records still queued in librdkafka would be delivered after the failed one, out
+            // of order; dropping the producer purges them, and the next session re-sends
+            // everything after the durable position.
+            drop(sink);
+            sink = KafkaSink::new(s.sink.clone())?;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return Ok(());
         }
     }
 }
 
+/// Reconnect policy. Until the first session has streamed, transient errors (connection
+/// refused, server starting, slot still held) are retried `STARTUP_ATTEMPTS` times and then
+/// reported, so that a wrong host or a slot held by another consumer fails a fresh start
+/// within seconds instead of hanging. Once streaming has worked, the configuration is known to
+/// be good and every transient failure is retried indefinitely (each attempt logged), with
+/// exponential backoff that starts over after every session that streamed.
+struct Retry {
+    backoff: Duration,
+    ever_streamed: bool,
+    failures: u32,
+}
+
+const STARTUP_ATTEMPTS: u32 = 5;
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+impl Retry {
+    fn new() -> Self {
+        Retry {
+            backoff: BACKOFF_START,
+            ever_streamed: false,
+            failures: 0,
+        }
+    }
+
+    fn streamed(&mut self) {
+        self.ever_streamed = true;
+        self.backoff = BACKOFF_START;
+        self.failures = 0;
+    }
+
+    /// Records a failure; the time to wait before the next attempt, or `None` to give up.
+    fn next_wait(&mut self) -> Option<Duration> {
+        self.failures += 1;
+        if !self.ever_streamed && self.failures >= STARTUP_ATTEMPTS {
+            return None;
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        Some(wait)
+    }
+}
+
 /// One connection to the server. Always returns the offset store, whatever happened, so the
-/// next session resumes from what is durable.
+/// next session resumes from what is durable, and whether streaming started.
 async fn session(
     s: &Settings,
     store: FileOffsetStore,
     sink: &mut KafkaSink,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
-) -> (FileOffsetStore, Result<(), ConnectorError>) {
+) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
     let resume = store.position();
     if let (Some(until), Some(r)) = (opts.until_lsn, resume) {
         if r >= until {
-            return (store, Ok(()));
+            return (store, false, Ok(()));
         }
     }
     let (mut stream, admin) = match open_stream(s, resume, store.path()).await {
         Ok(st) => st,
-        Err(e) => return (store, Err(e)),
+        Err(e) => return (store, false, Err(e)),
     };
     if let Some(r) = resume {
         stream.set_flushed(r);
@@ -349,7 +422,7 @@ async fn session(
             tracing::info!(connector = %s.name, lsn = %lsn, "stopped; progress confirmed");
         }
     }
-    (store, result)
+    (store, true, result)
 }
 
 async fn open_stream(
@@ -668,4 +741,28 @@ async fn flush_batch(
     ack.send(AckItem::Deliveries(full))
         .await
         .map_err(|_| ConnectorError::AcknowledgerGone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_gives_up_at_startup_only() {
+        let mut r = Retry::new();
+        let waits: Vec<_> = std::iter::from_fn(|| r.next_wait()).collect();
+        assert_eq!(waits.len() as u32, STARTUP_ATTEMPTS - 1);
+        assert_eq!(waits[0], BACKOFF_START);
+        assert_eq!(waits[1], BACKOFF_START * 2);
+
+        let mut r = Retry::new();
+        r.next_wait();
+        r.streamed();
+        for _ in 0..100 {
+            assert!(r.next_wait().unwrap() <= BACKOFF_MAX);
+        }
+        assert_eq!(r.next_wait(), Some(BACKOFF_MAX));
+        r.streamed();
+        assert_eq!(r.next_wait(), Some(BACKOFF_START), "backoff starts over");
+    }
 }

@@ -188,6 +188,23 @@ impl Capture {
         self.wait_ok(&mut child, Duration::from_secs(120));
     }
 
+    /// Asks a running pgcdc to stop (SIGTERM) and asserts that it exits 0.
+    pub fn terminate(&self, child: &mut Child) {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        self.wait_ok(child, Duration::from_secs(60));
+    }
+
+    /// Asserts that a pgcdc started without --until-lsn is still running.
+    pub fn assert_running(&self, child: &mut Child) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("pgcdc exited with {status}:\n{}", self.log());
+        }
+    }
+
     pub fn wait_ok(&self, child: &mut Child, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
