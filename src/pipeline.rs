@@ -176,7 +176,7 @@ pub enum ConnectorError {
     StreamEnded,
     #[error("the acknowledger stopped unexpectedly")]
     AcknowledgerGone,
-    #[error("{source} (gave up after {attempts} attempts; pgcdc retries only a few times before it has streamed once, and indefinitely afterwards)")]
+    #[error("{source} (gave up after {attempts} attempts: pgcdc retries a few times at startup, and indefinitely once it has streamed)")]
     GaveUp {
         attempts: u32,
         source: Box<ConnectorError>,
