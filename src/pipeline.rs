@@ -131,7 +131,7 @@ pub enum PipelineError {
     Connector {
         connector: String,
         #[source]
-        source: ConnectorError,
+        source: Box<ConnectorError>,
     },
 }
 
@@ -229,7 +229,7 @@ pub async fn run(
         .map(|c| {
             Settings::from_config(c, &process).map_err(|source| PipelineError::Connector {
                 connector: c.name.clone(),
-                source,
+                source: Box::new(source),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -256,7 +256,7 @@ pub async fn run(
                 .await
                 .map_err(|source| PipelineError::Connector {
                     connector: name,
-                    source,
+                    source: Box::new(source),
                 })
         });
     }
@@ -308,7 +308,8 @@ async fn run_connector(
             // Records still queued in librdkafka would be delivered after the failed one, out
             // of order; dropping the producer purges them, and the next session re-sends
             // everything after the durable position.
-            drop(sink);
+            // Dropping purges and briefly flushes, which blocks.
+            tokio::task::block_in_place(|| drop(sink));
             sink = KafkaSink::new(s.sink.clone())?;
         }
         tokio::select! {

@@ -108,7 +108,8 @@ fn slot_active_elsewhere() {
         .expect("pg_recvlogical");
     let deadline = Instant::now() + Duration::from_secs(30);
     let pid = loop {
-        let pid = pg.psql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'busy_slot'");
+        let pid =
+            pg.psql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'busy_slot'");
         if !pid.trim().is_empty() {
             break pid.trim().to_string();
         }

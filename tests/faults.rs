@@ -135,7 +135,11 @@ fn walsender_killed() {
         while_writing >= 3,
         "only {while_writing} walsender kills while the writer ran"
     );
-    let reconnects = rig.cap.log().matches("session failed, reconnecting").count();
+    let reconnects = rig
+        .cap
+        .log()
+        .matches("session failed, reconnecting")
+        .count();
     assert!(
         reconnects >= kills,
         "{reconnects} reconnects for {kills} kills"
@@ -188,18 +192,50 @@ fn postgres_restarted() {
     );
 }
 
+/// SIGSTOP the broker for 30 s, three times, while transactions are in flight. With
+/// librdkafka's default delivery timeout (5 min) pgcdc just waits: backpressure, then
+/// everything is delivered once the broker answers again.
 #[test]
 fn broker_frozen() {
+    broker_frozen_with("brokerstop", None);
+}
+
+/// The same with a delivery timeout shorter than the pause: deliveries fail while the broker
+/// is frozen, and each failure must end the session and resend from the durable position
+/// (with a fresh producer), never skip.
+#[test]
+fn broker_frozen_past_delivery_timeout() {
+    broker_frozen_with("brokertimeout", Some(5000));
+}
+
+fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
     const PAUSES: usize = 3;
     const PAUSE: Duration = Duration::from_secs(30);
-    let mut rig = Rig::new(
-        "brokerstop",
-        Workload {
-            txns: 9000,
-            keys: 10,
-            pace: Duration::from_millis(100),
-        },
-    );
+    let w = Workload {
+        txns: 11_000,
+        keys: 10,
+        pace: Duration::from_millis(100),
+    };
+    let started = Instant::now();
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    w.create_tables(&pg);
+    let mut file = ConnectorFile::new(name);
+    if let Some(ms) = message_timeout_ms {
+        file = file.extra(&format!(
+            "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
+        ));
+    }
+    let cap = Capture::new(&pg, &kafka, file);
+    cap.run_once();
+    let mut rig = Rig {
+        name,
+        pg,
+        kafka,
+        cap,
+        w,
+        started,
+    };
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));
     let writer = rig.w.start_writer(&rig.pg);
@@ -207,15 +243,20 @@ fn broker_frozen() {
     for _ in 0..PAUSES {
         std::thread::sleep(Duration::from_secs(2));
         rig.cap.assert_running(&mut child);
+        while_writing += writer.is_running() as usize;
         rig.kafka.pause();
         std::thread::sleep(PAUSE);
-        while_writing += writer.is_running() as usize;
         rig.kafka.resume();
     }
     let interruptions = writer.interruptions();
     let v = rig.finish(child, writer);
+    let log = rig.cap.log();
+    let reconnects = log.matches("session failed, reconnecting").count();
     rig.report(
-        &format!("broker frozen {PAUSES}x{PAUSE:?} ({while_writing} while writing)"),
+        &format!(
+            "broker frozen {PAUSES}x{PAUSE:?} ({while_writing} while writing), \
+             message.timeout.ms {message_timeout_ms:?}, {reconnects} reconnects"
+        ),
         &v,
         interruptions,
     );
@@ -223,4 +264,10 @@ fn broker_frozen() {
         while_writing, PAUSES,
         "the writer finished before the broker pauses did"
     );
+    if message_timeout_ms.is_some() {
+        assert!(
+            reconnects >= PAUSES,
+            "expected failed deliveries to end sessions:\n{log}"
+        );
+    }
 }

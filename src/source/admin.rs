@@ -69,13 +69,8 @@ pub enum AdminError {
 
     /// The connection could not be established; the text already carries the cause chain
     /// and the fix, so the source is kept out of the error chain to avoid repeating it.
-    #[error("cannot connect to PostgreSQL at {host}:{port}: {detail}")]
-    Connect {
-        host: String,
-        port: u16,
-        detail: String,
-        transient: bool,
-    },
+    #[error("{message}")]
+    Connect { message: String, transient: bool },
 
     #[error("TLS: {0}")]
     Tls(String),
@@ -152,9 +147,10 @@ fn connect_error(params: &ConnectParams, e: tokio_postgres::Error) -> AdminError
         format!("{text}: {fix}")
     };
     AdminError::Connect {
-        host: params.host.clone(),
-        port: params.port,
-        detail,
+        message: format!(
+            "cannot connect to PostgreSQL at {}:{}: {detail}",
+            params.host, params.port
+        ),
         transient,
     }
 }

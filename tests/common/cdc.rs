@@ -253,7 +253,10 @@ impl Capture {
             std::thread::sleep(Duration::from_millis(50));
         }
         let out = child.wait_with_output().unwrap();
-        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Asks a running pgcdc to stop (SIGTERM) and asserts that it exits 0.
