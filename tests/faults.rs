@@ -192,20 +192,24 @@ fn postgres_restarted() {
     );
 }
 
-/// SIGSTOP the broker for 30 s, three times, while transactions are in flight. With
-/// librdkafka's default delivery timeout (5 min) pgcdc just waits: backpressure, then
-/// everything is delivered once the broker answers again.
+/// SIGSTOP the broker for 30 s, three times, while transactions are in flight, in two
+/// configurations at once (two servers, two brokers; one test so that they overlap):
+/// - librdkafka's default delivery timeout (5 min): pgcdc just waits (backpressure), then
+///   everything is delivered once the broker answers again;
+/// - a delivery timeout shorter than the pause: deliveries fail while the broker is frozen, and
+///   each failure must end the session and resend from the durable position (with a fresh
+///   producer), never skip.
 #[test]
 fn broker_frozen() {
-    broker_frozen_with("brokerstop", None);
-}
-
-/// The same with a delivery timeout shorter than the pause: deliveries fail while the broker
-/// is frozen, and each failure must end the session and resend from the durable position
-/// (with a fresh producer), never skip.
-#[test]
-fn broker_frozen_past_delivery_timeout() {
-    broker_frozen_with("brokertimeout", Some(5000));
+    std::thread::scope(|s| {
+        let waits = s.spawn(|| broker_frozen_with("brokerstop", None));
+        let fails = s.spawn(|| broker_frozen_with("brokertimeout", Some(5000)));
+        for h in [waits, fails] {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
 }
 
 fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
