@@ -15,7 +15,7 @@ use crate::config::{
     self, ConnectorConfig, EventsConfig, ProcessConfig, SnapshotConfig, SnapshotMode, TableFilter,
 };
 use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
-use crate::format::{FormatError, JsonFormat, Record};
+use crate::format::{EventId, FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
 use crate::progress::{self, Checkpoint, ProgressError};
@@ -182,6 +182,11 @@ pub enum ConnectorError {
     StreamEnded,
     #[error("the acknowledger stopped unexpectedly")]
     AcknowledgerGone,
+    #[error("{source} (gave up after {attempts} attempts: pgcdc retries a few times at startup, and indefinitely once it has streamed)")]
+    GaveUp {
+        attempts: u32,
+        source: Box<ConnectorError>,
+    },
 }
 
 impl From<SnapshotError> for ConnectorError {
@@ -201,6 +206,7 @@ impl ConnectorError {
             ConnectorError::Catalog(e) => e.is_transient(),
             ConnectorError::Snapshot(e) => e.is_transient(),
             ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
+            ConnectorError::GaveUp { .. } => false,
             ConnectorError::Decode(_)
             | ConnectorError::Event(_)
             | ConnectorError::Format(_)
@@ -210,6 +216,16 @@ impl ConnectorError {
             | ConnectorError::SlotAhead { .. }
             | ConnectorError::SlotLost { .. } => false,
         }
+    }
+}
+
+impl ConnectorError {
+    /// The failure came from Kafka: the producer's queue may hold records after a failed one.
+    fn is_sink_failure(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Sink(_) | ConnectorError::Progress(ProgressError::Sink(_))
+        )
     }
 }
 
@@ -281,25 +297,41 @@ async fn run_connector(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectorError> {
     let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
-    let mut backoff = Duration::from_millis(500);
+    let mut sink = KafkaSink::new(s.sink.clone())?;
+    let mut retry = Retry::new();
     let mut state = RunState::default();
     loop {
-        let (st, res) = session(&s, store, &opts, &mut stop, &mut state).await;
+        let (st, streamed, res) = session(&s, store, &mut sink, &opts, &mut stop, &mut state).await;
         store = st;
-        match res {
+        if streamed {
+            retry.streamed();
+        }
+        let e = match res {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() && !*stop.borrow() => {
-                tracing::warn!(connector = %s.name, error = %e, retry_in = ?backoff, "session failed, reconnecting from the last durable position");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
-                if *stop.borrow() {
-                    return Ok(());
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
+            Err(e) if e.is_transient() && !*stop.borrow() => e,
             Err(e) => return Err(e),
+        };
+        let Some(wait) = retry.next_wait() else {
+            return Err(ConnectorError::GaveUp {
+                attempts: retry.failures,
+                source: Box::new(e),
+            });
+        };
+        tracing::warn!(connector = %s.name, error = %e, attempt = retry.failures, retry_in = ?wait, "session failed, reconnecting from the last durable position");
+        if e.is_sink_failure() {
+            // Records still queued in librdkafka would be delivered after the failed one, out
+            // of order; dropping the producer purges them, and the next session re-sends
+            // everything after the durable position.
+            // Dropping purges and briefly flushes, which blocks.
+            tokio::task::block_in_place(|| drop(sink));
+            sink = KafkaSink::new(s.sink.clone())?;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return Ok(());
         }
     }
 }
@@ -312,44 +344,82 @@ struct RunState {
     snapshot_taken: bool,
 }
 
+/// Reconnect policy. Until the first session has streamed, transient errors (connection
+/// refused, server starting, slot still held) are retried `STARTUP_ATTEMPTS` times and then
+/// reported, so that a wrong host or a slot held by another consumer fails a fresh start
+/// within seconds instead of hanging. Once streaming has worked, the configuration is known to
+/// be good and every transient failure is retried indefinitely (each attempt logged), with
+/// exponential backoff that starts over after every session that streamed.
+struct Retry {
+    backoff: Duration,
+    ever_streamed: bool,
+    failures: u32,
+}
+
+const STARTUP_ATTEMPTS: u32 = 5;
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+impl Retry {
+    fn new() -> Self {
+        Retry {
+            backoff: BACKOFF_START,
+            ever_streamed: false,
+            failures: 0,
+        }
+    }
+
+    fn streamed(&mut self) {
+        self.ever_streamed = true;
+        self.backoff = BACKOFF_START;
+        self.failures = 0;
+    }
+
+    /// Records a failure; the time to wait before the next attempt, or `None` to give up.
+    fn next_wait(&mut self) -> Option<Duration> {
+        self.failures += 1;
+        if !self.ever_streamed && self.failures >= STARTUP_ATTEMPTS {
+            return None;
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        Some(wait)
+    }
+}
+
 /// One connection to the server. Always returns the offset store, whatever happened, so the
-/// next session resumes from what is durable.
+/// next session resumes from what is durable, and whether streaming started.
 async fn session(
     s: &Settings,
     mut store: FileOffsetStore,
+    sink: &mut KafkaSink,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
-) -> (FileOffsetStore, Result<(), ConnectorError>) {
+) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
     if let (Some(until), Some(r)) = (opts.until_lsn, store.position()) {
         if r >= until && !snapshot_may_be_needed(s.snapshot.mode, &store, state) {
-            return (store, Ok(()));
+            return (store, false, Ok(()));
         }
     }
     let admin = match prepare(s).await {
         Ok(a) => a,
-        Err(e) => return (store, Err(e)),
+        Err(e) => return (store, false, Err(e)),
     };
-    // A sink per session: after a failed delivery the old producer's state is discarded and
-    // everything after the durable position is sent again.
-    let mut sink = match KafkaSink::new(s.sink.clone()) {
-        Ok(sink) => sink,
-        Err(e) => return (store, Err(e.into())),
-    };
-    match snapshot_phase(s, &admin, &mut store, &mut sink, stop, state).await {
+    match snapshot_phase(s, &admin, &mut store, sink, stop, state).await {
         Ok(Phase::Stream) => {}
-        Ok(Phase::Done) => return (store, Ok(())),
-        Err(e) => return (store, Err(e)),
+        Ok(Phase::Done) => return (store, false, Ok(())),
+        Err(e) => return (store, false, Err(e)),
     }
     let resume = store.position();
     if let (Some(until), Some(r)) = (opts.until_lsn, resume) {
         if r >= until {
-            return (store, Ok(()));
+            return (store, false, Ok(()));
         }
     }
     let mut stream = match open_stream(s, &admin, resume, store.path()).await {
         Ok(st) => st,
-        Err(e) => return (store, Err(e)),
+        Err(e) => return (store, false, Err(e)),
     };
     if let Some(r) = resume {
         stream.set_flushed(r);
@@ -360,7 +430,7 @@ async fn session(
         s,
         &mut stream,
         &admin,
-        &mut sink,
+        sink,
         &ack.tx,
         &mut durable,
         resume,
@@ -390,7 +460,7 @@ async fn session(
             tracing::info!(connector = %s.name, lsn = %lsn, "stopped; progress confirmed");
         }
     }
-    (store, result)
+    (store, true, result)
 }
 
 /// Connects the SQL side and makes sure logical decoding can work and the publication is
@@ -652,6 +722,10 @@ struct TxState {
     skip: bool,
     /// Newest checkpoint handed to the acknowledger.
     last_checkpoint: Lsn,
+    /// Commit LSN of the open transaction and the index of its next record: together the
+    /// record's [`EventId`], identical when the transaction is replayed after a restart.
+    commit_lsn: Lsn,
+    next_index: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -680,6 +754,8 @@ async fn stream_changes(
         in_tx: false,
         skip: false,
         last_checkpoint: resume.unwrap_or(Lsn::ZERO),
+        commit_lsn: Lsn::ZERO,
+        next_index: 0,
     };
     loop {
         tokio::select! {
@@ -747,6 +823,8 @@ fn on_message(
             // A transaction whose commit record starts before the resume position was
             // acknowledged in an earlier session.
             tx.skip = resume.is_some_and(|r| b.final_lsn < r);
+            tx.commit_lsn = b.final_lsn;
+            tx.next_index = 0;
         }
         Message::Commit(_) => tx.in_tx = false,
         _ => {}
@@ -759,6 +837,7 @@ fn on_message(
         events.clear();
         return Ok(());
     }
+    let first = records.len();
     for ev in events.drain(..) {
         if let Some(t) = ev.table() {
             if !s.table_filter.matches(&t.schema_name, &t.table_name) {
@@ -771,6 +850,27 @@ fn on_message(
             continue;
         }
         format.encode(&ev, records)?;
+    }
+    let new = &mut records[first..];
+    match msg {
+        // Not part of any transaction, even when it arrives between a Begin and its Commit.
+        Message::Message(m) if !m.transactional() => {
+            for (i, r) in new.iter_mut().enumerate() {
+                r.event_id = Some(EventId {
+                    lsn: m.lsn,
+                    index: i as u64,
+                });
+            }
+        }
+        _ => {
+            for r in new.iter_mut() {
+                r.event_id = Some(EventId {
+                    lsn: tx.commit_lsn,
+                    index: tx.next_index,
+                });
+                tx.next_index += 1;
+            }
+        }
     }
     Ok(())
 }
@@ -817,4 +917,27 @@ async fn checkpoint(
             .map_err(|_| ConnectorError::AcknowledgerGone)?;
     }
     Ok(())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_gives_up_at_startup_only() {
+        let mut r = Retry::new();
+        let waits: Vec<_> = std::iter::from_fn(|| r.next_wait()).collect();
+        assert_eq!(waits.len() as u32, STARTUP_ATTEMPTS - 1);
+        assert_eq!(waits[0], BACKOFF_START);
+        assert_eq!(waits[1], BACKOFF_START * 2);
+
+        let mut r = Retry::new();
+        r.next_wait();
+        r.streamed();
+        for _ in 0..100 {
+            assert!(r.next_wait().unwrap() <= BACKOFF_MAX);
+        }
+        assert_eq!(r.next_wait(), Some(BACKOFF_MAX));
+        r.streamed();
+        assert_eq!(r.next_wait(), Some(BACKOFF_START), "backoff starts over");
+    }
 }

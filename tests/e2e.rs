@@ -110,8 +110,25 @@ fn primary_key_change_is_delete_tombstone_create() {
     );
     cap.run_once();
     pg.psql("UPDATE k SET id = 2 WHERE id = 1;");
+    let note_lsn = pg.psql("SELECT pg_logical_emit_message(false, 'note', 'x');");
     cap.run_to_current(&pg);
     let recs = kafka.read_topic("pk.public.k", 3, WAIT);
+
+    // Event ids: the transaction's commit LSN and the record's index in it; a
+    // non-transactional message is its own unit at its own LSN.
+    let ids: Vec<String> = recs
+        .iter()
+        .map(|r| String::from_utf8(r.header("pgcdc.event.id").expect("event id").to_vec()).unwrap())
+        .collect();
+    let commit = ids[0].strip_suffix(":0").expect("first record has index 0");
+    assert!(commit.parse::<pgcdc::Lsn>().is_ok(), "{ids:?}");
+    assert_eq!(ids, [0, 1, 2].map(|i| format!("{commit}:{i}")));
+    let notes = kafka.read_topic("pk.message", 1, WAIT);
+    assert_eq!(
+        notes[0].header("pgcdc.event.id"),
+        Some(format!("{}:0", note_lsn.trim()).as_bytes())
+    );
+
     let ops: Vec<_> = recs.iter().map(|r| r.op().unwrap_or("tombstone")).collect();
     assert_eq!(ops, ["d", "tombstone", "c"], "{recs:#?}");
     assert_eq!(recs[0].key, Some(json!({"id": 1})));

@@ -29,6 +29,7 @@ async fn records_arrive_in_order_with_keys_and_headers() {
                 Some(format!("{{\"n\":{i}}}").into_bytes())
             },
             headers: vec![("h".into(), format!("{i}").into_bytes())],
+            event_id: None,
         };
         sink.send(&rec).await.unwrap();
     }

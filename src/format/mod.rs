@@ -13,6 +13,64 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Sent as the `pgcdc.event.id` header; set by the pipeline, which knows the WAL position.
+    pub event_id: Option<EventId>,
+}
+
+/// Header carrying a record's [`EventId`].
+pub const EVENT_ID_HEADER: &str = "pgcdc.event.id";
+
+/// Identifies a record by where it comes from in the WAL: the commit LSN of its transaction and
+/// its index among the records published for that transaction (for a non-transactional logical
+/// message: the message's LSN and 0). The same change published again after a restart gets the
+/// same id, so consumers can drop replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventId {
+    pub lsn: crate::lsn::Lsn,
+    pub index: u64,
+}
+
+impl EventId {
+    /// Longest text form: `FFFFFFFF/FFFFFFFF:18446744073709551615`.
+    pub const MAX_LEN: usize = 38;
+
+    /// Writes the text form into `buf` without allocating; returns the bytes written.
+    pub fn write_to(self, buf: &mut [u8; Self::MAX_LEN]) -> &[u8] {
+        use std::io::Write;
+        let mut cur = std::io::Cursor::new(&mut buf[..]);
+        // Cannot fail: MAX_LEN fits the longest form.
+        let _ = write!(cur, "{self}");
+        let n = cur.position() as usize;
+        &buf[..n]
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.lsn, self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lsn::Lsn;
+
+    #[test]
+    fn event_id_text() {
+        let mut buf = [0u8; EventId::MAX_LEN];
+        let id = EventId {
+            lsn: Lsn(0x16_B374_D848),
+            index: 3,
+        };
+        assert_eq!(id.write_to(&mut buf), b"16/B374D848:3");
+        let max = EventId {
+            lsn: Lsn(u64::MAX),
+            index: u64::MAX,
+        };
+        assert_eq!(max.write_to(&mut buf), max.to_string().as_bytes());
+        assert_eq!(max.to_string().len(), EventId::MAX_LEN);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

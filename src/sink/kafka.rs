@@ -19,7 +19,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::ClientConfig;
 use tokio::sync::Notify;
 
-use crate::format::Record;
+use crate::format::{EventId, Record, EVENT_ID_HEADER};
 
 /// librdkafka properties the sink sets itself because delivery guarantees depend on them.
 pub const RESERVED_PROPERTIES: &[&str] = &[
@@ -270,12 +270,21 @@ impl KafkaSink {
     pub async fn send(&mut self, rec: &Record) -> Result<(), SinkError> {
         self.ensure_topic(&rec.topic).await?;
         let mut headers = None;
-        if !rec.headers.is_empty() {
-            let mut h = OwnedHeaders::new_with_capacity(rec.headers.len());
+        let n_headers = rec.headers.len() + rec.event_id.is_some() as usize;
+        if n_headers > 0 {
+            let mut h = OwnedHeaders::new_with_capacity(n_headers);
             for (k, v) in &rec.headers {
                 h = h.insert(Header {
                     key: k,
                     value: Some(v.as_slice()),
+                });
+            }
+            if let Some(id) = rec.event_id {
+                // librdkafka copies header values, so a stack buffer will do.
+                let mut buf = [0u8; EventId::MAX_LEN];
+                h = h.insert(Header {
+                    key: EVENT_ID_HEADER,
+                    value: Some(id.write_to(&mut buf)),
                 });
             }
             headers = Some(h);

@@ -67,6 +67,11 @@ pub enum AdminError {
         source: tokio_postgres::Error,
     },
 
+    /// The connection could not be established; the text already carries the cause chain
+    /// and the fix, so the source is kept out of the error chain to avoid repeating it.
+    #[error("{message}")]
+    Connect { message: String, transient: bool },
+
     #[error("TLS: {0}")]
     Tls(String),
 
@@ -88,6 +93,7 @@ impl AdminError {
                 Some(code) => sqlstate_is_transient(code.code()),
                 None => is_network_failure(source),
             },
+            AdminError::Connect { transient, .. } => *transient,
             _ => false,
         }
     }
@@ -110,6 +116,43 @@ fn is_network_failure(e: &tokio_postgres::Error) -> bool {
         cur = err.source();
     }
     false
+}
+
+/// A failed connection attempt, described with every cause and what to check.
+fn connect_error(params: &ConnectParams, e: tokio_postgres::Error) -> AdminError {
+    let transient = match e.code() {
+        Some(code) => sqlstate_is_transient(code.code()),
+        None => is_network_failure(&e),
+    };
+    let detail = if e.as_db_error().is_some() {
+        describe(&e)
+    } else {
+        let mut text = e.to_string();
+        let mut cur = std::error::Error::source(&e);
+        while let Some(err) = cur {
+            text.push_str(": ");
+            text.push_str(&err.to_string());
+            cur = err.source();
+        }
+        let fix = if text.contains("does not support TLS") {
+            format!(
+                "the server does not accept TLS connections but database.sslmode is {}: enable ssl on the server or change database.sslmode",
+                params.sslmode
+            )
+        } else if transient {
+            "check database.host and database.port, and that PostgreSQL is running and accepts TCP connections there".to_string()
+        } else {
+            "check database.host, database.port and the database.ssl* settings".to_string()
+        };
+        format!("{text}: {fix}")
+    };
+    AdminError::Connect {
+        message: format!(
+            "cannot connect to PostgreSQL at {}:{}: {detail}",
+            params.host, params.port
+        ),
+        transient,
+    }
 }
 
 /// A tokio-postgres error with the server's message, our fix, and SQLSTATE.
@@ -171,10 +214,10 @@ impl Admin {
         if let Some(pw) = &params.password {
             cfg.password(pw);
         }
-        let context = format!("cannot connect to {}:{}", params.host, params.port);
+        let connect_err = |e: tokio_postgres::Error| connect_error(params, e);
         let client = match tls::client_config(params).map_err(|e| AdminError::Tls(e.0))? {
             None => {
-                let (client, conn) = cfg.connect(NoTls).await.map_err(db(context))?;
+                let (client, conn) = cfg.connect(NoTls).await.map_err(connect_err)?;
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         warn!(error = %e, "admin connection ended");
@@ -184,7 +227,7 @@ impl Admin {
             }
             Some(config) => {
                 let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*config).clone());
-                let (client, conn) = cfg.connect(tls).await.map_err(db(context))?;
+                let (client, conn) = cfg.connect(tls).await.map_err(connect_err)?;
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         warn!(error = %e, "admin connection ended");

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use tokio_postgres::Client;
 
 use crate::event::{ColumnInfo, TableInfo};
+use crate::source::replication::error::sqlstate_is_transient;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the catalog for {what}: {source}: check that the connector's user may read pg_catalog")]
@@ -22,8 +23,12 @@ pub struct CatalogError {
 
 impl CatalogError {
     pub fn is_transient(&self) -> bool {
-        // A closed connection or a server restart; a permission problem would repeat.
-        self.source.is_closed() || self.source.code().is_none()
+        // A closed connection or a server restart (which may arrive as 57P01 "terminating
+        // connection due to administrator command"); a permission problem would repeat.
+        match self.source.code() {
+            Some(code) => sqlstate_is_transient(code.code()),
+            None => true,
+        }
     }
 }
 

@@ -17,6 +17,17 @@ pub struct ConnectorFile {
     schemas: bool,
     topic_prefix: Option<String>,
     extra: String,
+    db: Database,
+    autocreate_mode: String,
+}
+
+/// `[database]` values that tests change from the defaults (the test server, as postgres).
+#[derive(Clone, Default)]
+struct Database {
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<String>,
+    sslmode: Option<String>,
 }
 
 impl ConnectorFile {
@@ -28,7 +39,31 @@ impl ConnectorFile {
             schemas: false,
             topic_prefix: None,
             extra: String::new(),
+            db: Database::default(),
+            autocreate_mode: "all_tables".into(),
         }
+    }
+
+    pub fn port(mut self, port: u16) -> Self {
+        self.db.port = Some(port);
+        self
+    }
+
+    pub fn user(mut self, user: &str, password: &str) -> Self {
+        self.db.user = Some(user.into());
+        self.db.password = Some(password.into());
+        self
+    }
+
+    pub fn sslmode(mut self, mode: &str) -> Self {
+        self.db.sslmode = Some(mode.into());
+        self
+    }
+
+    /// `publication.autocreate_mode` (default here: all_tables).
+    pub fn autocreate_mode(mut self, mode: &str) -> Self {
+        self.autocreate_mode = mode.into();
+        self
     }
 
     pub fn include_tables(mut self, t: &[&str]) -> Self {
@@ -79,16 +114,16 @@ topic_prefix = "{prefix}"
 [database]
 host = "127.0.0.1"
 port = {port}
-user = "postgres"
+user = "{user}"
 dbname = "postgres"
-sslmode = "disable"
+sslmode = "{sslmode}"{password}
 
 [slot]
 name = "{name}_slot"
 
 [publication]
 name = "{name}_pub"
-autocreate_mode = "all_tables"
+autocreate_mode = "{autocreate}"
 
 [format]
 schemas = {schemas}
@@ -100,7 +135,14 @@ bootstrap_servers = "{bootstrap}"
             schemas = self.schemas,
             name = self.name,
             prefix = self.topic_prefix.as_deref().unwrap_or(&self.name),
-            port = pg.port(),
+            port = self.db.port.unwrap_or(pg.port()),
+            user = self.db.user.as_deref().unwrap_or("postgres"),
+            sslmode = self.db.sslmode.as_deref().unwrap_or("disable"),
+            password = match &self.db.password {
+                Some(p) => format!("\npassword = {p:?}"),
+                None => String::new(),
+            },
+            autocreate = self.autocreate_mode,
             bootstrap = kafka.bootstrap(),
         );
         if !self.include.is_empty() {
@@ -195,6 +237,52 @@ impl Capture {
     pub fn run_until(&self, until: &str) {
         let mut child = self.spawn(Some(until));
         self.wait_ok(&mut child, Duration::from_secs(120));
+    }
+
+    /// Runs `pgcdc run` in the foreground to its end; the exit status and stderr.
+    pub fn run_failing(&self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let mut child = self
+            .command()
+            .arg("run")
+            .arg(&self.connector)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pgcdc");
+        let deadline = Instant::now() + timeout;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "pgcdc still running after {timeout:?}:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Asks a running pgcdc to stop (SIGTERM) and asserts that it exits 0.
+    pub fn terminate(&self, child: &mut Child) {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        self.wait_ok(child, Duration::from_secs(60));
+    }
+
+    /// Asserts that a pgcdc started without --until-lsn is still running.
+    pub fn assert_running(&self, child: &mut Child) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("pgcdc exited with {status}:\n{}", self.log());
+        }
     }
 
     pub fn wait_ok(&self, child: &mut Child, timeout: Duration) {

@@ -104,6 +104,28 @@ impl TestKafka {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open but nothing is answered, like a
+    /// broker stuck in a long GC pause or behind a network partition.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Undoes `pause` (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("broker running").id();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
     /// Stops the broker. Its storage is in memory, so the data goes with it.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -5,3 +5,4 @@
 pub mod cdc;
 pub mod kafka;
 pub mod pg;
+pub mod verify;

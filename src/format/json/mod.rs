@@ -244,6 +244,7 @@ impl JsonFormat {
             key,
             value,
             headers,
+            event_id: None,
         }
     }
 
@@ -293,6 +294,7 @@ impl JsonFormat {
             key: Some(key),
             value: Some(value),
             headers: Vec::new(),
+            event_id: None,
         }
     }
 }

@@ -384,7 +384,12 @@ impl ReplicationConnection {
 }
 
 async fn open_transport(params: &ConnectParams) -> Result<Box<dyn Io>, ReplicationError> {
-    let mut tcp = TcpStream::connect((params.host.as_str(), params.port)).await?;
+    let mut tcp = TcpStream::connect((params.host.as_str(), params.port))
+        .await
+        .map_err(|source| ReplicationError::Connect {
+            addr: format!("{}:{}", params.host, params.port),
+            source,
+        })?;
     // Status updates are tiny and latency-sensitive; don't let Nagle hold them back.
     tcp.set_nodelay(true)?;
     let config = tls::client_config(params).map_err(|e| ReplicationError::Tls(e.0))?;

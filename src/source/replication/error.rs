@@ -45,7 +45,14 @@ pub enum ReplicationError {
     #[error("PostgreSQL closed the connection unexpectedly")]
     Closed,
 
-    #[error("connecting to PostgreSQL timed out after {0:?}: check database.hostname/port and that the server is reachable")]
+    #[error("cannot connect to PostgreSQL at {addr}: {source}: check database.host and database.port, and that PostgreSQL is running and accepts TCP connections there")]
+    Connect {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("connecting to PostgreSQL timed out after {0:?}: check database.host and database.port, and that the server is reachable")]
     ConnectTimeout(std::time::Duration),
 
     #[error("{0}")]
@@ -74,6 +81,7 @@ impl ReplicationError {
     pub fn is_transient(&self) -> bool {
         match self {
             ReplicationError::Io(_)
+            | ReplicationError::Connect { .. }
             | ReplicationError::Closed
             | ReplicationError::ConnectTimeout(_) => true,
             ReplicationError::Db(e) => e.is_transient(),

@@ -1,0 +1,277 @@
+//! pgcdc under faults, each while a writer commits small transactions: the walsender killed,
+//! PostgreSQL restarted (fast and immediate), the broker frozen. pgcdc runs without
+//! --until-lsn and must recover by itself: it must catch up (the slot confirms the end of the
+//! workload) without being restarted. A final `run_to_current` then checks, through
+//! tests/common/verify.rs, that every committed change is in Kafka with per-key order kept and
+//! stable event ids.
+
+mod common;
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::cdc::{Capture, ConnectorFile};
+use common::kafka::TestKafka;
+use common::pg::{StopMode, TestPg};
+use common::verify::{verify, wait_confirmed, Verified, Workload, Writer};
+
+struct Rig {
+    name: &'static str,
+    pg: TestPg,
+    kafka: TestKafka,
+    cap: Capture,
+    w: Workload,
+    started: Instant,
+}
+
+impl Rig {
+    fn new(name: &'static str, w: Workload) -> Rig {
+        let started = Instant::now();
+        let pg = TestPg::start();
+        let kafka = TestKafka::start();
+        w.create_tables(&pg);
+        let cap = Capture::new(&pg, &kafka, ConnectorFile::new(name));
+        cap.run_once();
+        Rig {
+            name,
+            pg,
+            kafka,
+            cap,
+            w,
+            started,
+        }
+    }
+
+    fn slot(&self) -> String {
+        format!("{}_slot", self.name)
+    }
+
+    /// Waits until pgcdc holds the slot again (it reconnected).
+    fn wait_streaming(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let sql = format!(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = '{}'",
+            self.slot()
+        );
+        while Instant::now() < deadline {
+            if self.pg.try_psql(&sql).is_ok_and(|o| o.trim() == "t") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "pgcdc did not reconnect within {timeout:?}:\n{}",
+            self.cap.log()
+        );
+    }
+
+    /// The writer is done: the running pgcdc must catch up by itself, then stop cleanly; a
+    /// final run and the check follow.
+    fn finish(&mut self, mut child: Child, mut writer: Writer) -> Verified {
+        writer.finish();
+        let end = self.pg.mark_end();
+        assert!(
+            wait_confirmed(&self.pg, &self.slot(), &end, Duration::from_secs(90)),
+            "pgcdc did not catch up to {end} by itself:\n{}",
+            self.cap.log()
+        );
+        self.cap.assert_running(&mut child);
+        self.cap.terminate(&mut child);
+        self.cap.run_to_current(&self.pg);
+        verify(&self.kafka, self.name, &self.w)
+    }
+
+    fn report(&self, faults: &str, v: &Verified, writer_interruptions: usize) {
+        eprintln!(
+            "faults: {faults}; {} ledger + {} counter records for {} transactions ({} replays); \
+             writer resumed {writer_interruptions} times; {:.1?}",
+            v.ledger_records,
+            v.counter_records,
+            self.w.txns,
+            v.replays,
+            self.started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn walsender_killed() {
+    const KILLS: usize = 5;
+    let mut rig = Rig::new(
+        "wskill",
+        Workload {
+            txns: 3000,
+            keys: 10,
+            pace: Duration::from_millis(25),
+        },
+    );
+    let mut child = rig.cap.spawn(None);
+    rig.wait_streaming(Duration::from_secs(30));
+    let writer = rig.w.start_writer(&rig.pg);
+    let kill_sql = format!(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+         WHERE slot_name = '{}' AND active_pid IS NOT NULL",
+        rig.slot()
+    );
+    let mut kills = 0;
+    let mut while_writing = 0;
+    while kills < KILLS {
+        rig.wait_streaming(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(800));
+        rig.cap.assert_running(&mut child);
+        if rig.pg.psql(&kill_sql).trim() == "t" {
+            kills += 1;
+            while_writing += writer.is_running() as usize;
+        }
+    }
+    let interruptions = writer.interruptions();
+    let v = rig.finish(child, writer);
+    rig.report(
+        &format!("walsender kills {kills} ({while_writing} while writing)"),
+        &v,
+        interruptions,
+    );
+    assert!(
+        while_writing >= 3,
+        "only {while_writing} walsender kills while the writer ran"
+    );
+    let reconnects = rig
+        .cap
+        .log()
+        .matches("session failed, reconnecting")
+        .count();
+    assert!(
+        reconnects >= kills,
+        "{reconnects} reconnects for {kills} kills"
+    );
+}
+
+#[test]
+fn postgres_restarted() {
+    let mut rig = Rig::new(
+        "pgrestart",
+        Workload {
+            txns: 6000,
+            keys: 10,
+            pace: Duration::from_millis(25),
+        },
+    );
+    let mut child = rig.cap.spawn(None);
+    rig.wait_streaming(Duration::from_secs(30));
+    let writer = rig.w.start_writer(&rig.pg);
+    let modes = [
+        StopMode::Fast,
+        StopMode::Immediate,
+        StopMode::Fast,
+        StopMode::Immediate,
+        StopMode::Fast,
+        StopMode::Immediate,
+    ];
+    let mut while_writing = 0;
+    for mode in modes {
+        // Reconnecting after a restart goes through the backoff; a minute is plenty.
+        rig.wait_streaming(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(1000));
+        rig.cap.assert_running(&mut child);
+        while_writing += writer.is_running() as usize;
+        rig.pg.stop(mode);
+        std::thread::sleep(Duration::from_millis(500));
+        rig.pg.start_again();
+    }
+    rig.wait_streaming(Duration::from_secs(60));
+    let interruptions = writer.interruptions();
+    let v = rig.finish(child, writer);
+    rig.report(
+        &format!("postgres restarts 3 fast + 3 immediate ({while_writing} while writing)"),
+        &v,
+        interruptions,
+    );
+    assert!(
+        while_writing >= 4,
+        "only {while_writing} restarts while the writer ran"
+    );
+}
+
+/// SIGSTOP the broker for 30 s, three times, while transactions are in flight, in two
+/// configurations at once (two servers, two brokers; one test so that they overlap):
+/// - librdkafka's default delivery timeout (5 min): pgcdc just waits (backpressure), then
+///   everything is delivered once the broker answers again;
+/// - a delivery timeout shorter than the pause: deliveries fail while the broker is frozen, and
+///   each failure must end the session and resend from the durable position (with a fresh
+///   producer), never skip.
+#[test]
+fn broker_frozen() {
+    std::thread::scope(|s| {
+        let waits = s.spawn(|| broker_frozen_with("brokerstop", None));
+        let fails = s.spawn(|| broker_frozen_with("brokertimeout", Some(5000)));
+        for h in [waits, fails] {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
+    const PAUSES: usize = 3;
+    const PAUSE: Duration = Duration::from_secs(30);
+    let w = Workload {
+        txns: 11_000,
+        keys: 10,
+        pace: Duration::from_millis(100),
+    };
+    let started = Instant::now();
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    w.create_tables(&pg);
+    let mut file = ConnectorFile::new(name);
+    if let Some(ms) = message_timeout_ms {
+        file = file.extra(&format!(
+            "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
+        ));
+    }
+    let cap = Capture::new(&pg, &kafka, file);
+    cap.run_once();
+    let mut rig = Rig {
+        name,
+        pg,
+        kafka,
+        cap,
+        w,
+        started,
+    };
+    let mut child = rig.cap.spawn(None);
+    rig.wait_streaming(Duration::from_secs(30));
+    let writer = rig.w.start_writer(&rig.pg);
+    let mut while_writing = 0;
+    for _ in 0..PAUSES {
+        std::thread::sleep(Duration::from_secs(2));
+        rig.cap.assert_running(&mut child);
+        while_writing += writer.is_running() as usize;
+        rig.kafka.pause();
+        std::thread::sleep(PAUSE);
+        rig.kafka.resume();
+    }
+    let interruptions = writer.interruptions();
+    let v = rig.finish(child, writer);
+    let log = rig.cap.log();
+    let reconnects = log.matches("session failed, reconnecting").count();
+    rig.report(
+        &format!(
+            "broker frozen {PAUSES}x{PAUSE:?} ({while_writing} while writing), \
+             message.timeout.ms {message_timeout_ms:?}, {reconnects} reconnects"
+        ),
+        &v,
+        interruptions,
+    );
+    assert_eq!(
+        while_writing, PAUSES,
+        "the writer finished before the broker pauses did"
+    );
+    if message_timeout_ms.is_some() {
+        assert!(
+            reconnects >= PAUSES,
+            "expected failed deliveries to end sessions:\n{log}"
+        );
+    }
+}
