@@ -202,6 +202,11 @@ pub fn verify(kafka: &TestKafka, prefix: &str, w: &Workload) -> Verified {
                 .map(|r| (format!("counter {}={}", after(r, "k"), after(r, "v")), r)),
         );
     for (change, r) in records {
+        // Snapshot reads are not stream events: they carry no commit position to derive an id
+        // from (a redone snapshot reads again at a new point).
+        if r.op() == Some("r") {
+            continue;
+        }
         let id = r
             .header(EVENT_ID_HEADER)
             .map(|v| String::from_utf8(v.to_vec()).expect("event id is UTF-8"))
