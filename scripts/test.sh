@@ -3,4 +3,5 @@
 # Kafka-protocol broker that the tests start themselves (initdb in a temp dir, free ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --locked --all-targets -- --test-threads=2
+# --show-output: the fault and crash tests print how many faults they injected.
+cargo test --locked --all-targets -- --test-threads=2 --show-output
