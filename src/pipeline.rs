@@ -28,6 +28,7 @@ use crate::source::replication::{
     ConnectParams, ReplicationConnection, ReplicationError, ReplicationEvent, ReplicationStream,
     SlotCreation, SslMode,
 };
+use crate::transforms::TransformChain;
 
 /// Checkpoints in flight between source and acknowledger. Memory is bounded by librdkafka's
 /// queue (a full queue is backpressure on the slot); this only bounds the bookkeeping.
@@ -58,6 +59,8 @@ pub struct Settings {
     pub offsets_path: std::path::PathBuf,
     pub status_interval: Duration,
     pub offsets_flush_interval: Duration,
+    /// `[[transforms]]`, shared with the snapshot.
+    pub transforms: Arc<TransformChain>,
 }
 
 impl Settings {
@@ -125,6 +128,7 @@ impl Settings {
             offsets_path: c.offsets_path(process),
             status_interval: c.slot.status_interval,
             offsets_flush_interval: Duration::from_millis(200),
+            transforms: Arc::new(TransformChain::from_config(&c.transforms)),
         })
     }
 }
@@ -488,6 +492,7 @@ async fn snapshot_phase(
         filter: s.table_filter.clone(),
         event: s.event.clone(),
         schemas: s.schemas,
+        transforms: s.transforms.clone(),
         parallelism: s.snapshot.parallelism,
         chunk_pages: s.snapshot.chunk_pages,
     };
@@ -770,7 +775,7 @@ fn on_message(
         if s.events.is_skipped(op) {
             continue;
         }
-        format.encode(&ev, records)?;
+        s.transforms.encode(format, ev, records)?;
     }
     Ok(())
 }

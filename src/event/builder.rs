@@ -364,6 +364,7 @@ impl EventBuilder {
             ts_nanos,
             key_header,
             lsn,
+            headers: Vec::new(),
         }
     }
 
@@ -379,6 +380,7 @@ impl EventBuilder {
             ts_nanos: ev.ts_nanos,
             key_header: ev.key_header.clone(),
             lsn: ev.lsn,
+            headers: Vec::new(),
         });
         out.push(ev);
         out.extend(tombstone);
@@ -537,6 +539,7 @@ impl EventBuilder {
             ts_nanos: now_nanos(),
             key_header: None,
             lsn,
+            headers: Vec::new(),
         });
         Ok(())
     }

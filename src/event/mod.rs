@@ -16,7 +16,8 @@ pub mod value;
 
 pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
-    ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
+    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
+    SourceInfo,
 };
 pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};

@@ -17,6 +17,8 @@ pub struct Record {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
+    #[error(transparent)]
+    Transform(#[from] crate::transforms::TransformError),
     #[error("cannot serialize event at {lsn} for topic {topic}: {reason}")]
     Unsupported {
         topic: String,

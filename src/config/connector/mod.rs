@@ -4,6 +4,7 @@ mod capture;
 mod database;
 mod output;
 mod snapshot;
+mod transforms;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ pub use output::{
     TopicCreationConfig,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
+pub use transforms::{TransformConfig, UnwrapConfig};
 
 use super::error::{ConfigError, Violation};
 use super::parse::{self, EnvLookup};
@@ -46,6 +48,9 @@ pub struct ConnectorConfig {
     pub snapshot: SnapshotConfig,
     #[serde(default)]
     pub format: FormatConfig,
+    /// `[[transforms]]`, applied in order between the event model and the format.
+    #[serde(default)]
+    pub transforms: Vec<TransformConfig>,
     pub sink: SinkConfig,
     #[serde(default)]
     pub offsets: OffsetsConfig,
@@ -119,6 +124,7 @@ impl ConnectorConfig {
         self.tables.validate()?;
         self.events.validate()?;
         self.snapshot.validate()?;
+        transforms::validate(&self.transforms)?;
         self.sink.validate()?;
         self.offsets.validate()?;
         Ok(())
