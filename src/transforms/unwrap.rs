@@ -226,7 +226,12 @@ impl FieldRef {
             Source::SourceTsMs => Value::Int64(s.commit_ts_micros.div_euclid(1000)),
             Source::SourceTsUs => Value::Int64(s.commit_ts_micros),
             Source::SourceTsNs => Value::Int64(s.commit_ts_micros.saturating_mul(1000)),
-            Source::Snapshot => Value::from_static(s.snapshot.as_str()),
+            // Streaming events hold null here; the envelope only shows "false" through the
+            // schema default, which the copied schema does not have.
+            Source::Snapshot => match s.snapshot {
+                crate::event::SnapshotMarker::False => Value::Null,
+                m => Value::from_static(m.as_str()),
+            },
             Source::Sequence => {
                 let last = match s.last_commit_lsn {
                     Some(l) => format!("\"{}\"", l.as_u64()),
@@ -326,14 +331,23 @@ impl Unwrap {
         }
     }
 
-    fn add_headers(&self, ev: &mut ChangeEvent, op: Op, tombstone: bool) {
+    fn add_headers(&self, ev: &mut ChangeEvent, op: Op) {
         for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
-            // A tombstone has no envelope: only `op` can be told ("d").
-            if tombstone && !f.is_op() {
-                continue;
-            }
             if let Some(v) = header_bytes(&f.value(ev, op)) {
                 ev.headers.push((name.clone(), v));
+            }
+        }
+    }
+
+    /// A tombstone has no envelope, so only `op` can be told ("d"). Debezium's tombstone
+    /// also shares its header list with the delete before it, which this transform already
+    /// extended: the tombstone carries the delete's headers, then `op` once more. The
+    /// tombstone's source is the delete's, so those headers are recomputed here.
+    fn add_tombstone_headers(&self, ev: &mut ChangeEvent) {
+        self.add_headers(ev, Op::Delete);
+        for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
+            if f.is_op() {
+                ev.headers.push((name.clone(), b"d".to_vec()));
             }
         }
     }
@@ -385,7 +399,7 @@ impl Transform for Unwrap {
     fn apply(&self, mut ev: ChangeEvent) -> Result<Option<ChangeEvent>, TransformError> {
         let (op, before, after) = match &mut ev.body {
             EventBody::Tombstone { .. } => {
-                self.add_headers(&mut ev, Op::Delete, true);
+                self.add_tombstone_headers(&mut ev);
                 return Ok((self.opts.mode == DeleteMode::RewriteWithTombstone).then_some(ev));
             }
             EventBody::Change {
@@ -402,7 +416,7 @@ impl Transform for Unwrap {
             // Truncate.
             return Ok(None);
         }
-        self.add_headers(&mut ev, op, false);
+        self.add_headers(&mut ev, op);
         let body = match (after, before) {
             (Some(row), _) => {
                 self.route(&mut ev, &row)?;

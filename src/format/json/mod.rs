@@ -106,19 +106,15 @@ impl FlatJson {
             .fields
             .iter()
             .map(|f| (f.name.as_str(), f.schema.default.as_ref()));
-        // ExtractField yields the envelope's optional `after` schema; InsertField (and
-        // add.fields) rebuild the struct with Connect's copySchemaBasics, which drops the
-        // optional flag.
-        let row = t.value_schema.clone().optional(true);
-        let schema = if layout.fields.is_empty() {
-            row.clone()
-        } else {
-            let mut s = row.clone().optional(false);
+        // A row keeps its struct's own (required) Value schema, extended by InsertField and
+        // add.fields; a null value keeps the envelope's optional `after` field schema.
+        let mut schema = t.value_schema.clone().optional(false);
+        if !layout.fields.is_empty() {
             let mut fields = t.value_schema.fields().to_vec();
             fields.extend(layout.fields.iter().cloned());
-            s.ty = crate::event::schema::SchemaType::Struct(fields);
-            s
-        };
+            schema.ty = crate::event::schema::SchemaType::Struct(fields);
+        }
+        let row = t.value_schema.clone().optional(true);
         FlatJson {
             fields: FieldPrefixes::new(columns.chain(extra)),
             prefix: schema::envelope_prefix(&schema),
