@@ -47,7 +47,7 @@ impl DeleteMode {
 
 /// A value of the envelope that `add.fields`/`add.headers` can copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+enum EnvelopeField {
     Op,
     TsMs,
     TsUs,
@@ -55,12 +55,12 @@ enum Source {
     Version,
     Connector,
     Name,
-    SourceTsMs,
+    CommitTsMs,
     Snapshot,
     Db,
     Sequence,
-    SourceTsUs,
-    SourceTsNs,
+    CommitTsUs,
+    CommitTsNs,
     Schema,
     Table,
     TxId,
@@ -75,7 +75,7 @@ enum Source {
 /// One entry of `add.fields`/`add.headers`: `[struct.]field[:new_name]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldRef {
-    source: Source,
+    source: EnvelopeField,
     /// The output field or header name, prefix included.
     pub name: String,
     /// The envelope field's schema, made optional, without default (Connect's
@@ -83,30 +83,30 @@ pub struct FieldRef {
     pub schema: Schema,
 }
 
-const TOP_LEVEL: &[(&str, Source)] = &[
-    ("op", Source::Op),
-    ("ts_ms", Source::TsMs),
-    ("ts_us", Source::TsUs),
-    ("ts_ns", Source::TsNs),
+const TOP_LEVEL: &[(&str, EnvelopeField)] = &[
+    ("op", EnvelopeField::Op),
+    ("ts_ms", EnvelopeField::TsMs),
+    ("ts_us", EnvelopeField::TsUs),
+    ("ts_ns", EnvelopeField::TsNs),
 ];
 
-const SOURCE_FIELDS: &[(&str, Source)] = &[
-    ("version", Source::Version),
-    ("connector", Source::Connector),
-    ("name", Source::Name),
-    ("ts_ms", Source::SourceTsMs),
-    ("snapshot", Source::Snapshot),
-    ("db", Source::Db),
-    ("sequence", Source::Sequence),
-    ("ts_us", Source::SourceTsUs),
-    ("ts_ns", Source::SourceTsNs),
-    ("schema", Source::Schema),
-    ("table", Source::Table),
-    ("txId", Source::TxId),
-    ("lsn", Source::Lsn),
-    ("xmin", Source::Xmin),
-    ("origin", Source::Origin),
-    ("origin_lsn", Source::OriginLsn),
+const SOURCE_FIELDS: &[(&str, EnvelopeField)] = &[
+    ("version", EnvelopeField::Version),
+    ("connector", EnvelopeField::Connector),
+    ("name", EnvelopeField::Name),
+    ("ts_ms", EnvelopeField::CommitTsMs),
+    ("snapshot", EnvelopeField::Snapshot),
+    ("db", EnvelopeField::Db),
+    ("sequence", EnvelopeField::Sequence),
+    ("ts_us", EnvelopeField::CommitTsUs),
+    ("ts_ns", EnvelopeField::CommitTsNs),
+    ("schema", EnvelopeField::Schema),
+    ("table", EnvelopeField::Table),
+    ("txId", EnvelopeField::TxId),
+    ("lsn", EnvelopeField::Lsn),
+    ("xmin", EnvelopeField::Xmin),
+    ("origin", EnvelopeField::Origin),
+    ("origin_lsn", EnvelopeField::OriginLsn),
 ];
 
 const TRANSACTION_FIELDS: &[&str] = &["id", "total_order", "data_collection_order"];
@@ -117,9 +117,9 @@ fn copy_basics(s: &Schema) -> Schema {
     s
 }
 
-fn top_level_schema(src: Source) -> Schema {
+fn top_level_schema(src: EnvelopeField) -> Schema {
     match src {
-        Source::Op => Schema::new(SchemaType::String),
+        EnvelopeField::Op => Schema::new(SchemaType::String),
         _ => Schema::new(SchemaType::Int64),
     }
 }
@@ -171,7 +171,7 @@ impl FieldRef {
             "transaction" => TRANSACTION_FIELDS.contains(&name).then(|| {
                 let sch = transaction_block_schema();
                 let f = sch.fields().iter().find(|f| f.name == name).cloned();
-                (Source::Transaction, f.map(|f| f.schema))
+                (EnvelopeField::Transaction, f.map(|f| f.schema))
             }),
             other => {
                 return Err(format!(
@@ -215,44 +215,44 @@ impl FieldRef {
         let text = |t: &str| Value::Text(Bytes::copy_from_slice(t.as_bytes()));
         let table = ev.table();
         match self.source {
-            Source::Op => Value::from_static(op.code()),
-            Source::TsMs => Value::Int64(ev.ts_nanos.div_euclid(1_000_000)),
-            Source::TsUs => Value::Int64(ev.ts_nanos.div_euclid(1_000)),
-            Source::TsNs => Value::Int64(ev.ts_nanos),
-            Source::Version => Value::from_static(DEBEZIUM_VERSION),
-            Source::Connector => Value::from_static(CONNECTOR_NAME),
-            Source::Name => text(&s.connector.name),
-            Source::Db => text(&s.connector.db),
-            Source::SourceTsMs => Value::Int64(s.commit_ts_micros.div_euclid(1000)),
-            Source::SourceTsUs => Value::Int64(s.commit_ts_micros),
-            Source::SourceTsNs => Value::Int64(s.commit_ts_micros.saturating_mul(1000)),
+            EnvelopeField::Op => Value::from_static(op.code()),
+            EnvelopeField::TsMs => Value::Int64(ev.ts_nanos.div_euclid(1_000_000)),
+            EnvelopeField::TsUs => Value::Int64(ev.ts_nanos.div_euclid(1_000)),
+            EnvelopeField::TsNs => Value::Int64(ev.ts_nanos),
+            EnvelopeField::Version => Value::from_static(DEBEZIUM_VERSION),
+            EnvelopeField::Connector => Value::from_static(CONNECTOR_NAME),
+            EnvelopeField::Name => text(&s.connector.name),
+            EnvelopeField::Db => text(&s.connector.db),
+            EnvelopeField::CommitTsMs => Value::Int64(s.commit_ts_micros.div_euclid(1000)),
+            EnvelopeField::CommitTsUs => Value::Int64(s.commit_ts_micros),
+            EnvelopeField::CommitTsNs => Value::Int64(s.commit_ts_micros.saturating_mul(1000)),
             // Streaming events hold null here; the envelope only shows "false" through the
             // schema default, which the copied schema does not have.
-            Source::Snapshot => match s.snapshot {
+            EnvelopeField::Snapshot => match s.snapshot {
                 crate::event::SnapshotMarker::False => Value::Null,
                 m => Value::from_static(m.as_str()),
             },
-            Source::Sequence => {
+            EnvelopeField::Sequence => {
                 let last = match s.last_commit_lsn {
                     Some(l) => format!("\"{}\"", l.as_u64()),
                     None => "null".to_string(),
                 };
                 text(&format!("[{last},\"{}\"]", s.lsn.as_u64()))
             }
-            Source::Schema => table.map_or(Value::Null, |t| text(&t.schema_name)),
-            Source::Table => table.map_or(Value::Null, |t| text(&t.table_name)),
-            Source::TxId => s.xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
-            Source::Lsn => Value::Int64(s.lsn.as_u64() as i64),
-            Source::Xmin | Source::Transaction => Value::Null,
-            Source::Origin => s.origin.as_deref().map_or(Value::Null, text),
-            Source::OriginLsn => s
+            EnvelopeField::Schema => table.map_or(Value::Null, |t| text(&t.schema_name)),
+            EnvelopeField::Table => table.map_or(Value::Null, |t| text(&t.table_name)),
+            EnvelopeField::TxId => s.xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
+            EnvelopeField::Lsn => Value::Int64(s.lsn.as_u64() as i64),
+            EnvelopeField::Xmin | EnvelopeField::Transaction => Value::Null,
+            EnvelopeField::Origin => s.origin.as_deref().map_or(Value::Null, text),
+            EnvelopeField::OriginLsn => s
                 .origin_lsn
                 .map_or(Value::Null, |l| Value::Int64(l.as_u64() as i64)),
         }
     }
 
     fn is_op(&self) -> bool {
-        self.source == Source::Op
+        self.source == EnvelopeField::Op
     }
 }
 
@@ -456,5 +456,358 @@ impl Transform for Unwrap {
         };
         ev.body = body;
         Ok(Some(ev))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::event::{EventBuilder, EventConfig, TableInfo};
+    use crate::format::JsonFormat;
+    use crate::lsn::Lsn;
+    use crate::source::pgoutput::{
+        Begin, Column, Delete, Insert, LogicalMessage, Message, OldTuple, PgTimestamp, Relation,
+        ReplicaIdentity, Truncate, TupleData, TupleValue,
+    };
+
+    fn text(s: &'static str) -> TupleValue {
+        TupleValue::Text(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// Events of table s.t(id int4 key, name text, dest text): insert (1, "a", "route_me"),
+    /// delete of key 1 + tombstone, truncate, a logical message; in that order.
+    fn events() -> Vec<ChangeEvent> {
+        let mut b = EventBuilder::new(EventConfig {
+            emit_truncate: true,
+            ..EventConfig::new("p", "db")
+        });
+        b.set_table_info(
+            "s",
+            "t",
+            TableInfo {
+                key_columns: Some(vec!["id".into()]),
+                ..Default::default()
+            },
+        );
+        let col = |name: &str, type_oid| Column {
+            flags: 0,
+            name: name.into(),
+            type_oid,
+            type_modifier: -1,
+        };
+        let mut out = Vec::new();
+        let msgs = [
+            Message::Relation(Relation {
+                xid: None,
+                oid: 5,
+                namespace: "s".into(),
+                name: "t".into(),
+                replica_identity: ReplicaIdentity::Default,
+                columns: vec![col("id", 23), col("name", 25), col("dest", 25)],
+            }),
+            Message::Begin(Begin {
+                final_lsn: Lsn(90),
+                commit_ts: PgTimestamp(0),
+                xid: 7,
+            }),
+            Message::Insert(Insert {
+                xid: None,
+                relation_oid: 5,
+                new: TupleData(vec![text("1"), text("a"), text("route_me")]),
+            }),
+            Message::Delete(Delete {
+                xid: None,
+                relation_oid: 5,
+                old: OldTuple::Key(TupleData(vec![
+                    text("1"),
+                    TupleValue::Null,
+                    TupleValue::Null,
+                ])),
+            }),
+            Message::Truncate(Truncate {
+                xid: None,
+                options: 0,
+                relation_oids: vec![5],
+            }),
+            Message::Message(LogicalMessage {
+                xid: None,
+                flags: 1,
+                lsn: Lsn(60),
+                prefix: "pre".into(),
+                content: Bytes::from_static(b"hi"),
+            }),
+        ];
+        for (i, m) in msgs.iter().enumerate() {
+            b.handle(Lsn(10 * (i as u64 + 1)), m, &mut out).unwrap();
+        }
+        out
+    }
+
+    fn unwrap(opts: UnwrapOptions) -> Vec<Option<ChangeEvent>> {
+        let u = Unwrap::new(opts);
+        events().into_iter().map(|e| u.apply(e).unwrap()).collect()
+    }
+
+    fn mode(mode: DeleteMode) -> UnwrapOptions {
+        UnwrapOptions {
+            mode,
+            ..Default::default()
+        }
+    }
+
+    /// The schemaless JSON value of an event, `None` for a tombstone.
+    fn value_json(ev: &ChangeEvent) -> Option<serde_json::Value> {
+        let mut f = JsonFormat::new(false);
+        let mut recs = Vec::new();
+        f.encode(ev, &mut recs).unwrap();
+        recs[0]
+            .value
+            .as_ref()
+            .map(|v| serde_json::from_slice(v).unwrap())
+    }
+
+    fn headers(ev: &ChangeEvent) -> Vec<(String, String)> {
+        ev.headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8(v.clone()).unwrap()))
+            .collect()
+    }
+
+    fn is_tombstone(ev: &Option<ChangeEvent>) -> bool {
+        matches!(ev, Some(e) if matches!(e.body, EventBody::Tombstone { .. }))
+    }
+
+    #[test]
+    fn input_has_the_expected_shape() {
+        let ops: Vec<Option<Op>> = events().iter().map(ChangeEvent::op).collect();
+        assert_eq!(
+            ops,
+            vec![
+                Some(Op::Create),
+                Some(Op::Delete),
+                None,
+                Some(Op::Truncate),
+                Some(Op::Message)
+            ]
+        );
+    }
+
+    #[test]
+    fn default_mode_is_tombstone_and_rows_are_the_after_state() {
+        let out = unwrap(UnwrapOptions::default());
+        let create = out[0].as_ref().unwrap();
+        assert_eq!(
+            value_json(create).unwrap(),
+            serde_json::json!({"id": 1, "name": "a", "dest": "route_me"})
+        );
+        assert_eq!(create.key, Some(vec![Value::Int32(1)]));
+        // The delete becomes a null value (JsonConverter writes `null`), the tombstone and
+        // the truncate are dropped, the message passes unchanged.
+        let delete = out[1].as_ref().unwrap();
+        assert!(matches!(delete.body, EventBody::Flat { row: None, .. }));
+        assert_eq!(value_json(delete), Some(serde_json::Value::Null));
+        assert!(out[2].is_none());
+        assert!(out[3].is_none());
+        let msg = out[4].as_ref().unwrap();
+        assert_eq!(msg.body, events()[4].body);
+    }
+
+    #[test]
+    fn drop_mode_drops_deletes_and_tombstones() {
+        let out = unwrap(mode(DeleteMode::Drop));
+        assert!(out[0].is_some());
+        assert!(out[1].is_none());
+        assert!(out[2].is_none());
+        assert!(out[3].is_none());
+        assert!(out[4].is_some());
+    }
+
+    #[test]
+    fn rewrite_marks_every_row_and_keeps_the_old_row_of_deletes() {
+        for (m, keeps_tombstone) in [
+            (DeleteMode::Rewrite, false),
+            (DeleteMode::RewriteWithTombstone, true),
+        ] {
+            let out = unwrap(mode(m));
+            assert_eq!(
+                value_json(out[0].as_ref().unwrap()).unwrap(),
+                serde_json::json!({"id": 1, "name": "a", "dest": "route_me", "__deleted": "false"})
+            );
+            assert_eq!(
+                value_json(out[1].as_ref().unwrap()).unwrap(),
+                serde_json::json!({"id": 1, "name": null, "dest": null, "__deleted": "true"})
+            );
+            assert_eq!(is_tombstone(&out[2]), keeps_tombstone, "{m:?}");
+            assert!(out[3].is_none());
+        }
+    }
+
+    #[test]
+    fn delete_to_tombstone_turns_the_delete_into_a_tombstone() {
+        let out = unwrap(mode(DeleteMode::DeleteToTombstone));
+        assert!(is_tombstone(&out[1]));
+        assert_eq!(value_json(out[1].as_ref().unwrap()), None);
+        assert_eq!(out[1].as_ref().unwrap().key, Some(vec![Value::Int32(1)]));
+        assert!(out[2].is_none());
+    }
+
+    #[test]
+    fn add_fields_follow_deleted_with_prefix_and_renames() {
+        let fields = [
+            "op",
+            "table",
+            "lsn",
+            "source.ts_ms",
+            "txId:tx",
+            "ts_ms",
+            "xmin",
+        ]
+        .iter()
+        .map(|s| FieldRef::parse(s, "__").unwrap())
+        .collect();
+        let out = unwrap(UnwrapOptions {
+            mode: DeleteMode::Rewrite,
+            add_fields: fields,
+            ..Default::default()
+        });
+        let create = value_json(out[0].as_ref().unwrap()).unwrap();
+        let keys: Vec<&String> = create.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            vec![
+                "id",
+                "name",
+                "dest",
+                "__deleted",
+                "__op",
+                "__table",
+                "__lsn",
+                "__source_ts_ms",
+                "__tx",
+                "__ts_ms",
+                "__xmin"
+            ]
+        );
+        assert_eq!(create["__op"], "c");
+        assert_eq!(create["__table"], "t");
+        assert_eq!(create["__lsn"], 30);
+        assert_eq!(create["__tx"], 7);
+        assert!(create["__ts_ms"].as_i64().unwrap() > 1_600_000_000_000);
+        assert!(create["__xmin"].is_null());
+        let delete = value_json(out[1].as_ref().unwrap()).unwrap();
+        assert_eq!(delete["__op"], "d");
+        assert_eq!(delete["__lsn"], 40);
+    }
+
+    #[test]
+    fn add_fields_are_not_added_to_null_deletes() {
+        let out = unwrap(UnwrapOptions {
+            add_fields: vec![FieldRef::parse("op", "__").unwrap()],
+            ..Default::default()
+        });
+        assert_eq!(value_json(out[0].as_ref().unwrap()).unwrap()["__op"], "c");
+        assert_eq!(
+            value_json(out[1].as_ref().unwrap()),
+            Some(serde_json::Value::Null)
+        );
+    }
+
+    #[test]
+    fn added_field_schemas_are_optional_copies_without_defaults() {
+        let op = FieldRef::parse("op", "__").unwrap();
+        assert!(op.schema.optional);
+        assert_eq!(op.schema.ty, SchemaType::String);
+        let snap = FieldRef::parse("snapshot", "meta_").unwrap();
+        assert_eq!(snap.name, "meta_snapshot");
+        assert_eq!(snap.schema.name.as_deref(), Some("io.debezium.data.Enum"));
+        assert!(snap.schema.default.is_none());
+        let ts = FieldRef::parse("source.ts_ms:when", "").unwrap();
+        assert_eq!(ts.name, "when");
+        assert_eq!(ts.schema.ty, SchemaType::Int64);
+        assert!(ts.schema.optional);
+    }
+
+    #[test]
+    fn bad_field_references_are_rejected() {
+        for bad in ["nope", "source.nope", "after.id", "a:b:c", "op:", "a.b.c"] {
+            assert!(FieldRef::parse(bad, "__").is_err(), "{bad}");
+        }
+        // A top-level field named through a struct falls back to the top level.
+        assert!(FieldRef::parse("source.op", "__").is_ok());
+    }
+
+    #[test]
+    fn add_headers_in_simple_header_converter_form() {
+        let out = unwrap(UnwrapOptions {
+            mode: DeleteMode::RewriteWithTombstone,
+            add_headers: ["op", "lsn", "db"]
+                .iter()
+                .map(|s| FieldRef::parse(s, "__").unwrap())
+                .collect(),
+            ..Default::default()
+        });
+        let h = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            headers(out[0].as_ref().unwrap()),
+            vec![h("__op", "c"), h("__lsn", "30"), h("__db", "db")]
+        );
+        // Debezium's tombstone shares the delete's headers and adds `op` again.
+        assert_eq!(
+            headers(out[2].as_ref().unwrap()),
+            vec![
+                h("__op", "d"),
+                h("__lsn", "40"),
+                h("__db", "db"),
+                h("__op", "d")
+            ]
+        );
+        assert!(out[4].as_ref().unwrap().headers.is_empty());
+    }
+
+    #[test]
+    fn route_by_field_sets_the_topic_from_the_row() {
+        let out = unwrap(UnwrapOptions {
+            route_by_field: Some("dest".into()),
+            mode: DeleteMode::Rewrite,
+            ..Default::default()
+        });
+        assert_eq!(&*out[0].as_ref().unwrap().topic, "route_me");
+        // The delete's old row has no value there: the topic stays.
+        assert_eq!(&*out[1].as_ref().unwrap().topic, "p.s.t");
+        let u = Unwrap::new(UnwrapOptions {
+            route_by_field: Some("id".into()),
+            ..Default::default()
+        });
+        let err = u.apply(events().remove(0)).unwrap_err();
+        assert!(err.to_string().contains("not a string"), "{err}");
+    }
+
+    #[test]
+    fn schema_of_flat_rows_extends_the_required_value_schema() {
+        let u = Unwrap::new(UnwrapOptions {
+            mode: DeleteMode::Rewrite,
+            ..Default::default()
+        });
+        let ev = u.apply(events().remove(0)).unwrap().unwrap();
+        let mut f = JsonFormat::new(true);
+        let mut recs = Vec::new();
+        f.encode(&ev, &mut recs).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(recs[0].value.as_ref().unwrap()).unwrap();
+        assert_eq!(v["schema"]["name"], "p.s.t.Value");
+        assert_eq!(v["schema"]["optional"], false);
+        let last = v["schema"]["fields"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["field"], "__deleted");
+        assert_eq!(last["optional"], true);
+        assert_eq!(v["payload"]["__deleted"], "false");
+    }
+
+    #[test]
+    fn second_unwrap_passes_flat_rows_through() {
+        let u = Unwrap::new(mode(DeleteMode::Rewrite));
+        let once = u.apply(events().remove(0)).unwrap().unwrap();
+        let twice = u.apply(once.clone()).unwrap().unwrap();
+        assert_eq!(once, twice);
     }
 }

@@ -179,6 +179,63 @@ mod tests {
     }
 
     #[test]
+    fn transforms_parse_in_order_with_defaults() {
+        let c = load(&format!(
+            "{MINIMAL}[[transforms]]\ntype = \"unwrap\"\n\
+             delete_tombstone_handling_mode = \"rewrite\"\n\
+             add_fields = [\"op\", \"source.ts_ms\"]\n\
+             [[transforms]]\ntype = \"unwrap\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.transforms.len(), 2);
+        let TransformConfig::Unwrap(first) = &c.transforms[0];
+        let opts = first.options();
+        assert_eq!(opts.mode, crate::transforms::DeleteMode::Rewrite);
+        let names: Vec<&str> = opts.add_fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["__op", "__source_ts_ms"]);
+        let TransformConfig::Unwrap(second) = &c.transforms[1];
+        assert_eq!(second, &UnwrapConfig::default());
+        assert_eq!(
+            second.options().mode,
+            crate::transforms::DeleteMode::Tombstone
+        );
+        assert!(second.replace_null_with_default);
+        assert!(load(MINIMAL).unwrap().transforms.is_empty());
+    }
+
+    #[test]
+    fn bad_transforms_are_rejected_with_the_key() {
+        let cases = [
+            (
+                "type = \"unwrap\"\ndelete_tombstone_handling_mode = \"nope\"\n",
+                "nope",
+            ),
+            (
+                "type = \"unwrap\"\nadd_fields = [\"nope\"]\n",
+                "transforms[0].add_fields",
+            ),
+            (
+                "type = \"unwrap\"\nadd_headers = [\"a:b:c\"]\n",
+                "transforms[0].add_headers",
+            ),
+            (
+                "type = \"unwrap\"\ndrop_tombstones = true\n",
+                "drop_tombstones",
+            ),
+            ("type = \"flatten\"\n", "flatten"),
+            (
+                "type = \"unwrap\"\ndelete_tombstone_handling_mode = \"rewrite\"\n\
+                 add_fields = [\"op:deleted\"]\n",
+                "twice",
+            ),
+        ];
+        for (body, needle) in cases {
+            let err = load(&format!("{MINIMAL}[[transforms]]\n{body}")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{body}: {err}");
+        }
+    }
+
+    #[test]
     fn minimal_file_gets_debezium_defaults() {
         let c = load(MINIMAL).unwrap();
         assert_eq!(c.slot.name, "debezium");
