@@ -121,6 +121,11 @@ impl Settings {
                 unavailable_value_placeholder: c.events.unavailable_value_placeholder.clone(),
                 emit_truncate: !c.events.is_skipped("t"),
                 modes: c.events.type_modes(),
+                column_filter: c
+                    .tables
+                    .column_filter()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                skip_messages_without_change: c.events.skip_messages_without_change,
             },
             snapshot: c.snapshot.clone(),
             schemas: c.format.schemas,

@@ -375,12 +375,10 @@ impl Unwrap {
             field: name.clone(),
             reason,
         };
-        let idx = table
-            .columns
-            .iter()
-            .position(|c| &c.name == name)
+        let (col, idx) = table
+            .value_column(name)
             .ok_or_else(|| err("no such column"))?;
-        if table.columns[idx].schema.ty != SchemaType::String {
+        if table.columns[col].schema.ty != SchemaType::String {
             return Err(err("the column is not a string"));
         }
         let topic = match row.get(idx) {

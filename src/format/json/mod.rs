@@ -101,7 +101,7 @@ struct FlatJson {
 
 impl FlatJson {
     fn new(t: &TableSchema, layout: &FlatLayout) -> Self {
-        let columns = (0..t.columns.len()).map(|i| column_field(t, i));
+        let columns = t.value_indices.iter().map(|&i| column_field(t, i));
         let extra = layout
             .fields
             .iter()
@@ -149,7 +149,7 @@ impl TableJson {
         source_table.extend_from_slice(b",\"txId\":");
         TableJson {
             key_fields: FieldPrefixes::new(t.key_indices.iter().map(|&i| column_field(t, i))),
-            value_fields: FieldPrefixes::new((0..t.columns.len()).map(|i| column_field(t, i))),
+            value_fields: FieldPrefixes::new(t.value_indices.iter().map(|&i| column_field(t, i))),
             key_prefix: t.key_schema.as_ref().map(schema::envelope_prefix),
             value_prefix: schema::envelope_prefix(&t.envelope_schema),
             source_table,
@@ -467,7 +467,7 @@ pub fn render_schema(schema: &Schema) -> String {
 
 /// Convenience for tests and tools: a row as schemaless JSON with the table's field names.
 pub fn row_json(table: &TableSchema, row: &Row) -> String {
-    let fields = FieldPrefixes::new((0..table.columns.len()).map(|i| column_field(table, i)));
+    let fields = FieldPrefixes::new(table.value_indices.iter().map(|&i| column_field(table, i)));
     let mut out = Vec::new();
     fields.write_row(&mut out, row);
     String::from_utf8(out).unwrap_or_default()
