@@ -70,6 +70,8 @@ struct Variant {
     events_toml: &'static str,
     /// Also compare a pgcdc capture with `schemas = false` (against the oracle's payloads).
     schemaless: bool,
+    /// Keys added to pgcdc's `[tables]` section.
+    tables_toml: &'static str,
     /// Options of Debezium's `ExtractNewRecordState` (`--unwrap-opt`); `None`: no unwrap.
     unwrap: Option<&'static [&'static str]>,
     /// The matching pgcdc `[[transforms]]` table(s).
@@ -82,6 +84,7 @@ const VARIANTS: &[Variant] = &[
         oracle_props: &[],
         events_toml: "",
         schemaless: true,
+        tables_toml: "",
         unwrap: None,
         transforms_toml: "",
     },
@@ -98,6 +101,7 @@ const VARIANTS: &[Variant] = &[
                       time_precision_mode = \"adaptive_time_microseconds\"\n\
                       interval_handling_mode = \"string\"\n",
         schemaless: false,
+        tables_toml: "",
         unwrap: None,
         transforms_toml: "",
     },
@@ -112,6 +116,7 @@ const VARIANTS: &[Variant] = &[
                       binary_handling_mode = \"hex\"\n\
                       time_precision_mode = \"connect\"\n",
         schemaless: false,
+        tables_toml: "",
         unwrap: None,
         transforms_toml: "",
     },
@@ -120,6 +125,20 @@ const VARIANTS: &[Variant] = &[
         oracle_props: &["binary.handling.mode=base64-url-safe"],
         events_toml: "binary_handling_mode = \"base64-url-safe\"\n",
         schemaless: false,
+        tables_toml: "",
+        unwrap: None,
+        transforms_toml: "",
+    },
+    Variant {
+        name: "columns",
+        oracle_props: &[
+            "column.exclude.list=public.t_types_full.c_bool,public.t_types.id,public.t_composite.c,public.t_toast_full.small",
+            "skip.messages.without.change=true",
+        ],
+        events_toml: "skip_messages_without_change = true\n",
+        schemaless: false,
+        tables_toml: "column_exclude = [\"public\\\\.t_types_full\\\\.c_bool\", \"public\\\\.t_types\\\\.id\", \
+                      \"public\\\\.t_composite\\\\.c\", \"public\\\\.t_toast_full\\\\.small\"]\n",
         unwrap: None,
         transforms_toml: "",
     },
@@ -128,6 +147,7 @@ const VARIANTS: &[Variant] = &[
         oracle_props: &[],
         events_toml: "",
         schemaless: true,
+        tables_toml: "",
         unwrap: Some(&[
             "delete.tombstone.handling.mode=rewrite-with-tombstone",
             "add.fields=op,table,lsn,source.ts_ms,txId:tx,snapshot",
@@ -143,6 +163,7 @@ const VARIANTS: &[Variant] = &[
         oracle_props: &[],
         events_toml: "",
         schemaless: true,
+        tables_toml: "",
         unwrap: Some(&[]),
         transforms_toml: "\n[[transforms]]\ntype = \"unwrap\"\n",
     },
@@ -356,7 +377,12 @@ fn pgcdc_run(pg: &TestPg, v: &Variant, schemas: bool) -> PgcdcRun {
     let label = format!("{}_{}", v.name, if schemas { "schemas" } else { "plain" });
     let include: Vec<String> = TABLES.iter().map(|t| format!("public\\.{t}")).collect();
     let include: Vec<&str> = include.iter().map(String::as_str).collect();
-    let mut events = String::from("\n[events]\nskipped_operations = [\"none\"]\n");
+    // The file's [tables] section (include list) is the last before `extra`: the variant's
+    // keys land there.
+    let mut events = format!(
+        "{}\n[events]\nskipped_operations = [\"none\"]\n",
+        v.tables_toml
+    );
     events.push_str(v.events_toml);
     events.push_str(v.transforms_toml);
     let file = ConnectorFile::new(&format!("pgcdc_{label}"))

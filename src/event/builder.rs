@@ -733,6 +733,10 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["d"]);
         assert_eq!(out[0].key, Some(vec![Value::Int32(1)]));
+        // Debezium marks the excluded key column optional in the key schema.
+        let key_fields = table.key_schema.as_ref().unwrap().fields();
+        assert_eq!(key_fields[0].name, "id");
+        assert!(key_fields[0].schema.optional);
         match &out[0].body {
             EventBody::Change { after: Some(a), .. } => assert_eq!(a, &vec![Value::Int32(1)]),
             other => panic!("{other:?}"),

@@ -96,7 +96,12 @@ impl TableSchema {
 
     /// Whether two full rows agree on every value column.
     pub fn same_value(&self, a: &Row, b: &Row) -> bool {
-        self.value_indices.iter().all(|&i| a.get(i) == b.get(i))
+        self.value_indices
+            .iter()
+            .all(|&i| match (a.get(i), b.get(i)) {
+                (Some(x), Some(y)) => x.java_eq(y),
+                (x, y) => x.is_none() && y.is_none(),
+            })
     }
 
     /// The column of value field `name`, as (index into `columns`, index into value rows).
@@ -248,7 +253,14 @@ impl RelationCache {
         let key_schema = (!key_indices.is_empty()).then(|| {
             let fields = key_indices
                 .iter()
-                .map(|&i| schema::field(columns[i].name.clone(), columns[i].schema.clone()))
+                .map(|&i| {
+                    // Debezium 3.6.3 marks a key column optional when the column filter
+                    // leaves it out of the value.
+                    let excluded = !value_indices.contains(&i);
+                    let sch = columns[i].schema.clone();
+                    let sch = if excluded { sch.optional(true) } else { sch };
+                    schema::field(columns[i].name.clone(), sch)
+                })
                 .collect();
             Schema::new(SchemaType::Struct(fields)).named(format!("{topic}.Key"))
         });
