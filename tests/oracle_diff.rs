@@ -254,7 +254,9 @@ impl Oracle {
             .arg("--fresh")
             .arg("--ready-file")
             .arg(&ready)
-            .args(["--idle-seconds", "5", "--progress-seconds", "0"]);
+            // The test stops it (see `finish`); the idle stop is only a fallback, long enough
+            // that no oracle stops while slower ones are still starting.
+            .args(["--idle-seconds", "300", "--progress-seconds", "0"]);
         for p in v.oracle_props {
             cmd.args(["--prop", p]);
         }
@@ -313,10 +315,31 @@ impl Oracle {
         }
     }
 
-    /// Waits for the idle stop and returns the records, `TestPg::mark_end` markers removed.
+    /// Once the output has been quiet for a while after the workload, stops the oracle
+    /// gracefully (SIGTERM) and returns the records, `TestPg::mark_end` markers removed.
     fn finish(mut self, timeout: Duration) -> Vec<Value> {
-        let deadline = Instant::now() + timeout;
+        const QUIET: Duration = Duration::from_secs(5);
+        // Under load Debezium may take a while to deliver its first record.
+        const FIRST_RECORD: Duration = Duration::from_secs(30);
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut last_len = 0;
+        let mut last_change = started;
+        let mut terminated = false;
         loop {
+            let len = std::fs::metadata(&self.out).map(|m| m.len()).unwrap_or(0);
+            if len != last_len {
+                last_len = len;
+                last_change = Instant::now();
+            }
+            let quiet =
+                last_change.elapsed() >= QUIET && (len > 0 || started.elapsed() >= FIRST_RECORD);
+            if quiet && !terminated {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &self.child.id().to_string()])
+                    .status();
+                terminated = true;
+            }
             if let Some(status) = self.child.try_wait().unwrap() {
                 assert!(
                     status.success(),

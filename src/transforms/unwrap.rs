@@ -427,9 +427,8 @@ impl Transform for Unwrap {
                 }
             }
             (None, Some(row)) => {
-                match self.opts.mode {
-                    DeleteMode::Drop => return Ok(None),
-                    _ => self.route(&mut ev, &row)?,
+                if self.opts.mode != DeleteMode::Drop {
+                    self.route(&mut ev, &row)?;
                 }
                 match self.opts.mode {
                     DeleteMode::Drop => return Ok(None),
