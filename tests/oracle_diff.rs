@@ -151,12 +151,29 @@ const VARIANTS: &[Variant] = &[
         unwrap: Some(&[
             "delete.tombstone.handling.mode=rewrite-with-tombstone",
             "add.fields=op,table,lsn,source.ts_ms,txId:tx,snapshot",
+            "add.fields.prefix=meta_",
             "add.headers=op,lsn,db",
         ]),
         transforms_toml: "\n[[transforms]]\ntype = \"unwrap\"\n\
                           delete_tombstone_handling_mode = \"rewrite-with-tombstone\"\n\
                           add_fields = [\"op\", \"table\", \"lsn\", \"source.ts_ms\", \"txId:tx\", \"snapshot\"]\n\
+                          add_fields_prefix = \"meta_\"\n\
                           add_headers = [\"op\", \"lsn\", \"db\"]\n",
+    },
+    Variant {
+        name: "unwrap_d2t",
+        oracle_props: &[],
+        events_toml: "",
+        schemaless: false,
+        tables_toml: "",
+        unwrap: Some(&[
+            "delete.tombstone.handling.mode=delete-to-tombstone",
+            "add.headers=op,table",
+            "add.headers.prefix=h_",
+        ]),
+        transforms_toml: "\n[[transforms]]\ntype = \"unwrap\"\n\
+                          delete_tombstone_handling_mode = \"delete-to-tombstone\"\n\
+                          add_headers = [\"op\", \"table\"]\nadd_headers_prefix = \"h_\"\n",
     },
     Variant {
         name: "unwrap_default",
