@@ -170,10 +170,12 @@ const VARIANTS: &[Variant] = &[
             "delete.tombstone.handling.mode=delete-to-tombstone",
             "add.headers=op,table",
             "add.headers.prefix=h_",
+            "replace.null.with.default=false",
         ]),
         transforms_toml: "\n[[transforms]]\ntype = \"unwrap\"\n\
                           delete_tombstone_handling_mode = \"delete-to-tombstone\"\n\
-                          add_headers = [\"op\", \"table\"]\nadd_headers_prefix = \"h_\"\n",
+                          add_headers = [\"op\", \"table\"]\nadd_headers_prefix = \"h_\"\n\
+                          replace_null_with_default = false\n",
     },
     Variant {
         name: "unwrap_default",
