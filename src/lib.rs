@@ -15,5 +15,6 @@ pub mod progress;
 pub mod sink;
 pub mod snapshot;
 pub mod source;
+pub mod transforms;
 
 pub use lsn::Lsn;

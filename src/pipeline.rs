@@ -28,6 +28,7 @@ use crate::source::replication::{
     ConnectParams, ReplicationConnection, ReplicationError, ReplicationEvent, ReplicationStream,
     SlotCreation, SslMode,
 };
+use crate::transforms::TransformChain;
 
 /// Checkpoints in flight between source and acknowledger. Memory is bounded by librdkafka's
 /// queue (a full queue is backpressure on the slot); this only bounds the bookkeeping.
@@ -58,6 +59,8 @@ pub struct Settings {
     pub offsets_path: std::path::PathBuf,
     pub status_interval: Duration,
     pub offsets_flush_interval: Duration,
+    /// `[[transforms]]`, shared with the snapshot.
+    pub transforms: Arc<TransformChain>,
 }
 
 impl Settings {
@@ -118,6 +121,11 @@ impl Settings {
                 unavailable_value_placeholder: c.events.unavailable_value_placeholder.clone(),
                 emit_truncate: !c.events.is_skipped("t"),
                 modes: c.events.type_modes(),
+                column_filter: c
+                    .tables
+                    .column_filter()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                skip_messages_without_change: c.events.skip_messages_without_change,
             },
             snapshot: c.snapshot.clone(),
             schemas: c.format.schemas,
@@ -125,6 +133,7 @@ impl Settings {
             offsets_path: c.offsets_path(process),
             status_interval: c.slot.status_interval,
             offsets_flush_interval: Duration::from_millis(200),
+            transforms: Arc::new(TransformChain::from_config(&c.transforms)),
         })
     }
 }
@@ -558,6 +567,7 @@ async fn snapshot_phase(
         filter: s.table_filter.clone(),
         event: s.event.clone(),
         schemas: s.schemas,
+        transforms: s.transforms.clone(),
         parallelism: s.snapshot.parallelism,
         chunk_pages: s.snapshot.chunk_pages,
     };
@@ -849,7 +859,7 @@ fn on_message(
         if s.events.is_skipped(op) {
             continue;
         }
-        format.encode(&ev, records)?;
+        s.transforms.encode(format, ev, records)?;
     }
     let new = &mut records[first..];
     match msg {

@@ -71,10 +71,11 @@ impl EventBuilder {
             cfg.topic_prefix
         )));
         let placeholder = Bytes::from(cfg.unavailable_value_placeholder.clone().into_bytes());
+        let relations = RelationCache::with_column_filter(cfg.column_filter.clone());
         EventBuilder {
             cfg,
             connector,
-            relations: RelationCache::default(),
+            relations,
             message_topic,
             placeholder,
             txn: None,
@@ -356,14 +357,15 @@ impl EventBuilder {
             body: EventBody::Change {
                 table: table.clone(),
                 op,
-                before,
-                after,
+                before: before.map(|r| table.project(r)),
+                after: after.map(|r| table.project(r)),
             },
             key,
             source,
             ts_nanos,
             key_header,
             lsn,
+            headers: Vec::new(),
         }
     }
 
@@ -379,6 +381,7 @@ impl EventBuilder {
             ts_nanos: ev.ts_nanos,
             key_header: ev.key_header.clone(),
             lsn: ev.lsn,
+            headers: Vec::new(),
         });
         out.push(ev);
         out.extend(tombstone);
@@ -418,6 +421,16 @@ impl EventBuilder {
         };
         let source = self.source(txn, lsn);
         let ts = now_nanos();
+        if self.cfg.skip_messages_without_change {
+            // Debezium compares the value structs before looking at key changes; without an
+            // old row (REPLICA IDENTITY DEFAULT) nothing is skipped.
+            if let Some(b) = &before {
+                if table.same_value(b, &after) {
+                    tracing::debug!(table = %qualified(&table), lsn = %lsn, "update without change in captured columns skipped");
+                    return Ok(());
+                }
+            }
+        }
         let old_key = before.as_ref().and_then(|b| Self::key_of(&table, b));
         match (before, old_key, new_key) {
             (Some(before), Some(old_key), Some(new_key)) if old_key != new_key => {
@@ -537,6 +550,7 @@ impl EventBuilder {
             ts_nanos: now_nanos(),
             key_header: None,
             lsn,
+            headers: Vec::new(),
         });
         Ok(())
     }
@@ -687,6 +701,101 @@ mod tests {
             .unwrap();
         assert_eq!(out[1].source.last_commit_lsn, Some(Lsn(148)));
         assert_eq!(out[1].source.origin, None);
+    }
+
+    fn update(old: Option<&[&str]>, new: &[&str]) -> Message {
+        Message::Update(Update {
+            xid: None,
+            relation_oid: 10,
+            old: old.map(|o| OldTuple::Old(text(o))),
+            new: text(new),
+        })
+    }
+
+    #[test]
+    fn excluded_columns_leave_values_but_not_keys() {
+        let filter =
+            super::super::columns::ColumnFilter::new(&[], &["S\\.T\\.(id|x)".into()]).unwrap();
+        let mut b = builder(EventConfig {
+            column_filter: filter,
+            ..EventConfig::new("p", "db")
+        });
+        let mut out = Vec::new();
+        b.handle(Lsn(50), &insert(10, &["1", "1970-01-02"]), &mut out)
+            .unwrap();
+        let table = out[0].table().unwrap().clone();
+        assert_eq!(table.value_indices, vec![1]);
+        let names: Vec<&str> = table
+            .value_schema
+            .fields()
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["d"]);
+        assert_eq!(out[0].key, Some(vec![Value::Int32(1)]));
+        // Debezium marks the excluded key column optional in the key schema.
+        let key_fields = table.key_schema.as_ref().unwrap().fields();
+        assert_eq!(key_fields[0].name, "id");
+        assert!(key_fields[0].schema.optional);
+        match &out[0].body {
+            EventBody::Change { after: Some(a), .. } => assert_eq!(a, &vec![Value::Int32(1)]),
+            other => panic!("{other:?}"),
+        }
+        let json = crate::format::json::row_json(&table, &vec![Value::Int32(1)]);
+        assert_eq!(json, "{\"d\":1}");
+    }
+
+    #[test]
+    fn updates_without_change_are_skipped_only_when_asked() {
+        for skip in [false, true] {
+            let mut b = builder(EventConfig {
+                skip_messages_without_change: skip,
+                ..EventConfig::new("p", "db")
+            });
+            let mut out = Vec::new();
+            let same = ["1", "1970-01-02"];
+            b.handle(Lsn(60), &update(Some(&same), &same), &mut out)
+                .unwrap();
+            // No old row (REPLICA IDENTITY DEFAULT): never skipped.
+            b.handle(Lsn(61), &update(None, &same), &mut out).unwrap();
+            b.handle(
+                Lsn(62),
+                &update(Some(&same), &["1", "1970-01-03"]),
+                &mut out,
+            )
+            .unwrap();
+            let lsns: Vec<u64> = out.iter().map(|e| e.lsn.as_u64()).collect();
+            if skip {
+                assert_eq!(lsns, vec![61, 62]);
+            } else {
+                assert_eq!(lsns, vec![60, 61, 62]);
+            }
+        }
+    }
+
+    #[test]
+    fn skip_compares_captured_columns_only() {
+        let filter = super::super::columns::ColumnFilter::new(&[], &["s\\.t\\.d".into()]).unwrap();
+        let mut b = builder(EventConfig {
+            column_filter: filter,
+            skip_messages_without_change: true,
+            ..EventConfig::new("p", "db")
+        });
+        let mut out = Vec::new();
+        b.handle(
+            Lsn(60),
+            &update(Some(&["1", "1970-01-02"]), &["1", "1999-01-03"]),
+            &mut out,
+        )
+        .unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        b.handle(
+            Lsn(61),
+            &update(Some(&["1", "1970-01-02"]), &["2", "1970-01-02"]),
+            &mut out,
+        )
+        .unwrap();
+        assert!(!out.is_empty());
     }
 
     #[test]

@@ -119,6 +119,26 @@ pub enum EventBody {
     Tombstone { table: Arc<TableSchema> },
     /// A `pg_logical_emit_message` message.
     Message { prefix: String, content: Bytes },
+    /// A row flattened by the unwrap transform (Debezium's `ExtractNewRecordState`): the value
+    /// is the row's struct followed by `extra` fields, or a null value carrying the row's
+    /// schema when `row` is `None`.
+    Flat {
+        table: Arc<TableSchema>,
+        /// The operation of the change this row came from.
+        op: Op,
+        row: Option<Row>,
+        extra: Vec<Value>,
+        layout: Arc<FlatLayout>,
+    },
+}
+
+/// The fields a flattening transform appends to every row, shared by all its events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlatLayout {
+    /// Unique per transform instance, so serializers can cache per (table, layout).
+    pub id: u64,
+    /// Appended fields in order; `extra` values follow it.
+    pub fields: Vec<super::schema::Field>,
 }
 
 /// Which header a primary-key change carries, with the other side's key.
@@ -151,13 +171,18 @@ pub struct ChangeEvent {
     pub key_header: Option<(KeyHeaderKind, Row)>,
     /// The change's position, for logging.
     pub lsn: Lsn,
+    /// Headers added by transforms, after the key-change and context headers; values in
+    /// Connect's `SimpleHeaderConverter` form.
+    pub headers: Vec<(Arc<str>, Vec<u8>)>,
 }
 
 impl ChangeEvent {
     /// The table this event belongs to, if any.
     pub fn table(&self) -> Option<&Arc<TableSchema>> {
         match &self.body {
-            EventBody::Change { table, .. } | EventBody::Tombstone { table } => Some(table),
+            EventBody::Change { table, .. }
+            | EventBody::Tombstone { table }
+            | EventBody::Flat { table, .. } => Some(table),
             EventBody::Message { .. } => None,
         }
     }
@@ -165,7 +190,7 @@ impl ChangeEvent {
     /// The envelope's `op`, `None` for tombstones.
     pub fn op(&self) -> Option<Op> {
         match &self.body {
-            EventBody::Change { op, .. } => Some(*op),
+            EventBody::Change { op, .. } | EventBody::Flat { op, .. } => Some(*op),
             EventBody::Tombstone { .. } => None,
             EventBody::Message { .. } => Some(Op::Message),
         }

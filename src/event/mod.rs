@@ -6,6 +6,7 @@
 
 mod builder;
 mod change;
+pub mod columns;
 pub mod context;
 pub mod convert;
 pub mod defaults;
@@ -16,7 +17,8 @@ pub mod value;
 
 pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
-    ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
+    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
+    SourceInfo,
 };
 pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};
@@ -45,6 +47,11 @@ pub struct EventConfig {
     /// `decimal.handling.mode`, `binary.handling.mode`, `time.precision.mode`,
     /// `interval.handling.mode`.
     pub modes: convert::TypeModes,
+    /// `column.include.list` / `column.exclude.list`.
+    pub column_filter: columns::ColumnFilter,
+    /// `skip.messages.without.change`: drop updates whose row value did not change (needs
+    /// the old row: REPLICA IDENTITY FULL).
+    pub skip_messages_without_change: bool,
 }
 
 impl EventConfig {
@@ -56,6 +63,8 @@ impl EventConfig {
             unavailable_value_placeholder: DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER.to_string(),
             emit_truncate: false,
             modes: convert::TypeModes::default(),
+            column_filter: columns::ColumnFilter::default(),
+            skip_messages_without_change: false,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::change::Row;
 use super::convert::{self, Conv, TypeHints};
 use super::defaults;
 use super::schema::{self, Field, Schema, SchemaType};
@@ -63,12 +64,54 @@ pub struct TableSchema {
     pub columns: Vec<ColumnSchema>,
     /// Indices into `columns` of the key fields, in key order.
     pub key_indices: Vec<usize>,
+    /// Indices into `columns` of the value fields (all but the filtered-out columns), in
+    /// column order; rows in events hold these columns only.
+    pub value_indices: Vec<usize>,
     /// `<topic>.Key`; `None` when the table has no key (null message keys).
     pub key_schema: Option<Schema>,
     /// `<topic>.Value`.
     pub value_schema: Schema,
     /// `<topic>.Envelope`.
     pub envelope_schema: Schema,
+}
+
+impl TableSchema {
+    /// A full row (every column) reduced to the value columns, in place.
+    pub fn project(&self, mut row: Row) -> Row {
+        if self.value_indices.len() == self.columns.len() || row.len() != self.columns.len() {
+            return row;
+        }
+        let mut next = self.value_indices.iter().peekable();
+        let mut i = 0;
+        row.retain(|_| {
+            let keep = next.peek() == Some(&&i);
+            if keep {
+                next.next();
+            }
+            i += 1;
+            keep
+        });
+        row
+    }
+
+    /// Whether two full rows agree on every value column.
+    pub fn same_value(&self, a: &Row, b: &Row) -> bool {
+        self.value_indices
+            .iter()
+            .all(|&i| match (a.get(i), b.get(i)) {
+                (Some(x), Some(y)) => x.java_eq(y),
+                (x, y) => x.is_none() && y.is_none(),
+            })
+    }
+
+    /// The column of value field `name`, as (index into `columns`, index into value rows).
+    pub fn value_column(&self, name: &str) -> Option<(usize, usize)> {
+        self.value_indices
+            .iter()
+            .enumerate()
+            .find(|(_, &c)| self.columns[c].name == name)
+            .map(|(v, &c)| (c, v))
+    }
 }
 
 /// Two schemas are the same if they came from the same Relation message.
@@ -101,9 +144,18 @@ pub struct RelationCache {
     enum_labels: HashMap<u32, Vec<String>>,
     enum_array_labels: HashMap<u32, Vec<String>>,
     table_info: HashMap<(String, String), TableInfo>,
+    column_filter: super::columns::ColumnFilter,
 }
 
 impl RelationCache {
+    /// A cache whose tables leave the columns `filter` rejects out of row values.
+    pub fn with_column_filter(filter: super::columns::ColumnFilter) -> Self {
+        RelationCache {
+            column_filter: filter,
+            ..Default::default()
+        }
+    }
+
     pub fn get(&self, oid: u32) -> Option<&Arc<TableSchema>> {
         self.tables.get(&oid)
     }
@@ -186,16 +238,29 @@ impl RelationCache {
                 toast,
             });
         }
-        let value_fields: Vec<Field> = columns
+        let value_indices: Vec<usize> = (0..columns.len())
+            .filter(|&i| {
+                self.column_filter
+                    .matches(&rel.namespace, &rel.name, &columns[i].name)
+            })
+            .collect();
+        let value_fields: Vec<Field> = value_indices
             .iter()
-            .map(|c| schema::field(c.name.clone(), c.schema.clone()))
+            .map(|&i| schema::field(columns[i].name.clone(), columns[i].schema.clone()))
             .collect();
         let value_schema =
             Schema::new(SchemaType::Struct(value_fields)).named(format!("{topic}.Value"));
         let key_schema = (!key_indices.is_empty()).then(|| {
             let fields = key_indices
                 .iter()
-                .map(|&i| schema::field(columns[i].name.clone(), columns[i].schema.clone()))
+                .map(|&i| {
+                    // Debezium 3.6.3 marks a key column optional when the column filter
+                    // leaves it out of the value.
+                    let excluded = !value_indices.contains(&i);
+                    let sch = columns[i].schema.clone();
+                    let sch = if excluded { sch.optional(true) } else { sch };
+                    schema::field(columns[i].name.clone(), sch)
+                })
                 .collect();
             Schema::new(SchemaType::Struct(fields)).named(format!("{topic}.Key"))
         });
@@ -209,6 +274,7 @@ impl RelationCache {
             replica_identity: rel.replica_identity,
             columns,
             key_indices,
+            value_indices,
             key_schema,
             value_schema,
             envelope_schema,

@@ -45,6 +45,36 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
+
+    /// Equality as Java's `equals` on the Connect values: floats compare by bits with NaN
+    /// canonical (NaN equals NaN, 0.0 differs from -0.0).
+    pub fn java_eq(&self, other: &Value) -> bool {
+        fn f32_bits(v: f32) -> u32 {
+            if v.is_nan() {
+                f32::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        }
+        fn f64_bits(v: f64) -> u64 {
+            if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        }
+        match (self, other) {
+            (Value::Float32(a), Value::Float32(b)) => f32_bits(*a) == f32_bits(*b),
+            (Value::Float64(a), Value::Float64(b)) => f64_bits(*a) == f64_bits(*b),
+            (Value::Point { x: ax, y: ay }, Value::Point { x: bx, y: by }) => {
+                f64_bits(*ax) == f64_bits(*bx) && f64_bits(*ay) == f64_bits(*by)
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.java_eq(y))
+            }
+            (a, b) => a == b,
+        }
+    }
 }
 
 /// The unscaled integer of a decimal. Most values fit in an `i128`; larger ones keep Java's
@@ -180,6 +210,18 @@ mod tests {
         let u = Unscaled::from_bigint(&huge);
         assert!(matches!(u, Unscaled::Big(_)));
         assert_eq!(be(&u), huge.to_signed_bytes_be());
+    }
+
+    #[test]
+    fn java_eq_treats_nan_as_equal_and_signed_zeros_as_different() {
+        assert!(Value::Float64(f64::NAN).java_eq(&Value::Float64(-f64::NAN)));
+        assert!(Value::Float32(f32::NAN).java_eq(&Value::Float32(f32::NAN)));
+        assert!(!Value::Float64(0.0).java_eq(&Value::Float64(-0.0)));
+        let arr = |v| Value::Array(vec![Value::Float64(v), Value::Null]);
+        assert!(arr(f64::NAN).java_eq(&arr(f64::NAN)));
+        assert!(!arr(1.0).java_eq(&arr(2.0)));
+        assert!(Value::Int32(3).java_eq(&Value::Int32(3)));
+        assert!(!Value::Int32(3).java_eq(&Value::Int64(3)));
     }
 
     #[test]

@@ -75,6 +75,8 @@ mod tests {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
+    #[error(transparent)]
+    Transform(#[from] crate::transforms::TransformError),
     #[error("cannot serialize event at {lsn} for topic {topic}: {reason}")]
     Unsupported {
         topic: String,

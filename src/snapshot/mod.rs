@@ -95,6 +95,7 @@ pub struct SnapshotRequest {
     pub filter: TableFilter,
     pub event: EventConfig,
     pub schemas: bool,
+    pub transforms: Arc<crate::transforms::TransformChain>,
     pub parallelism: usize,
     pub chunk_pages: u32,
 }
@@ -240,6 +241,7 @@ pub async fn run(
         builder,
         point,
         schemas: req.schemas,
+        transforms: req.transforms.clone(),
         queue: Mutex::new(queue),
     });
     let (tx, rx) = mpsc::channel(workers * 8);
@@ -296,6 +298,7 @@ async fn coordinate(
     let mut producer = Producer {
         sink,
         format: JsonFormat::new(shared.schemas),
+        transforms: &shared.transforms,
         encoded: Vec::new(),
     };
     let mut markers: Markers<ChangeEvent> = Markers::new(chunk_counts);
@@ -366,6 +369,7 @@ async fn coordinate(
 struct Producer<'a> {
     sink: &'a mut KafkaSink,
     format: JsonFormat,
+    transforms: &'a crate::transforms::TransformChain,
     encoded: Vec<Record>,
 }
 
@@ -382,7 +386,7 @@ impl Producer<'_> {
     ) -> Result<(), SnapshotError> {
         ev.source.snapshot = marker;
         let mut recs = std::mem::take(&mut self.encoded);
-        self.format.encode(&ev, &mut recs)?;
+        self.transforms.encode(&mut self.format, ev, &mut recs)?;
         for rec in recs.drain(..) {
             self.send(&rec).await?;
         }

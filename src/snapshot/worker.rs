@@ -36,6 +36,7 @@ pub struct Shared {
     pub builder: EventBuilder,
     pub point: SnapshotPoint,
     pub schemas: bool,
+    pub transforms: Arc<crate::transforms::TransformChain>,
     pub queue: Mutex<VecDeque<Chunk>>,
 }
 
@@ -119,11 +120,11 @@ async fn read_chunk(
                 if let Some(mut f) = first.take() {
                     f.source.snapshot =
                         SnapshotMarker::for_read(chunk.table == 0, false, true, false);
-                    format.encode(&f, &mut records)?;
+                    shared.transforms.encode(format, f, &mut records)?;
                 }
             }
             if let Some(prev) = pending.replace(ev) {
-                format.encode(&prev, &mut records)?;
+                shared.transforms.encode(format, prev, &mut records)?;
                 if records.len() >= RECORD_BATCH {
                     let full = std::mem::replace(&mut records, Vec::with_capacity(RECORD_BATCH));
                     send(tx, WorkerMsg::Records(full)).await?;

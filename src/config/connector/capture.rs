@@ -110,11 +110,49 @@ pub struct TablesConfig {
     pub include: Vec<String>,
     /// `table.exclude.list`. Default empty.
     pub exclude: Vec<String>,
+    /// `column.include.list`: `schema.table.column` regexes. Default empty: every column.
+    pub column_include: Vec<String>,
+    /// `column.exclude.list`. Default empty.
+    pub column_exclude: Vec<String>,
 }
 
 impl TablesConfig {
     pub(crate) fn validate(&self) -> Result<(), Violation> {
-        self.filter().map(|_| ())
+        self.filter()?;
+        self.column_filter()?;
+        Ok(())
+    }
+
+    /// Compiles the column lists (row values only; keys keep their columns).
+    pub fn column_filter(&self) -> Result<crate::event::columns::ColumnFilter, Violation> {
+        if !self.column_include.is_empty() && !self.column_exclude.is_empty() {
+            return Err(Violation::new(
+                "tables.column_exclude",
+                "cannot be set together with tables.column_include (as in Debezium, \
+                 column.include.list and column.exclude.list are mutually exclusive); keep one",
+            ));
+        }
+        crate::event::columns::ColumnFilter::new(&self.column_include, &self.column_exclude)
+            .map_err(|(i, include, e)| {
+                let key = if include {
+                    "column_include"
+                } else {
+                    "column_exclude"
+                };
+                let list = if include {
+                    &self.column_include
+                } else {
+                    &self.column_exclude
+                };
+                Violation::new(
+                    format!("tables.{key}[{i}]"),
+                    format!(
+                        "{:?} is not a valid regular expression: {}",
+                        list[i],
+                        crate::config::parse::one_line(&e)
+                    ),
+                )
+            })
     }
 
     /// Compiles the lists. Fails on the first bad pattern, or when both lists are set.
@@ -197,6 +235,9 @@ pub struct EventsConfig {
     pub time_precision_mode: TimePrecisionMode,
     /// `interval.handling.mode`: `numeric` (default), `string`.
     pub interval_handling_mode: IntervalHandlingMode,
+    /// `skip.messages.without.change`: drop updates that change no captured column (needs
+    /// REPLICA IDENTITY FULL). Default false.
+    pub skip_messages_without_change: bool,
 }
 
 /// `decimal.handling.mode`.
@@ -252,6 +293,7 @@ impl Default for EventsConfig {
             binary_handling_mode: BinaryHandlingMode::default(),
             time_precision_mode: TimePrecisionMode::default(),
             interval_handling_mode: IntervalHandlingMode::default(),
+            skip_messages_without_change: false,
         }
     }
 }
@@ -384,6 +426,7 @@ mod tests {
         let t = TablesConfig {
             include: vec!["public\\.orders".into(), "inv\\..*".into()],
             exclude: vec![],
+            ..Default::default()
         };
         let f = t.filter().unwrap();
         assert!(f.matches("public", "orders"));
@@ -395,6 +438,7 @@ mod tests {
         let t = TablesConfig {
             include: vec![],
             exclude: vec!["public\\.audit_.*".into()],
+            ..Default::default()
         };
         let f = t.filter().unwrap();
         assert!(!f.matches("public", "audit_log"));
@@ -403,10 +447,33 @@ mod tests {
     }
 
     #[test]
+    fn column_lists_are_exclusive_and_checked() {
+        let t = TablesConfig {
+            column_include: vec!["a\\.b\\.c".into()],
+            column_exclude: vec!["a\\.b\\.d".into()],
+            ..Default::default()
+        };
+        assert_eq!(t.column_filter().unwrap_err().key, "tables.column_exclude");
+        let t = TablesConfig {
+            column_exclude: vec!["ok".into(), "(".into()],
+            ..Default::default()
+        };
+        assert_eq!(t.validate().unwrap_err().key, "tables.column_exclude[1]");
+        let t = TablesConfig {
+            column_exclude: vec!["public\\.t\\.secret".into()],
+            ..Default::default()
+        };
+        let f = t.column_filter().unwrap();
+        assert!(!f.matches("public", "t", "secret"));
+        assert!(f.matches("public", "t", "id"));
+    }
+
+    #[test]
     fn bad_regex_names_its_index() {
         let t = TablesConfig {
             include: vec!["ok".into(), "(".into()],
             exclude: vec![],
+            ..Default::default()
         };
         let v = t.filter().unwrap_err();
         assert_eq!(v.key, "tables.include[1]");

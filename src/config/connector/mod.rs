@@ -4,6 +4,7 @@ mod capture;
 mod database;
 mod output;
 mod snapshot;
+mod transforms;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ pub use output::{
     TopicCreationConfig,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
+pub use transforms::{TransformConfig, UnwrapConfig};
 
 use super::error::{ConfigError, Violation};
 use super::parse::{self, EnvLookup};
@@ -46,6 +48,9 @@ pub struct ConnectorConfig {
     pub snapshot: SnapshotConfig,
     #[serde(default)]
     pub format: FormatConfig,
+    /// `[[transforms]]`, applied in order between the event model and the format.
+    #[serde(default)]
+    pub transforms: Vec<TransformConfig>,
     pub sink: SinkConfig,
     #[serde(default)]
     pub offsets: OffsetsConfig,
@@ -119,6 +124,7 @@ impl ConnectorConfig {
         self.tables.validate()?;
         self.events.validate()?;
         self.snapshot.validate()?;
+        transforms::validate(&self.transforms)?;
         self.sink.validate()?;
         self.offsets.validate()?;
         Ok(())
@@ -170,6 +176,63 @@ mod tests {
 
     fn load(text: &str) -> Result<ConnectorConfig, ConfigError> {
         ConnectorConfig::from_toml(Path::new("connectors/t.toml"), text, &no_env)
+    }
+
+    #[test]
+    fn transforms_parse_in_order_with_defaults() {
+        let c = load(&format!(
+            "{MINIMAL}[[transforms]]\ntype = \"unwrap\"\n\
+             delete_tombstone_handling_mode = \"rewrite\"\n\
+             add_fields = [\"op\", \"source.ts_ms\"]\n\
+             [[transforms]]\ntype = \"unwrap\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.transforms.len(), 2);
+        let TransformConfig::Unwrap(first) = &c.transforms[0];
+        let opts = first.options();
+        assert_eq!(opts.mode, crate::transforms::DeleteMode::Rewrite);
+        let names: Vec<&str> = opts.add_fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["__op", "__source_ts_ms"]);
+        let TransformConfig::Unwrap(second) = &c.transforms[1];
+        assert_eq!(second, &UnwrapConfig::default());
+        assert_eq!(
+            second.options().mode,
+            crate::transforms::DeleteMode::Tombstone
+        );
+        assert!(second.replace_null_with_default);
+        assert!(load(MINIMAL).unwrap().transforms.is_empty());
+    }
+
+    #[test]
+    fn bad_transforms_are_rejected_with_the_key() {
+        let cases = [
+            (
+                "type = \"unwrap\"\ndelete_tombstone_handling_mode = \"nope\"\n",
+                "nope",
+            ),
+            (
+                "type = \"unwrap\"\nadd_fields = [\"nope\"]\n",
+                "transforms[0].add_fields",
+            ),
+            (
+                "type = \"unwrap\"\nadd_headers = [\"a:b:c\"]\n",
+                "transforms[0].add_headers",
+            ),
+            (
+                "type = \"unwrap\"\ndrop_tombstones = true\n",
+                "drop_tombstones",
+            ),
+            ("type = \"flatten\"\n", "flatten"),
+            (
+                "type = \"unwrap\"\ndelete_tombstone_handling_mode = \"rewrite\"\n\
+                 add_fields = [\"op:deleted\"]\n",
+                "twice",
+            ),
+        ];
+        for (body, needle) in cases {
+            let err = load(&format!("{MINIMAL}[[transforms]]\n{body}")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{body}: {err}");
+        }
     }
 
     #[test]

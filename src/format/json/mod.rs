@@ -16,8 +16,8 @@ use super::{FormatError, Record};
 use crate::event::convert::{encode_binary, BinaryMode};
 use crate::event::schema::{message_key_schema, message_value_schema, Schema};
 use crate::event::{
-    ChangeEvent, ConnectorInfo, EventBody, Row, SourceInfo, TableSchema, CONNECTOR_NAME,
-    DEBEZIUM_VERSION,
+    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, Row, SourceInfo, TableSchema,
+    CONNECTOR_NAME, DEBEZIUM_VERSION,
 };
 
 pub use self::java_float::{write_java_double, write_java_float};
@@ -57,24 +57,70 @@ impl FieldPrefixes {
 
     /// Writes `row` as a struct with these field names.
     fn write_row(&self, out: &mut Vec<u8>, row: &[crate::event::Value]) {
-        if row.is_empty() {
-            out.extend_from_slice(b"{}");
-            return;
-        }
-        for (i, v) in row.iter().enumerate() {
+        self.write_values(out, row.iter());
+    }
+
+    /// Writes the values as a struct with these field names (one name per value).
+    fn write_values<'v>(
+        &self,
+        out: &mut Vec<u8>,
+        values: impl Iterator<Item = &'v crate::event::Value>,
+    ) {
+        let mut empty = true;
+        for (i, v) in values.enumerate() {
+            empty = false;
             out.extend_from_slice(self.get(i));
             match (v, self.defaults.get(i)) {
                 (crate::event::Value::Null, Some(Some(d))) => write_value(out, d),
                 _ => write_value(out, v),
             }
         }
-        out.push(b'}');
+        if empty {
+            out.extend_from_slice(b"{}");
+        } else {
+            out.push(b'}');
+        }
     }
 }
 
 fn column_field(t: &TableSchema, i: usize) -> (&str, Option<&crate::event::Value>) {
     let c = &t.columns[i];
     (c.name.as_str(), c.schema.default.as_ref())
+}
+
+/// A table's flattened rows under one transform layout (the unwrap transform's value).
+#[derive(Debug)]
+struct FlatJson {
+    /// The table's columns, then the layout's fields.
+    fields: FieldPrefixes,
+    /// `{"schema":<Value schema plus the layout's fields>,"payload":`
+    prefix: Vec<u8>,
+    /// `{"schema":<the optional Value schema>,"payload":` for a null row.
+    null_prefix: Vec<u8>,
+}
+
+impl FlatJson {
+    fn new(t: &TableSchema, layout: &FlatLayout) -> Self {
+        let columns = t.value_indices.iter().map(|&i| column_field(t, i));
+        let extra = layout
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.schema.default.as_ref()));
+        // A row keeps its struct's own (required) Value schema, extended by InsertField and
+        // add.fields; a null value keeps the envelope's optional `after` field schema.
+        let mut schema = t.value_schema.clone().optional(false);
+        if !layout.fields.is_empty() {
+            let mut fields = t.value_schema.fields().to_vec();
+            fields.extend(layout.fields.iter().cloned());
+            schema.ty = crate::event::schema::SchemaType::Struct(fields);
+        }
+        let row = t.value_schema.clone().optional(true);
+        FlatJson {
+            fields: FieldPrefixes::new(columns.chain(extra)),
+            prefix: schema::envelope_prefix(&schema),
+            null_prefix: schema::envelope_prefix(&row),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -89,6 +135,8 @@ struct TableJson {
     source_table: Vec<u8>,
     /// Size of the last value written, to allocate once.
     value_size_hint: usize,
+    /// Flattened-row renderings by layout id (few: one per unwrap stage).
+    flat: Vec<(u64, FlatJson)>,
 }
 
 impl TableJson {
@@ -101,11 +149,12 @@ impl TableJson {
         source_table.extend_from_slice(b",\"txId\":");
         TableJson {
             key_fields: FieldPrefixes::new(t.key_indices.iter().map(|&i| column_field(t, i))),
-            value_fields: FieldPrefixes::new((0..t.columns.len()).map(|i| column_field(t, i))),
+            value_fields: FieldPrefixes::new(t.value_indices.iter().map(|&i| column_field(t, i))),
             key_prefix: t.key_schema.as_ref().map(schema::envelope_prefix),
             value_prefix: schema::envelope_prefix(&t.envelope_schema),
             source_table,
             value_size_hint: 256,
+            flat: Vec::new(),
         }
     }
 }
@@ -151,7 +200,9 @@ impl JsonFormat {
     /// Appends the record(s) of one event (always exactly one today).
     pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError> {
         let record = match &ev.body {
-            EventBody::Change { table, .. } | EventBody::Tombstone { table } => {
+            EventBody::Change { table, .. }
+            | EventBody::Tombstone { table }
+            | EventBody::Flat { table, .. } => {
                 let mut r = self.encode_table_event(ev, table);
                 // Debezium puts them on table events (tombstones included), not on messages.
                 r.headers.extend(self.context_headers.iter().cloned());
@@ -159,6 +210,10 @@ impl JsonFormat {
             }
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
         };
+        let mut record = record;
+        record
+            .headers
+            .extend(ev.headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
         out.push(record);
         Ok(())
     }
@@ -235,6 +290,40 @@ impl JsonFormat {
                     out.push(b'}');
                 }
                 tj.value_size_hint = out.len();
+                Some(out)
+            }
+            EventBody::Flat {
+                row, extra, layout, ..
+            } => {
+                let pos = match tj.flat.iter().position(|(id, _)| *id == layout.id) {
+                    Some(p) => p,
+                    None => {
+                        tj.flat.push((layout.id, FlatJson::new(table, layout)));
+                        tj.flat.len() - 1
+                    }
+                };
+                let fj = &tj.flat[pos].1;
+                let mut out = Vec::with_capacity(tj.value_size_hint);
+                match row {
+                    Some(row) => {
+                        if schemas {
+                            out.extend_from_slice(&fj.prefix);
+                        }
+                        fj.fields
+                            .write_values(&mut out, row.iter().chain(extra.iter()));
+                    }
+                    None => {
+                        // JsonConverter writes a null value that has a schema as `null`
+                        // (not a tombstone), or inside the envelope.
+                        if schemas {
+                            out.extend_from_slice(&fj.null_prefix);
+                        }
+                        out.extend_from_slice(b"null");
+                    }
+                }
+                if schemas {
+                    out.push(b'}');
+                }
                 Some(out)
             }
             _ => None,
@@ -380,7 +469,7 @@ pub fn render_schema(schema: &Schema) -> String {
 
 /// Convenience for tests and tools: a row as schemaless JSON with the table's field names.
 pub fn row_json(table: &TableSchema, row: &Row) -> String {
-    let fields = FieldPrefixes::new((0..table.columns.len()).map(|i| column_field(table, i)));
+    let fields = FieldPrefixes::new(table.value_indices.iter().map(|&i| column_field(table, i)));
     let mut out = Vec::new();
     fields.write_row(&mut out, row);
     String::from_utf8(out).unwrap_or_default()
