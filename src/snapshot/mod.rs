@@ -38,8 +38,6 @@ use crate::source::copy_text::CopyTextError;
 use crate::source::replication::{ConnectParams, SESSION_SETTINGS};
 use worker::WorkerMsg;
 
-/// Deliveries handed to the waiter at once.
-
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error(transparent)]
