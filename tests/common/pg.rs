@@ -182,8 +182,16 @@ impl TestPg {
     }
 
     /// A PostgreSQL client program (psql, pgbench, ...) of the server's version.
+    /// Client programs come from the server's directory when it has them; server-only builds
+    /// (the version matrix's npm packages) fall back to the system's PostgreSQL 15 clients,
+    /// which speak to every supported server version.
     pub fn bin(&self, program: &str) -> PathBuf {
-        self.bin.join(program)
+        let own = self.bin.join(program);
+        if own.exists() {
+            own
+        } else {
+            PathBuf::from("/usr/lib/postgresql/15/bin").join(program)
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -216,7 +224,7 @@ impl TestPg {
     }
 
     pub fn try_psql(&self, sql: &str) -> Result<String, String> {
-        let mut child = Command::new(self.bin.join("psql"))
+        let mut child = Command::new(self.bin("psql"))
             .args([
                 "-X",
                 "-A",
