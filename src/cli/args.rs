@@ -23,6 +23,15 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Capture changes and publish them to Kafka until interrupted.
     Run(RunArgs),
+    /// Show each connector's stored position, its slot and the slot's lag (read-only).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Connector files, or directories whose *.toml files are connectors [default: connectors/].
+    #[arg(value_name = "CONNECTOR_FILES_OR_DIR")]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

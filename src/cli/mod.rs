@@ -4,6 +4,7 @@
 mod args;
 mod logging;
 mod run;
+mod status;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(cli.config.as_deref(), args),
         Command::Run(args) => run::run(cli.config.as_deref(), args),
+        Command::Status(args) => status::run(cli.config.as_deref(), args),
     }
 }
 

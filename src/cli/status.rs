@@ -1,0 +1,130 @@
+//! `pgcdc status`: where each connector stands — its offsets file, its slot on the server and
+//! how far the slot lags behind the server's WAL. Read-only: it never changes the slot.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use pgcdc::config::{load_connectors, ConnectorConfig, ProcessConfig};
+use pgcdc::offsets::FileOffsetStore;
+use pgcdc::pipeline::Settings;
+use pgcdc::source::admin::Admin;
+use pgcdc::Lsn;
+
+use super::args::StatusArgs;
+use super::{connector_paths, load_process, EXIT_FAILURE, EXIT_USAGE};
+
+pub fn run(config: Option<&std::path::Path>, args: StatusArgs) -> ExitCode {
+    let (process, _) = match load_process(config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let connectors = match load_connectors(&connector_paths(&args.paths), &process) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let mut ok = true;
+    for c in &connectors {
+        match runtime.block_on(report(c, &process)) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                ok = false;
+                println!("connector {}\n  error: {e}", c.name);
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    }
+}
+
+async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, String> {
+    let mut out = String::new();
+    let _ = writeln!(out, "connector {}", c.name);
+    let path = c.offsets_path(process);
+    match FileOffsetStore::open(&path, &c.name, &c.slot.name) {
+        Ok(store) => {
+            let pos = store
+                .position()
+                .map_or("none (first start)".to_string(), |l| l.to_string());
+            let snap = if store.snapshot_completed() {
+                "snapshot completed"
+            } else {
+                "no completed snapshot"
+            };
+            let _ = writeln!(
+                out,
+                "  offsets: {} (position {pos}, {snap})",
+                path.display()
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  offsets: {e}");
+        }
+    }
+    let settings = Settings::from_config(c, process).map_err(|e| e.to_string())?;
+    let admin = Admin::connect(&settings.params)
+        .await
+        .map_err(|e| e.to_string())?;
+    let current: String = admin
+        .client()
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(|e| format!("cannot read the server's WAL position: {e}"))?
+        .get(0);
+    let current: Lsn = current.parse().map_err(|e| format!("{e}"))?;
+    match admin
+        .slot_info(&c.slot.name)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        None => {
+            let _ = writeln!(
+                out,
+                "  slot: {} does not exist (created on the next run)",
+                c.slot.name
+            );
+        }
+        Some(slot) => {
+            let active = match (slot.active, slot.active_pid) {
+                (true, Some(pid)) => format!("active (pid {pid})"),
+                (true, None) => "active".to_string(),
+                _ => "inactive".to_string(),
+            };
+            let confirmed = slot
+                .confirmed_flush_lsn
+                .map_or("-".to_string(), |l| l.to_string());
+            let _ = writeln!(
+                out,
+                "  slot: {} {active}, confirmed {confirmed}, wal_status {}",
+                c.slot.name,
+                slot.wal_status.as_deref().unwrap_or("-")
+            );
+            if let Some(conf) = slot.confirmed_flush_lsn {
+                let lag = current.as_u64().saturating_sub(conf.as_u64());
+                let _ = writeln!(
+                    out,
+                    "  lag: {lag} bytes of WAL behind the server ({current})"
+                );
+            }
+        }
+    }
+    Ok(out)
+}
