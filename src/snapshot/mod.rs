@@ -15,6 +15,7 @@
 
 mod markers;
 mod plan;
+mod progress;
 mod worker;
 
 use std::collections::VecDeque;
@@ -303,6 +304,7 @@ async fn coordinate(
     let mut table_rows = vec![0u64; chunk_counts.len()];
     let mut chunks_left = chunk_counts.to_vec();
     let mut rows = 0u64;
+    let mut progress = progress::Progress::new(chunk_counts.iter().sum());
     let produced = async {
         loop {
             let msg = tokio::select! {
@@ -330,6 +332,7 @@ async fn coordinate(
                 }) => {
                     rows += n;
                     table_rows[chunk.table] += n;
+                    progress.chunk_done(&shared.tables[chunk.table].name(), n);
                     chunks_left[chunk.table] -= 1;
                     for (ev, marker) in markers.chunk_done(chunk.table, chunk.index, *ends) {
                         producer.send_event(ev, marker).await?;
@@ -351,6 +354,7 @@ async fn coordinate(
         Ok::<bool, SnapshotError>(true)
     };
     let completed = produced.await;
+    progress.finish();
     let sink = producer.sink;
     match completed {
         Ok(false) => Ok(None),
