@@ -15,7 +15,7 @@ mod set;
 
 pub use connector::{
     AutocreateMode, ConnectorConfig, DatabaseConfig, EventsConfig, FormatConfig, FormatKind,
-    OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig,
+    HeartbeatConfig, MismatchStrategy, OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig,
     SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig, TopicCreationConfig,
     TransformConfig, UnwrapConfig, MAX_SNAPSHOT_PARALLELISM,
 };
