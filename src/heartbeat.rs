@@ -80,11 +80,17 @@ mod tests {
     fn heartbeat_with_schemas() {
         let r = record("shop", true, 5);
         let k = parse(&r.key);
-        assert_eq!(k["schema"]["name"], "io.debezium.connector.common.ServerNameKey");
+        assert_eq!(
+            k["schema"]["name"],
+            "io.debezium.connector.common.ServerNameKey"
+        );
         assert_eq!(k["schema"]["fields"][0]["field"], "serverName");
         assert_eq!(k["payload"]["serverName"], "shop");
         let v = parse(&r.value);
-        assert_eq!(v["schema"]["name"], "io.debezium.connector.common.Heartbeat");
+        assert_eq!(
+            v["schema"]["name"],
+            "io.debezium.connector.common.Heartbeat"
+        );
         assert_eq!(v["schema"]["fields"][0]["type"], "int64");
         assert_eq!(v["payload"]["ts_ms"], 5);
     }

@@ -733,12 +733,7 @@ async fn check_slot_position(
         // phase report a slot that went missing under a stored position.
         return Ok(resume);
     };
-    reconcile(
-        s,
-        resume,
-        Some(&info),
-        &offsets_path.display().to_string(),
-    )
+    reconcile(s, resume, Some(&info), &offsets_path.display().to_string())
 }
 
 /// The slot's state against the stored position: the position to resume from, or why that

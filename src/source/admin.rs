@@ -363,7 +363,10 @@ impl Admin {
         let Some(pid) = self.slot_info(name).await?.and_then(|i| i.active_pid) else {
             return Ok(None);
         };
-        warn!(slot = name, pid, "slot.takeover: terminating the backend that holds the replication slot");
+        warn!(
+            slot = name,
+            pid, "slot.takeover: terminating the backend that holds the replication slot"
+        );
         self.client
             .query_one("SELECT pg_terminate_backend($1)", &[&pid])
             .await

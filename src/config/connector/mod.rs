@@ -17,8 +17,8 @@ pub use capture::{
 pub use database::{DatabaseConfig, SslMode};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
-    FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig, SinkKind,
-    TopicCreationConfig,
+    FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
+    SinkKind, TopicCreationConfig,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
 pub use transforms::{TransformConfig, UnwrapConfig};
