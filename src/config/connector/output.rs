@@ -221,6 +221,26 @@ mod tests {
     }
 
     #[test]
+    fn mismatch_strategies_parse() {
+        let parse =
+            |v: &str| toml::from_str::<OffsetsConfig>(&format!("mismatch_strategy = {v:?}"));
+        assert_eq!(
+            parse("trust_slot").unwrap().mismatch_strategy,
+            MismatchStrategy::TrustSlot
+        );
+        assert_eq!(
+            parse("trust_offset").unwrap().mismatch_strategy,
+            MismatchStrategy::TrustOffset
+        );
+        assert_eq!(
+            OffsetsConfig::default().mismatch_strategy,
+            MismatchStrategy::Fail
+        );
+        let e = parse("trust_greater_lsn").unwrap_err().to_string();
+        assert!(e.contains("trust_slot"), "{e}");
+    }
+
+    #[test]
     fn managed_properties_cannot_be_overridden() {
         for key in ["acks", "enable.idempotence", "bootstrap.servers"] {
             let v = sink(&[(key, "x")]).validate().unwrap_err();
