@@ -88,23 +88,35 @@ fn invalidated_slot_is_a_definite_error() {
     );
 }
 
+/// A pg_recvlogical holding a slot; killed and reaped when dropped.
+struct Holder(std::process::Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts pg_recvlogical on the slot and waits until it holds it; its PID as the server sees it.
-fn hold_slot(pg: &TestPg, slot: &str, publication: &str) -> (std::process::Child, String) {
-    let child = Command::new(pg.bin("pg_recvlogical"))
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
-        .arg("-p")
-        .arg(pg.port().to_string())
-        .args(["--slot", slot, "--start", "-f", "/dev/null"])
-        .args(["-o", "proto_version=1", "-o"])
-        .arg(format!("publication_names={publication}"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pg_recvlogical");
+fn hold_slot(pg: &TestPg, slot: &str, publication: &str) -> (Holder, String) {
+    let holder = Holder(
+        Command::new(pg.bin("pg_recvlogical"))
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .arg("-p")
+            .arg(pg.port().to_string())
+            .args(["--slot", slot, "--start", "-f", "/dev/null"])
+            .args(["-o", "proto_version=1", "-o"])
+            .arg(format!("publication_names={publication}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pg_recvlogical"),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let pid = slot_field(pg, slot, "active_pid");
         if !pid.is_empty() {
-            return (child, pid);
+            return (holder, pid);
         }
         assert!(Instant::now() < deadline, "pg_recvlogical did not start");
         std::thread::sleep(Duration::from_millis(100));
@@ -119,11 +131,10 @@ fn takeover_terminates_the_other_consumer() {
     let cap = Capture::new(&pg, &kafka, ConnectorFile::new("grab"));
     add_to_table(&cap, "slot", "takeover = true");
     cap.run_once();
-    let (mut other, pid) = hold_slot(&pg, "grab_slot", "grab_pub");
+    let (other, pid) = hold_slot(&pg, "grab_slot", "grab_pub");
     pg.psql("INSERT INTO t VALUES (1)");
     cap.run_to_current(&pg);
-    let _ = other.kill();
-    let _ = other.wait();
+    drop(other);
     let log = cap.log();
     let warning = log
         .lines()
