@@ -8,6 +8,7 @@
 pub mod config;
 pub mod event;
 pub mod format;
+pub mod heartbeat;
 pub mod lsn;
 pub mod offsets;
 pub mod pipeline;

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{
-    self, ConnectorConfig, EventsConfig, ProcessConfig, SnapshotConfig, SnapshotMode, TableFilter,
+    self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
+    SnapshotConfig, SnapshotMode, TableFilter,
 };
 use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
 use crate::format::{EventId, FormatError, JsonFormat, Record};
@@ -21,7 +22,7 @@ use crate::offsets::{FileOffsetStore, OffsetError};
 use crate::progress::{self, Checkpoint, ProgressError};
 use crate::sink::{KafkaSink, KafkaSinkConfig, SinkError};
 use crate::snapshot::{self, SnapshotError, SnapshotOutcome, SnapshotRequest, SnapshotSource};
-use crate::source::admin::{Admin, AdminError, PublicationMode};
+use crate::source::admin::{Admin, AdminError, PublicationMode, SlotInfo};
 use crate::source::catalog::{self, CatalogError};
 use crate::source::pgoutput::{DecodeError, Decoder, Message};
 use crate::source::replication::{
@@ -48,6 +49,11 @@ pub struct Settings {
     pub name: String,
     pub params: ConnectParams,
     pub slot: String,
+    /// `slot.takeover`: terminate another backend holding the slot.
+    pub takeover: bool,
+    /// `offsets.mismatch_strategy`.
+    pub mismatch: MismatchStrategy,
+    pub heartbeat: HeartbeatConfig,
     pub publication: String,
     pub publication_mode: PublicationMode,
     pub table_filter: TableFilter,
@@ -105,6 +111,9 @@ impl Settings {
             name: c.name.clone(),
             params,
             slot: c.slot.name.clone(),
+            takeover: c.slot.takeover,
+            mismatch: c.offsets.mismatch_strategy,
+            heartbeat: c.heartbeat.clone(),
             publication: c.publication.name.clone(),
             publication_mode: match c.publication.autocreate_mode {
                 config::AutocreateMode::AllTables => PublicationMode::AllTables,
@@ -183,6 +192,10 @@ pub enum ConnectorError {
         stored: Lsn,
         path: String,
     },
+    #[error("replication slot {slot:?} was invalidated by the server (wal_status = lost: it fell behind max_slot_wal_keep_size and the WAL it needed is gone), so it can never stream again; to start over: drop the slot (SELECT pg_drop_replication_slot('{slot}')), delete the offsets file {path}, and re-snapshot with snapshot.mode = \"when_needed\" or \"always\" (changes made since the slot fell behind are otherwise lost)")]
+    SlotInvalidated { slot: String, path: String },
+    #[error("heartbeat.action_query failed: {0}")]
+    HeartbeatQuery(String),
     #[error("{0}")]
     Config(String),
     #[error("wal_level is {0:?} but logical decoding needs it to be \"logical\": set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL")]
@@ -223,7 +236,9 @@ impl ConnectorError {
             | ConnectorError::Config(_)
             | ConnectorError::WalLevel(_)
             | ConnectorError::SlotAhead { .. }
-            | ConnectorError::SlotLost { .. } => false,
+            | ConnectorError::SlotLost { .. }
+            | ConnectorError::SlotInvalidated { .. }
+            | ConnectorError::HeartbeatQuery(_) => false,
         }
     }
 }
@@ -426,7 +441,7 @@ async fn session(
             return (store, false, Ok(()));
         }
     }
-    let mut stream = match open_stream(s, &admin, resume, store.path()).await {
+    let (mut stream, resume) = match open_stream(s, &admin, resume, store.path()).await {
         Ok(st) => st,
         Err(e) => return (store, false, Err(e)),
     };
@@ -524,22 +539,11 @@ async fn snapshot_phase(
     let resume = store.position();
     let path = store.path().display().to_string();
     let slot = admin.slot_info(&s.slot).await?;
-    let lost = match (resume, &slot) {
-        (Some(stored), None) => Some(ConnectorError::SlotLost {
-            slot: s.slot.clone(),
-            stored,
-            path,
-        }),
-        (Some(stored), Some(info)) => match info.confirmed_flush_lsn {
-            Some(slot_lsn) if slot_lsn > stored => Some(ConnectorError::SlotAhead {
-                slot: s.slot.clone(),
-                slot_lsn,
-                stored,
-                path,
-            }),
-            _ => None,
-        },
-        _ => None,
+    let lost = match reconcile(s, resume, slot.as_ref(), &path) {
+        // No snapshot mode can stream from an invalidated slot.
+        Err(e @ ConnectorError::SlotInvalidated { .. }) => return Err(e),
+        Err(e) => Some(e),
+        Ok(_) => None,
     };
     let wanted = match mode {
         SnapshotMode::Initial => resume.is_none(),
@@ -641,12 +645,14 @@ async fn snapshot_phase(
     }
 }
 
+/// Opens the replication stream; also returns the position it resumes from, which is the
+/// slot's rather than the offsets file's under `offsets.mismatch_strategy = trust_slot`.
 async fn open_stream(
     s: &Settings,
     admin: &Admin,
     resume: Option<Lsn>,
     offsets_path: &std::path::Path,
-) -> Result<ReplicationStream, ConnectorError> {
+) -> Result<(ReplicationStream, Option<Lsn>), ConnectorError> {
     let mut conn = ReplicationConnection::connect(&s.params).await?;
     if admin.slot_info(&s.slot).await?.is_none() {
         if let Some(stored) = resume {
@@ -660,7 +666,17 @@ async fn open_stream(
             tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot");
         }
     }
-    check_slot_position(admin, s, resume, offsets_path).await?;
+    let stored = resume;
+    let resume = check_slot_position(admin, s, resume, offsets_path).await?;
+    if let (Some(from), Some(to)) = (stored, resume) {
+        if to > from {
+            tracing::warn!(connector = %s.name, slot = %s.slot, skipped_from = %from, skipped_to = %to,
+                "offsets.mismatch_strategy is trust_slot: resuming from the slot, which is ahead of the offsets file; changes between the two positions are NOT captured");
+        }
+    }
+    if s.takeover {
+        admin.terminate_slot_holder(&s.slot).await?;
+    }
     let start = resume.unwrap_or(Lsn::ZERO);
     let publication = s.publication.clone();
     let mut options: Vec<(&str, &str)> =
@@ -675,7 +691,7 @@ async fn open_stream(
     // older one, so check again now that the slot is ours.
     check_slot_position(admin, s, resume, offsets_path).await?;
     tracing::info!(connector = %s.name, slot = %s.slot, start = %start, "streaming");
-    Ok(stream)
+    Ok((stream, resume))
 }
 
 /// The tables a `filtered` publication should hold: every user table the filter accepts
@@ -704,23 +720,61 @@ async fn publication_tables(
         .collect())
 }
 
+/// The position to resume from, after checking the slot against the offsets file.
 async fn check_slot_position(
     admin: &Admin,
     s: &Settings,
     resume: Option<Lsn>,
     offsets_path: &std::path::Path,
-) -> Result<(), ConnectorError> {
-    let (Some(stored), Some(info)) = (resume, admin.slot_info(&s.slot).await?) else {
-        return Ok(());
+) -> Result<Option<Lsn>, ConnectorError> {
+    let info = admin.slot_info(&s.slot).await?;
+    let Some(info) = info else {
+        // Missing before a first run is fine (it is created); `open_stream` and the snapshot
+        // phase report a slot that went missing under a stored position.
+        return Ok(resume);
+    };
+    reconcile(s, resume, Some(&info), &offsets_path.display().to_string())
+}
+
+/// The slot's state against the stored position: the position to resume from, or why that
+/// is impossible (`offsets.mismatch_strategy` decides about a slot that is ahead).
+fn reconcile(
+    s: &Settings,
+    resume: Option<Lsn>,
+    slot: Option<&SlotInfo>,
+    path: &str,
+) -> Result<Option<Lsn>, ConnectorError> {
+    if slot.is_some_and(|i| i.wal_status.as_deref() == Some("lost")) {
+        return Err(ConnectorError::SlotInvalidated {
+            slot: s.slot.clone(),
+            path: path.to_string(),
+        });
+    }
+    let (Some(stored), slot) = (resume, slot) else {
+        return Ok(resume);
+    };
+    let Some(info) = slot else {
+        return Err(ConnectorError::SlotLost {
+            slot: s.slot.clone(),
+            stored,
+            path: path.to_string(),
+        });
     };
     match info.confirmed_flush_lsn {
-        Some(slot_lsn) if slot_lsn > stored => Err(ConnectorError::SlotAhead {
-            slot: s.slot.clone(),
-            slot_lsn,
-            stored,
-            path: offsets_path.display().to_string(),
-        }),
-        _ => Ok(()),
+        Some(slot_lsn) if slot_lsn > stored => match s.mismatch {
+            MismatchStrategy::TrustSlot => Ok(Some(slot_lsn)),
+            MismatchStrategy::Fail | MismatchStrategy::TrustOffset => {
+                Err(ConnectorError::SlotAhead {
+                    slot: s.slot.clone(),
+                    slot_lsn,
+                    stored,
+                    path: path.to_string(),
+                })
+            }
+        },
+        // The file ahead of the slot is normal (it is written before the slot is confirmed):
+        // streaming starts at the stored position and the server skips to it.
+        _ => Ok(resume),
     }
 }
 
@@ -767,6 +821,14 @@ async fn stream_changes(
         commit_lsn: Lsn::ZERO,
         next_index: 0,
     };
+    let mut heartbeat = s.heartbeat.enabled().then(|| {
+        let mut t = tokio::time::interval_at(
+            tokio::time::Instant::now() + s.heartbeat.interval,
+            s.heartbeat.interval,
+        );
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     loop {
         tokio::select! {
             biased;
@@ -775,6 +837,7 @@ async fn stream_changes(
                     return Ok(());
                 }
             }
+            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, sink).await?,
             r = durable.changed() => {
                 if r.is_err() {
                     // The acknowledger ended early: its result says why.
@@ -813,6 +876,44 @@ async fn stream_changes(
             }
         }
     }
+}
+
+/// Completes at the next heartbeat; never when heartbeats are off.
+async fn next_heartbeat(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// One heartbeat: the action query (whose change, if captured, gives the slot a position to
+/// confirm on an otherwise idle database), then the heartbeat record. The record goes through
+/// the same producer as the changes, so it is covered by the next checkpoint's count.
+async fn beat(s: &Settings, admin: &Admin, sink: &mut KafkaSink) -> Result<(), ConnectorError> {
+    if let Some(q) = &s.heartbeat.action_query {
+        if let Err(e) = admin.client().batch_execute(q).await {
+            let err = AdminError::Db {
+                context: "heartbeat.action_query".into(),
+                source: e,
+            };
+            // A connection problem is retried like any other; a broken query is a definite
+            // configuration error.
+            return Err(if err.is_transient() {
+                err.into()
+            } else {
+                ConnectorError::HeartbeatQuery(format!("{err}: fix or remove the query"))
+            });
+        }
+    }
+    let ts_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let rec = crate::heartbeat::record(&s.event.topic_prefix, s.schemas, ts_ms);
+    sink.send(&rec).await?;
+    tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -357,6 +357,34 @@ impl Admin {
         }))
     }
 
+    /// Terminates the backend holding slot `name` (`pg_terminate_backend`) and waits until the
+    /// slot is free; the terminated PID, or `None` when nobody held it.
+    pub async fn terminate_slot_holder(&self, name: &str) -> Result<Option<i32>, AdminError> {
+        let Some(pid) = self.slot_info(name).await?.and_then(|i| i.active_pid) else {
+            return Ok(None);
+        };
+        warn!(
+            slot = name,
+            pid, "slot.takeover: terminating the backend that holds the replication slot"
+        );
+        self.client
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .map_err(db(format!(
+                "cannot terminate PID {pid} holding replication slot {name:?} (slot.takeover needs superuser or pg_signal_backend)"
+            )))?;
+        // The slot is released once the walsender has exited.
+        for _ in 0..100 {
+            match self.slot_info(name).await? {
+                Some(i) if i.active_pid == Some(pid) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                _ => break,
+            }
+        }
+        Ok(Some(pid))
+    }
+
     /// Drops the slot if it exists; returns whether there was one. Fails with SQLSTATE 55006
     /// while a consumer is attached.
     pub async fn drop_slot(&self, name: &str) -> Result<bool, AdminError> {

@@ -18,6 +18,9 @@ pub struct SlotConfig {
     /// Default `1s` (Debezium: 10 s), capped at half of `wal_sender_timeout`.
     #[serde(with = "humantime_serde")]
     pub status_interval: Duration,
+    /// When the slot is held by another backend, terminate that backend
+    /// (`pg_terminate_backend`) and take the slot over. Default `false`: report it and stop.
+    pub takeover: bool,
 }
 
 impl Default for SlotConfig {
@@ -25,6 +28,7 @@ impl Default for SlotConfig {
         SlotConfig {
             name: "debezium".to_string(),
             status_interval: Duration::from_secs(1),
+            takeover: false,
         }
     }
 }

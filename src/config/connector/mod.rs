@@ -2,6 +2,7 @@
 
 mod capture;
 mod database;
+mod heartbeat;
 mod output;
 mod snapshot;
 mod transforms;
@@ -14,9 +15,10 @@ pub use capture::{
     AutocreateMode, EventsConfig, PublicationConfig, SlotConfig, TableFilter, TablesConfig,
 };
 pub use database::{DatabaseConfig, SslMode};
+pub use heartbeat::HeartbeatConfig;
 pub use output::{
-    FormatConfig, FormatKind, OffsetStoreKind, OffsetsConfig, SinkConfig, SinkKind,
-    TopicCreationConfig,
+    FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
+    SinkKind, TopicCreationConfig,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
 pub use transforms::{TransformConfig, UnwrapConfig};
@@ -54,6 +56,8 @@ pub struct ConnectorConfig {
     pub sink: SinkConfig,
     #[serde(default)]
     pub offsets: OffsetsConfig,
+    #[serde(default)]
+    pub heartbeat: HeartbeatConfig,
     /// The file this connector was loaded from (empty when built in code).
     #[serde(skip)]
     pub file: PathBuf,
@@ -127,6 +131,7 @@ impl ConnectorConfig {
         transforms::validate(&self.transforms)?;
         self.sink.validate()?;
         self.offsets.validate()?;
+        self.heartbeat.validate()?;
         Ok(())
     }
 

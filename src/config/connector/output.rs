@@ -162,6 +162,27 @@ pub struct OffsetsConfig {
     /// Default `<data_dir>/<name>.offsets.json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// What to do when the offsets file and the slot disagree (Debezium
+    /// `offset.mismatch.strategy`). Default `fail`.
+    pub mismatch_strategy: MismatchStrategy,
+}
+
+/// `offsets.mismatch_strategy`.
+///
+/// The offsets file is written once Kafka acknowledged and the slot is confirmed after that,
+/// so the file being ahead of the slot is the normal state after a crash and every strategy
+/// resumes from the file then. The slot being ahead means someone else consumed changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MismatchStrategy {
+    /// Slot ahead of the offsets file: stop with an error.
+    #[default]
+    Fail,
+    /// Slot ahead of the offsets file: resume from the slot, warning about the skipped range.
+    TrustSlot,
+    /// Resume from the offsets file (e.g. a restored backup ahead of the slot); a slot ahead
+    /// cannot be moved back, so that stops with an error as with `fail`.
+    TrustOffset,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +218,26 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn mismatch_strategies_parse() {
+        let parse =
+            |v: &str| toml::from_str::<OffsetsConfig>(&format!("mismatch_strategy = {v:?}"));
+        assert_eq!(
+            parse("trust_slot").unwrap().mismatch_strategy,
+            MismatchStrategy::TrustSlot
+        );
+        assert_eq!(
+            parse("trust_offset").unwrap().mismatch_strategy,
+            MismatchStrategy::TrustOffset
+        );
+        assert_eq!(
+            OffsetsConfig::default().mismatch_strategy,
+            MismatchStrategy::Fail
+        );
+        let e = parse("trust_greater_lsn").unwrap_err().to_string();
+        assert!(e.contains("trust_slot"), "{e}");
     }
 
     #[test]
