@@ -126,6 +126,14 @@ impl Settings {
                     .column_filter()
                     .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
                 skip_messages_without_change: c.events.skip_messages_without_change,
+                message_filter: c
+                    .events
+                    .message_filter()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                key_columns: c
+                    .tables
+                    .key_columns()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
             },
             snapshot: c.snapshot.clone(),
             schemas: c.format.schemas,

@@ -144,6 +144,27 @@ const VARIANTS: &[Variant] = &[
         transforms_toml: "",
     },
     Variant {
+        name: "keys",
+        oracle_props: &[
+            "message.key.columns=public.t_nokey:b,a;public.t_composite:c,a;public.t_types_full:c_int4",
+            "message.prefix.exclude.list=audit,b.n",
+        ],
+        events_toml: "message_prefix_exclude = [\"audit\", \"b.n\"]\n",
+        schemaless: false,
+        tables_toml: "message_key_columns = \"public.t_nokey:b,a;public.t_composite:c,a;public.t_types_full:c_int4\"\n",
+        unwrap: None,
+        transforms_toml: "",
+    },
+    Variant {
+        name: "msg_include",
+        oracle_props: &["message.prefix.include.list=AUDIT,in-.*"],
+        events_toml: "message_prefix_include = [\"AUDIT\", \"in-.*\"]\n",
+        schemaless: false,
+        tables_toml: "",
+        unwrap: None,
+        transforms_toml: "",
+    },
+    Variant {
         name: "unwrap",
         oracle_props: &[],
         events_toml: "",

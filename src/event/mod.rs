@@ -10,6 +10,8 @@ pub mod columns;
 pub mod context;
 pub mod convert;
 pub mod defaults;
+pub mod key_columns;
+pub mod message_filter;
 pub mod parse;
 mod relation;
 pub mod schema;
@@ -52,6 +54,10 @@ pub struct EventConfig {
     /// `skip.messages.without.change`: drop updates whose row value did not change (needs
     /// the old row: REPLICA IDENTITY FULL).
     pub skip_messages_without_change: bool,
+    /// `message.prefix.include.list` / `message.prefix.exclude.list`.
+    pub message_filter: message_filter::MessageFilter,
+    /// `message.key.columns`.
+    pub key_columns: key_columns::KeyColumns,
 }
 
 impl EventConfig {
@@ -65,6 +71,8 @@ impl EventConfig {
             modes: convert::TypeModes::default(),
             column_filter: columns::ColumnFilter::default(),
             skip_messages_without_change: false,
+            message_filter: message_filter::MessageFilter::default(),
+            key_columns: key_columns::KeyColumns::default(),
         }
     }
 }

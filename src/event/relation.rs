@@ -145,6 +145,7 @@ pub struct RelationCache {
     enum_array_labels: HashMap<u32, Vec<String>>,
     table_info: HashMap<(String, String), TableInfo>,
     column_filter: super::columns::ColumnFilter,
+    key_columns: super::key_columns::KeyColumns,
 }
 
 impl RelationCache {
@@ -154,6 +155,11 @@ impl RelationCache {
             column_filter: filter,
             ..Default::default()
         }
+    }
+
+    /// `message.key.columns`: takes effect with each table's next Relation message.
+    pub fn set_key_columns(&mut self, keys: super::key_columns::KeyColumns) {
+        self.key_columns = keys;
     }
 
     pub fn get(&self, oid: u32) -> Option<&Arc<TableSchema>> {
@@ -193,14 +199,37 @@ impl RelationCache {
         let info = self
             .table_info
             .get(&(rel.namespace.clone(), rel.name.clone()));
-        let key_indices: Vec<usize> = match info.and_then(|i| i.key_columns.as_ref()) {
-            Some(names) => names
-                .iter()
-                .filter_map(|n| rel.columns.iter().position(|c| &c.name == n))
-                .collect(),
-            None => (0..rel.columns.len())
-                .filter(|&i| rel.columns[i].is_key())
-                .collect(),
+        let custom = self.key_columns.for_table(&rel.namespace, &rel.name);
+        let key_indices: Vec<usize> = match custom {
+            // In the order listed, as Debezium 3.6.3 does (checked by tests/oracle_diff.rs).
+            Some(names) => {
+                let mut idx: Vec<usize> = Vec::with_capacity(names.len());
+                for n in names {
+                    let pos = rel
+                        .columns
+                        .iter()
+                        .position(|c| c.name.eq_ignore_ascii_case(n));
+                    match pos {
+                        Some(p) if !idx.contains(&p) => idx.push(p),
+                        Some(_) => {}
+                        None => tracing::warn!(
+                            table = %format!("{}.{}", rel.namespace, rel.name),
+                            column = %n,
+                            "message key column not in the table; left out of the key"
+                        ),
+                    }
+                }
+                idx
+            }
+            None => match info.and_then(|i| i.key_columns.as_ref()) {
+                Some(names) => names
+                    .iter()
+                    .filter_map(|n| rel.columns.iter().position(|c| &c.name == n))
+                    .collect(),
+                None => (0..rel.columns.len())
+                    .filter(|&i| rel.columns[i].is_key())
+                    .collect(),
+            },
         };
         let topic = sanitize_topic(&format!("{topic_prefix}.{}.{}", rel.namespace, rel.name));
         let mut columns = Vec::with_capacity(rel.columns.len());
