@@ -367,6 +367,7 @@ impl EventBuilder {
             key_header,
             lsn,
             headers: Vec::new(),
+            transaction: None,
         }
     }
 
@@ -383,6 +384,7 @@ impl EventBuilder {
             key_header: ev.key_header.clone(),
             lsn: ev.lsn,
             headers: Vec::new(),
+            transaction: None,
         });
         out.push(ev);
         out.extend(tombstone);
@@ -556,6 +558,7 @@ impl EventBuilder {
             key_header: None,
             lsn,
             headers: Vec::new(),
+            transaction: None,
         });
         Ok(())
     }

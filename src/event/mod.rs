@@ -15,12 +15,13 @@ pub mod message_filter;
 pub mod parse;
 mod relation;
 pub mod schema;
+pub mod txmeta;
 pub mod value;
 
 pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
     ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
-    SourceInfo,
+    SourceInfo, TxBlock, TxRecord, TxStatus,
 };
 pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};

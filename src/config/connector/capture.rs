@@ -253,6 +253,9 @@ pub struct EventsConfig {
     pub message_prefix_include: Vec<String>,
     /// `message.prefix.exclude.list`. Default empty.
     pub message_prefix_exclude: Vec<String>,
+    /// `provide.transaction.metadata`: BEGIN/END records on `<prefix>.transaction` and the
+    /// envelope's `transaction` block. Default false.
+    pub provide_transaction_metadata: bool,
 }
 
 /// `decimal.handling.mode`.
@@ -311,6 +314,7 @@ impl Default for EventsConfig {
             skip_messages_without_change: false,
             message_prefix_include: Vec::new(),
             message_prefix_exclude: Vec::new(),
+            provide_transaction_metadata: false,
         }
     }
 }
