@@ -174,6 +174,35 @@ const VARIANTS: &[Variant] = &[
         transforms_toml: "",
     },
     Variant {
+        name: "masks",
+        oracle_props: &[
+            "column.truncate.to.3.chars=public.t_types.c_text,public.t_types.c_varchar,public.t_types.c_bytea,public.t_types.c_int4,public.t_types.c_json",
+            "column.truncate.to.10.chars=public.t_types.c_char",
+            "column.mask.with.4.chars=public.t_types_full.c_text,public.t_types_full.c_int4,public.t_ident.code",
+            "column.mask.hash.SHA-256.with.salt.pepper=public.t_types_full.c_varchar,public.t_types_full.c_char,public.t_composite.c,public.t_toast.big",
+            "column.mask.hash.v2.SHA-256.with.salt.salt2=public.t_nokey.b",
+        ],
+        events_toml: "",
+        schemaless: false,
+        tables_toml: "",
+        unwrap: None,
+        // Not transforms: the [columns] tables, which must follow [events] too.
+        transforms_toml: "\n[[columns.truncate]]\n\
+                          columns = [\"public.t_types.c_text\", \"public.t_types.c_varchar\", \
+                          \"public.t_types.c_bytea\", \"public.t_types.c_int4\", \"public.t_types.c_json\"]\n\
+                          chars = 3\n\
+                          [[columns.truncate]]\ncolumns = [\"public.t_types.c_char\"]\nchars = 10\n\
+                          [[columns.mask]]\n\
+                          columns = [\"public.t_types_full.c_text\", \"public.t_types_full.c_int4\", \"public.t_ident.code\"]\n\
+                          chars = 4\n\
+                          [[columns.hash]]\n\
+                          columns = [\"public.t_types_full.c_varchar\", \"public.t_types_full.c_char\", \
+                          \"public.t_composite.c\", \"public.t_toast.big\"]\n\
+                          algorithm = \"SHA-256\"\nsalt = \"pepper\"\n\
+                          [[columns.hash]]\ncolumns = [\"public.t_nokey.b\"]\n\
+                          algorithm = \"SHA-256\"\nsalt = \"salt2\"\nversion = 2\n",
+    },
+    Variant {
         name: "unwrap",
         oracle_props: &[],
         events_toml: "",

@@ -73,6 +73,7 @@ impl EventBuilder {
         let placeholder = Bytes::from(cfg.unavailable_value_placeholder.clone().into_bytes());
         let mut relations = RelationCache::with_column_filter(cfg.column_filter.clone());
         relations.set_key_columns(cfg.key_columns.clone());
+        relations.set_masks(cfg.masks.clone());
         EventBuilder {
             cfg,
             connector,

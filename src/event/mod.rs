@@ -11,6 +11,7 @@ pub mod context;
 pub mod convert;
 pub mod defaults;
 pub mod key_columns;
+pub mod masking;
 pub mod message_filter;
 pub mod parse;
 mod relation;
@@ -59,6 +60,8 @@ pub struct EventConfig {
     pub message_filter: message_filter::MessageFilter,
     /// `message.key.columns`.
     pub key_columns: key_columns::KeyColumns,
+    /// `column.truncate.to.*`, `column.mask.with.*`, `column.mask.hash.*`.
+    pub masks: masking::ColumnMasks,
 }
 
 impl EventConfig {
@@ -74,6 +77,7 @@ impl EventConfig {
             skip_messages_without_change: false,
             message_filter: message_filter::MessageFilter::default(),
             key_columns: key_columns::KeyColumns::default(),
+            masks: masking::ColumnMasks::default(),
         }
     }
 }
