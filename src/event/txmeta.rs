@@ -257,4 +257,92 @@ mod tests {
         }
         assert!(t.commit(Lsn(400)).is_none());
     }
+
+    #[test]
+    fn events_are_numbered_per_transaction_and_table() {
+        use crate::event::{EventBuilder, EventConfig};
+        use crate::source::pgoutput::{
+            Begin, Column, Delete, Insert, Message, OldTuple, PgTimestamp, Relation,
+            ReplicaIdentity, TupleData, TupleValue,
+        };
+        use bytes::Bytes;
+
+        let mut b = EventBuilder::new(EventConfig::new("p", "db"));
+        let rel = |oid: u32, name: &str| {
+            Message::Relation(Relation {
+                xid: None,
+                oid,
+                namespace: "s".into(),
+                name: name.into(),
+                replica_identity: ReplicaIdentity::Default,
+                columns: vec![Column {
+                    flags: 1,
+                    name: "id".into(),
+                    type_oid: 23,
+                    type_modifier: -1,
+                }],
+            })
+        };
+        let row = |v: &str| TupleData(vec![TupleValue::Text(Bytes::copy_from_slice(v.as_bytes()))]);
+        let mut events = Vec::new();
+        b.handle(Lsn(1), &rel(1, "a"), &mut events).unwrap();
+        b.handle(Lsn(1), &rel(2, "b"), &mut events).unwrap();
+        let begin = Begin {
+            final_lsn: Lsn(900),
+            commit_ts: PgTimestamp(0),
+            xid: 42,
+        };
+        b.handle(Lsn(10), &Message::Begin(begin), &mut events)
+            .unwrap();
+        let insert = |oid, v| {
+            Message::Insert(Insert {
+                xid: None,
+                relation_oid: oid,
+                new: row(v),
+            })
+        };
+        b.handle(Lsn(20), &insert(1, "1"), &mut events).unwrap();
+        b.handle(Lsn(30), &insert(2, "2"), &mut events).unwrap();
+        let delete = Message::Delete(Delete {
+            xid: None,
+            relation_oid: 1,
+            old: OldTuple::Key(row("1")),
+        });
+        b.handle(Lsn(40), &delete, &mut events).unwrap();
+        // insert a, insert b, delete a, tombstone a.
+        assert_eq!(events.len(), 4);
+
+        let mut t = TxMetadata::new("p", "db");
+        t.begin(42, Lsn(10), 0);
+        for ev in &mut events {
+            t.on_event(ev);
+        }
+        let blocks: Vec<Option<(String, u64, u64)>> = events
+            .iter()
+            .map(|e| {
+                e.transaction
+                    .as_ref()
+                    .map(|b| (b.id.clone(), b.total_order, b.data_collection_order))
+            })
+            .collect();
+        assert_eq!(
+            blocks,
+            vec![
+                Some(("42:20".to_string(), 1, 1)),
+                Some(("42:30".to_string(), 2, 1)),
+                Some(("42:40".to_string(), 3, 2)),
+                None,
+            ]
+        );
+        let end = t.commit(Lsn(900)).unwrap();
+        match end.body {
+            EventBody::Transaction(r) => {
+                assert_eq!(r.event_count, Some(3));
+                let mut counts = r.data_collections.unwrap();
+                counts.sort();
+                assert_eq!(counts, vec![("s.a".to_string(), 2), ("s.b".to_string(), 1)]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
