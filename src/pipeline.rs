@@ -15,7 +15,8 @@ use crate::config::{
     self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
     SnapshotConfig, SnapshotMode, TableFilter,
 };
-use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError};
+use crate::event::txmeta::TxMetadata;
+use crate::event::{ChangeEvent, EventBody, EventBuilder, EventConfig, EventError};
 use crate::format::{EventId, FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
@@ -135,6 +136,18 @@ impl Settings {
                     .column_filter()
                     .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
                 skip_messages_without_change: c.events.skip_messages_without_change,
+                message_filter: c
+                    .events
+                    .message_filter()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                key_columns: c
+                    .tables
+                    .key_columns()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                masks: c
+                    .columns
+                    .masks()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
             },
             snapshot: c.snapshot.clone(),
             schemas: c.format.schemas,
@@ -814,6 +827,10 @@ async fn stream_changes(
     ));
     let mut events: Vec<ChangeEvent> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
+    let mut txmeta = s
+        .events
+        .provide_transaction_metadata
+        .then(|| TxMetadata::new(&s.event.topic_prefix, &s.event.database));
     let mut tx = TxState {
         in_tx: false,
         skip: false,
@@ -856,7 +873,8 @@ async fn stream_changes(
                     Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                         let msg = decoder.decode(data)?;
                         lookup_catalog(admin, &msg, &mut builder).await?;
-                        on_message(s, wal_start, &msg, &mut tx, resume, &mut builder, &mut format, &mut events, &mut records)?;
+                        let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records };
+                        on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
                         for rec in records.drain(..) {
                             sink.send(&rec).await?;
                         }
@@ -916,18 +934,31 @@ async fn beat(s: &Settings, admin: &Admin, sink: &mut KafkaSink) -> Result<(), C
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What turns one message into records, borrowed for [`on_message`].
+struct Output<'a> {
+    builder: &'a mut EventBuilder,
+    /// `provide.transaction.metadata`.
+    txmeta: Option<&'a mut TxMetadata>,
+    format: &'a mut JsonFormat,
+    events: &'a mut Vec<ChangeEvent>,
+    records: &'a mut Vec<Record>,
+}
+
 fn on_message(
     s: &Settings,
     wal_start: Lsn,
     msg: &Message,
     tx: &mut TxState,
     resume: Option<Lsn>,
-    builder: &mut EventBuilder,
-    format: &mut JsonFormat,
-    events: &mut Vec<ChangeEvent>,
-    records: &mut Vec<Record>,
+    out: &mut Output<'_>,
 ) -> Result<(), ConnectorError> {
+    let Output {
+        builder,
+        txmeta,
+        format,
+        events,
+        records,
+    } = out;
     match msg {
         Message::Begin(b) => {
             tx.in_tx = true;
@@ -946,10 +977,23 @@ fn on_message(
     let skip_msg = matches!(msg, Message::Message(m) if !m.transactional() && resume.is_some_and(|r| m.lsn < r));
     if tx.skip || skip_msg {
         events.clear();
+        if let Some(meta) = txmeta.as_deref_mut() {
+            meta.abandon();
+        }
         return Ok(());
     }
+    if let (Some(meta), Message::Begin(b)) = (txmeta.as_deref_mut(), msg) {
+        events.insert(0, meta.begin(b.xid, wal_start, b.commit_ts.unix_micros()));
+    }
+    if let (Some(meta), Message::Commit(c)) = (txmeta.as_deref_mut(), msg) {
+        events.extend(meta.commit(c.end_lsn));
+    }
     let first = records.len();
-    for ev in events.drain(..) {
+    for mut ev in events.drain(..) {
+        if matches!(ev.body, EventBody::Transaction(_)) {
+            s.transforms.encode(format, ev, records)?;
+            continue;
+        }
         if let Some(t) = ev.table() {
             if !s.table_filter.matches(&t.schema_name, &t.table_name) {
                 continue;
@@ -959,6 +1003,9 @@ fn on_message(
         let op = ev.op().map_or("d", |op| op.code());
         if s.events.is_skipped(op) {
             continue;
+        }
+        if let Some(meta) = txmeta.as_deref_mut() {
+            meta.on_event(&mut ev);
         }
         s.transforms.encode(format, ev, records)?;
     }

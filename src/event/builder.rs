@@ -71,7 +71,9 @@ impl EventBuilder {
             cfg.topic_prefix
         )));
         let placeholder = Bytes::from(cfg.unavailable_value_placeholder.clone().into_bytes());
-        let relations = RelationCache::with_column_filter(cfg.column_filter.clone());
+        let mut relations = RelationCache::with_column_filter(cfg.column_filter.clone());
+        relations.set_key_columns(cfg.key_columns.clone());
+        relations.set_masks(cfg.masks.clone());
         EventBuilder {
             cfg,
             connector,
@@ -366,6 +368,7 @@ impl EventBuilder {
             key_header,
             lsn,
             headers: Vec::new(),
+            transaction: None,
         }
     }
 
@@ -382,6 +385,7 @@ impl EventBuilder {
             key_header: ev.key_header.clone(),
             lsn: ev.lsn,
             headers: Vec::new(),
+            transaction: None,
         });
         out.push(ev);
         out.extend(tombstone);
@@ -539,6 +543,10 @@ impl EventBuilder {
                 origin_lsn: None,
             }
         };
+        if !self.cfg.message_filter.matches(&m.prefix) {
+            tracing::debug!(prefix = %m.prefix, lsn = %lsn, "logical message filtered out by prefix");
+            return Ok(());
+        }
         out.push(ChangeEvent {
             topic: self.message_topic.clone(),
             body: EventBody::Message {
@@ -551,6 +559,7 @@ impl EventBuilder {
             key_header: None,
             lsn,
             headers: Vec::new(),
+            transaction: None,
         });
         Ok(())
     }
@@ -743,6 +752,53 @@ mod tests {
         }
         let json = crate::format::json::row_json(&table, &vec![Value::Int32(1)]);
         assert_eq!(json, "{\"d\":1}");
+    }
+
+    #[test]
+    fn message_key_columns_replace_the_primary_key() {
+        let mut b = builder(EventConfig {
+            key_columns: super::super::key_columns::KeyColumns::parse("S\\.T:d").unwrap(),
+            ..EventConfig::new("p", "db")
+        });
+        let mut out = Vec::new();
+        // Table 11 has no key of its own; both get `d` as key.
+        b.handle(Lsn(50), &insert(10, &["1", "1970-01-02"]), &mut out)
+            .unwrap();
+        b.handle(Lsn(51), &insert(11, &["2", "1970-01-03"]), &mut out)
+            .unwrap();
+        assert_eq!(out[0].key, Some(vec![Value::Int32(1)]));
+        assert_eq!(out[1].key, Some(vec![Value::Int32(2)]));
+        let t = out[0].table().unwrap();
+        assert_eq!(t.key_indices, vec![1]);
+        assert_eq!(t.key_schema.as_ref().unwrap().fields()[0].name, "d");
+    }
+
+    #[test]
+    fn messages_outside_the_prefix_lists_are_dropped() {
+        let mut b = builder(EventConfig {
+            message_filter: super::super::message_filter::MessageFilter::new(
+                &[],
+                &["skip.*".to_string()],
+            )
+            .unwrap(),
+            ..EventConfig::new("p", "db")
+        });
+        let msg = |prefix: &str| {
+            Message::Message(LogicalMessage {
+                xid: None,
+                flags: 0,
+                lsn: Lsn(70),
+                prefix: prefix.into(),
+                content: Bytes::from_static(b"x"),
+            })
+        };
+        let mut out = Vec::new();
+        b.handle(Lsn(70), &msg("skipme"), &mut out).unwrap();
+        assert!(out.is_empty());
+        // A filtered non-transactional message still counts as the last commit.
+        assert_eq!(b.last_commit_lsn, Some(Lsn(70)));
+        b.handle(Lsn(71), &msg("keep"), &mut out).unwrap();
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub enum EventBody {
     Tombstone { table: Arc<TableSchema> },
     /// A `pg_logical_emit_message` message.
     Message { prefix: String, content: Bytes },
+    /// A BEGIN or END record of `provide.transaction.metadata` (`<prefix>.transaction`).
+    Transaction(TxRecord),
     /// A row flattened by the unwrap transform (Debezium's `ExtractNewRecordState`): the value
     /// is the row's struct followed by `extra` fields, or a null value carrying the row's
     /// schema when `row` is `None`.
@@ -139,6 +141,46 @@ pub struct FlatLayout {
     pub id: u64,
     /// Appended fields in order; `extra` values follow it.
     pub fields: Vec<super::schema::Field>,
+}
+
+/// `status` of a transaction metadata record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    Begin,
+    End,
+}
+
+impl TxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxStatus::Begin => "BEGIN",
+            TxStatus::End => "END",
+        }
+    }
+}
+
+/// The value of a BEGIN/END record (`io.debezium.connector.common.TransactionMetadataValue`);
+/// `id` is also the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxRecord {
+    pub status: TxStatus,
+    /// `<txId>:<LSN>`.
+    pub id: String,
+    /// END only: events emitted in the transaction.
+    pub event_count: Option<u64>,
+    /// END only: events per data collection, in Debezium's order.
+    pub data_collections: Option<Vec<(String, u64)>>,
+    /// Commit time, milliseconds since the Unix epoch.
+    pub ts_ms: i64,
+}
+
+/// The envelope's `transaction` block (`event.block`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxBlock {
+    /// `<txId>:<LSN of this event>`.
+    pub id: String,
+    pub total_order: u64,
+    pub data_collection_order: u64,
 }
 
 /// Which header a primary-key change carries, with the other side's key.
@@ -174,6 +216,8 @@ pub struct ChangeEvent {
     /// Headers added by transforms, after the key-change and context headers; values in
     /// Connect's `SimpleHeaderConverter` form.
     pub headers: Vec<(Arc<str>, Vec<u8>)>,
+    /// The envelope's `transaction` block (`provide.transaction.metadata`).
+    pub transaction: Option<TxBlock>,
 }
 
 impl ChangeEvent {
@@ -183,7 +227,7 @@ impl ChangeEvent {
             EventBody::Change { table, .. }
             | EventBody::Tombstone { table }
             | EventBody::Flat { table, .. } => Some(table),
-            EventBody::Message { .. } => None,
+            EventBody::Message { .. } | EventBody::Transaction(_) => None,
         }
     }
 
@@ -191,7 +235,7 @@ impl ChangeEvent {
     pub fn op(&self) -> Option<Op> {
         match &self.body {
             EventBody::Change { op, .. } | EventBody::Flat { op, .. } => Some(*op),
-            EventBody::Tombstone { .. } => None,
+            EventBody::Tombstone { .. } | EventBody::Transaction(_) => None,
             EventBody::Message { .. } => Some(Op::Message),
         }
     }

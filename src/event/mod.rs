@@ -10,15 +10,19 @@ pub mod columns;
 pub mod context;
 pub mod convert;
 pub mod defaults;
+pub mod key_columns;
+pub mod masking;
+pub mod message_filter;
 pub mod parse;
 mod relation;
 pub mod schema;
+pub mod txmeta;
 pub mod value;
 
 pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
     ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
-    SourceInfo,
+    SourceInfo, TxBlock, TxRecord, TxStatus,
 };
 pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};
@@ -52,6 +56,12 @@ pub struct EventConfig {
     /// `skip.messages.without.change`: drop updates whose row value did not change (needs
     /// the old row: REPLICA IDENTITY FULL).
     pub skip_messages_without_change: bool,
+    /// `message.prefix.include.list` / `message.prefix.exclude.list`.
+    pub message_filter: message_filter::MessageFilter,
+    /// `message.key.columns`.
+    pub key_columns: key_columns::KeyColumns,
+    /// `column.truncate.to.*`, `column.mask.with.*`, `column.mask.hash.*`.
+    pub masks: masking::ColumnMasks,
 }
 
 impl EventConfig {
@@ -65,6 +75,9 @@ impl EventConfig {
             modes: convert::TypeModes::default(),
             column_filter: columns::ColumnFilter::default(),
             skip_messages_without_change: false,
+            message_filter: message_filter::MessageFilter::default(),
+            key_columns: key_columns::KeyColumns::default(),
+            masks: masking::ColumnMasks::default(),
         }
     }
 }

@@ -240,3 +240,33 @@ pub fn message_value_schema(content_as_string: bool) -> Schema {
     .named("io.debezium.connector.postgresql.MessageValue")
     .version(1)
 }
+
+/// Key of `<prefix>.transaction` records.
+pub fn transaction_key_schema() -> Schema {
+    s(SchemaType::Struct(vec![field("id", s(SchemaType::String))]))
+        .named("io.debezium.connector.common.TransactionMetadataKey")
+        .version(1)
+}
+
+/// Value of `<prefix>.transaction` records (BEGIN and END).
+pub fn transaction_value_schema() -> Schema {
+    let collection = s(SchemaType::Struct(vec![
+        field("data_collection", s(SchemaType::String)),
+        field("event_count", s(SchemaType::Int64)),
+    ]))
+    .optional(true)
+    .named("event.collection")
+    .version(1);
+    s(SchemaType::Struct(vec![
+        field("status", s(SchemaType::String)),
+        field("id", s(SchemaType::String)),
+        field("event_count", s(SchemaType::Int64).optional(true)),
+        field(
+            "data_collections",
+            s(SchemaType::Array(Box::new(collection))).optional(true),
+        ),
+        field("ts_ms", s(SchemaType::Int64)),
+    ]))
+    .named("io.debezium.connector.common.TransactionMetadataValue")
+    .version(1)
+}

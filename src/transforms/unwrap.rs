@@ -404,7 +404,9 @@ impl Transform for Unwrap {
                 op, before, after, ..
             } => (*op, before.take(), after.take()),
             // Not a row-change envelope.
-            EventBody::Message { .. } | EventBody::Flat { .. } => return Ok(Some(ev)),
+            EventBody::Message { .. } | EventBody::Flat { .. } | EventBody::Transaction(_) => {
+                return Ok(Some(ev))
+            }
         };
         let table = match ev.table() {
             Some(t) => t.clone(),

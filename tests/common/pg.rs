@@ -94,8 +94,8 @@ impl TestPg {
             // Sockets go to the private temp dir so parallel servers never collide.
             format!("unix_socket_directories = '{}'", dir.path().display()),
             "wal_level = logical".into(),
-            "max_wal_senders = 20".into(),
-            "max_replication_slots = 20".into(),
+            "max_wal_senders = 40".into(),
+            "max_replication_slots = 40".into(),
             "fsync = off".into(),
             "synchronous_commit = off".into(),
             "full_page_writes = off".into(),

@@ -118,12 +118,16 @@ pub struct TablesConfig {
     pub column_include: Vec<String>,
     /// `column.exclude.list`. Default empty.
     pub column_exclude: Vec<String>,
+    /// `message.key.columns` in Debezium's form, `<schema.table regex>:<col>,<col>;...`:
+    /// key columns replacing the primary key. Default empty.
+    pub message_key_columns: String,
 }
 
 impl TablesConfig {
     pub(crate) fn validate(&self) -> Result<(), Violation> {
         self.filter()?;
         self.column_filter()?;
+        self.key_columns()?;
         Ok(())
     }
 
@@ -157,6 +161,12 @@ impl TablesConfig {
                     ),
                 )
             })
+    }
+
+    /// Parses `message_key_columns`.
+    pub fn key_columns(&self) -> Result<crate::event::key_columns::KeyColumns, Violation> {
+        crate::event::key_columns::KeyColumns::parse(&self.message_key_columns)
+            .map_err(|e| Violation::new("tables.message_key_columns", e))
     }
 
     /// Compiles the lists. Fails on the first bad pattern, or when both lists are set.
@@ -242,6 +252,14 @@ pub struct EventsConfig {
     /// `skip.messages.without.change`: drop updates that change no captured column (needs
     /// REPLICA IDENTITY FULL). Default false.
     pub skip_messages_without_change: bool,
+    /// `message.prefix.include.list`: logical-message prefixes (regexes matching the whole
+    /// prefix, ignoring case) that are emitted. Default empty: all.
+    pub message_prefix_include: Vec<String>,
+    /// `message.prefix.exclude.list`. Default empty.
+    pub message_prefix_exclude: Vec<String>,
+    /// `provide.transaction.metadata`: BEGIN/END records on `<prefix>.transaction` and the
+    /// envelope's `transaction` block. Default false.
+    pub provide_transaction_metadata: bool,
 }
 
 /// `decimal.handling.mode`.
@@ -298,6 +316,9 @@ impl Default for EventsConfig {
             time_precision_mode: TimePrecisionMode::default(),
             interval_handling_mode: IntervalHandlingMode::default(),
             skip_messages_without_change: false,
+            message_prefix_include: Vec::new(),
+            message_prefix_exclude: Vec::new(),
+            provide_transaction_metadata: false,
         }
     }
 }
@@ -325,6 +346,7 @@ impl EventsConfig {
                 ));
             }
         }
+        self.message_filter()?;
         if let Some(hex) = self.unavailable_value_placeholder.strip_prefix("hex:") {
             if decode_hex(hex).is_none() {
                 return Err(Violation::new(
@@ -362,6 +384,37 @@ impl EventsConfig {
                 IntervalHandlingMode::String => convert::IntervalMode::String,
             },
         }
+    }
+
+    /// Compiles the logical-message prefix lists.
+    pub fn message_filter(&self) -> Result<crate::event::message_filter::MessageFilter, Violation> {
+        if !self.message_prefix_include.is_empty() && !self.message_prefix_exclude.is_empty() {
+            return Err(Violation::new(
+                "events.message_prefix_exclude",
+                "cannot be set together with events.message_prefix_include (as in Debezium, \
+                 message.prefix.include.list and message.prefix.exclude.list are mutually \
+                 exclusive); keep one",
+            ));
+        }
+        crate::event::message_filter::MessageFilter::new(
+            &self.message_prefix_include,
+            &self.message_prefix_exclude,
+        )
+        .map_err(|(i, include, e)| {
+            let (key, list) = if include {
+                ("message_prefix_include", &self.message_prefix_include)
+            } else {
+                ("message_prefix_exclude", &self.message_prefix_exclude)
+            };
+            Violation::new(
+                format!("events.{key}[{i}]"),
+                format!(
+                    "{:?} is not a valid regular expression: {}",
+                    list[i],
+                    crate::config::parse::one_line(&e)
+                ),
+            )
+        })
     }
 
     /// Whether events of operation `op` (`"c"`, `"u"`, `"d"`, `"t"`) are dropped.

@@ -1,6 +1,7 @@
 //! One capture (`connectors/<name>.toml`): a database, a slot, a publication, a Kafka sink.
 
 mod capture;
+mod columns;
 mod database;
 mod heartbeat;
 mod output;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use capture::{
     AutocreateMode, EventsConfig, PublicationConfig, SlotConfig, TableFilter, TablesConfig,
 };
+pub use columns::ColumnsConfig;
 pub use database::{DatabaseConfig, SslMode};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
@@ -46,6 +48,9 @@ pub struct ConnectorConfig {
     pub tables: TablesConfig,
     #[serde(default)]
     pub events: EventsConfig,
+    /// `[columns]`: masking and truncation.
+    #[serde(default)]
+    pub columns: ColumnsConfig,
     #[serde(default)]
     pub snapshot: SnapshotConfig,
     #[serde(default)]
@@ -127,6 +132,7 @@ impl ConnectorConfig {
         self.publication.validate()?;
         self.tables.validate()?;
         self.events.validate()?;
+        self.columns.validate()?;
         self.snapshot.validate()?;
         transforms::validate(&self.transforms)?;
         self.sink.validate()?;

@@ -14,10 +14,13 @@ use std::sync::Arc;
 use self::value::value as write_value;
 use super::{FormatError, Record};
 use crate::event::convert::{encode_binary, BinaryMode};
-use crate::event::schema::{message_key_schema, message_value_schema, Schema};
+use crate::event::schema::{
+    message_key_schema, message_value_schema, transaction_key_schema, transaction_value_schema,
+    Schema,
+};
 use crate::event::{
-    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, Row, SourceInfo, TableSchema,
-    CONNECTOR_NAME, DEBEZIUM_VERSION,
+    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, Row, SourceInfo, TableSchema, TxBlock,
+    TxRecord, CONNECTOR_NAME, DEBEZIUM_VERSION,
 };
 
 pub use self::java_float::{write_java_double, write_java_float};
@@ -166,6 +169,8 @@ pub struct JsonFormat {
     tables: HashMap<u64, TableJson>,
     message_key_prefix: Vec<u8>,
     message_value_prefix: Vec<u8>,
+    tx_key_prefix: Vec<u8>,
+    tx_value_prefix: Vec<u8>,
     connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
     binary_mode: BinaryMode,
     /// Appended to every record's headers (Debezium's `__debezium.context.*`).
@@ -179,6 +184,8 @@ impl JsonFormat {
             tables: HashMap::new(),
             message_key_prefix: schema::envelope_prefix(&message_key_schema()),
             message_value_prefix: schema::envelope_prefix(&message_value_schema(false)),
+            tx_key_prefix: schema::envelope_prefix(&transaction_key_schema()),
+            tx_value_prefix: schema::envelope_prefix(&transaction_value_schema()),
             binary_mode: BinaryMode::Bytes,
             connector: None,
             context_headers: Vec::new(),
@@ -209,6 +216,7 @@ impl JsonFormat {
                 r
             }
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
+            EventBody::Transaction(rec) => self.encode_transaction(ev, rec),
         };
         let mut record = record;
         record
@@ -281,7 +289,9 @@ impl JsonFormat {
                 write_opt_row(&mut out, &tj.value_fields, after.as_deref());
                 out.extend_from_slice(b",\"source\":");
                 write_source(&mut out, &ev.source, name_json, db_json, &tj.source_table);
-                out.extend_from_slice(b",\"transaction\":null,\"op\":\"");
+                out.extend_from_slice(b",\"transaction\":");
+                write_tx_block(&mut out, ev.transaction.as_ref());
+                out.extend_from_slice(b",\"op\":\"");
                 out.extend_from_slice(op.code().as_bytes());
                 out.extend_from_slice(b"\",\"ts_ms\":");
                 write_processing_ts(&mut out, ev.ts_nanos);
@@ -367,7 +377,9 @@ impl JsonFormat {
             db_json,
             b",\"schema\":\"\",\"table\":\"\",\"txId\":",
         );
-        value.extend_from_slice(b",\"transaction\":null,\"message\":{\"prefix\":");
+        value.extend_from_slice(b",\"transaction\":");
+        write_tx_block(&mut value, ev.transaction.as_ref());
+        value.extend_from_slice(b",\"message\":{\"prefix\":");
         write::str(&mut value, prefix);
         value.extend_from_slice(b",\"content\":");
         match self.binary_mode {
@@ -385,6 +397,79 @@ impl JsonFormat {
             headers: Vec::new(),
             event_id: None,
         }
+    }
+}
+
+impl JsonFormat {
+    /// A BEGIN/END record of `<prefix>.transaction`.
+    fn encode_transaction(&mut self, ev: &ChangeEvent, rec: &TxRecord) -> Record {
+        let mut key = Vec::with_capacity(160);
+        if self.schemas {
+            key.extend_from_slice(&self.tx_key_prefix);
+        }
+        key.extend_from_slice(b"{\"id\":");
+        write::str(&mut key, &rec.id);
+        key.push(b'}');
+        if self.schemas {
+            key.push(b'}');
+        }
+        let mut value = Vec::with_capacity(700);
+        if self.schemas {
+            value.extend_from_slice(&self.tx_value_prefix);
+        }
+        value.extend_from_slice(b"{\"status\":\"");
+        value.extend_from_slice(rec.status.as_str().as_bytes());
+        value.extend_from_slice(b"\",\"id\":");
+        write::str(&mut value, &rec.id);
+        value.extend_from_slice(b",\"event_count\":");
+        write_opt_i64(&mut value, rec.event_count.map(|n| n as i64));
+        value.extend_from_slice(b",\"data_collections\":");
+        match &rec.data_collections {
+            Some(list) => {
+                value.push(b'[');
+                for (i, (name, n)) in list.iter().enumerate() {
+                    if i > 0 {
+                        value.push(b',');
+                    }
+                    value.extend_from_slice(b"{\"data_collection\":");
+                    write::str(&mut value, name);
+                    value.extend_from_slice(b",\"event_count\":");
+                    write::i64(&mut value, *n as i64);
+                    value.push(b'}');
+                }
+                value.push(b']');
+            }
+            None => value.extend_from_slice(b"null"),
+        }
+        value.extend_from_slice(b",\"ts_ms\":");
+        write::i64(&mut value, rec.ts_ms);
+        value.push(b'}');
+        if self.schemas {
+            value.push(b'}');
+        }
+        Record {
+            topic: ev.topic.clone(),
+            key: Some(key),
+            value: Some(value),
+            headers: Vec::new(),
+            event_id: None,
+        }
+    }
+}
+
+/// The envelope's `transaction` value: the block, or null.
+fn write_tx_block(out: &mut Vec<u8>, block: Option<&TxBlock>) {
+    match block {
+        Some(b) => {
+            out.extend_from_slice(b"{\"id\":");
+            write::str(out, &b.id);
+            out.extend_from_slice(b",\"total_order\":");
+            write::i64(out, b.total_order as i64);
+            out.extend_from_slice(b",\"data_collection_order\":");
+            write::i64(out, b.data_collection_order as i64);
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b"null"),
     }
 }
 
