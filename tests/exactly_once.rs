@@ -214,3 +214,53 @@ fn sigkill_cycles(kafka: &TestKafka, hides_aborts: bool, started: Instant) {
     // Plus one snapshot read per counter row, taken by the first run.
     assert_eq!(v.counter_records as i64, w.txns + w.keys, "counter records");
 }
+
+/// The cost of exactly-once mode: the same backlog of small transactions streamed by a plain
+/// and by an exactly-once connector (process start included). Ignored by default:
+/// `cargo test --test exactly_once -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn exactly_once_throughput_cost() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    let w = Workload {
+        txns: 60_000,
+        keys: 10,
+        pace: Duration::ZERO,
+    };
+    w.create_tables(&pg);
+    let plain = Capture::new(&pg, &kafka, ConnectorFile::new("plain"));
+    let eos = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("eosb").extra("exactly_once = true"),
+    );
+    plain.run_once();
+    eos.run_once();
+    w.start_writer(&pg).finish();
+    let mut took = Vec::new();
+    for cap in [&plain, &eos] {
+        let t = Instant::now();
+        cap.run_to_current(&pg);
+        took.push(t.elapsed());
+    }
+    let per_sec = |d: Duration| w.txns as f64 / d.as_secs_f64();
+    eprintln!(
+        "{} transactions of 2 changes: plain {:?} ({:.0} tx/s), exactly-once {:?} ({:.0} tx/s)",
+        w.txns,
+        took[0],
+        per_sec(took[0]),
+        took[1],
+        per_sec(took[1])
+    );
+    let n = kafka.read_topic(
+        "eosb.public.ledger",
+        w.txns as usize,
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        n.len() as i64,
+        w.txns,
+        "exactly-once connector delivered all"
+    );
+}
