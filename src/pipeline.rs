@@ -123,7 +123,10 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| format!("{}.pgcdc-offsets", c.topic_prefix))
                 .into(),
-            commit_interval: Duration::from_millis(100),
+            commit_interval: c
+                .sink
+                .transaction_interval
+                .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
         });
         let table_filter = c
             .table_filter()

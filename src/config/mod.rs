@@ -17,7 +17,7 @@ pub use connector::{
     AutocreateMode, ConnectorConfig, DatabaseConfig, EventsConfig, FormatConfig, FormatKind,
     OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig,
     SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig, TopicCreationConfig,
-    TransformConfig, UnwrapConfig, MAX_SNAPSHOT_PARALLELISM,
+    TransformConfig, UnwrapConfig, DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -16,7 +16,7 @@ pub use capture::{
 pub use database::{DatabaseConfig, SslMode};
 pub use output::{
     FormatConfig, FormatKind, OffsetStoreKind, OffsetsConfig, SinkConfig, SinkKind,
-    TopicCreationConfig,
+    TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
 pub use transforms::{TransformConfig, UnwrapConfig};
