@@ -45,6 +45,9 @@ pub fn read_latest(
         .set("group.id", format!("pgcdc-offsets-{connector}"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
+        // The end of the partition is only reported once a fetch comes back empty; do not
+        // let the broker hold that fetch for long.
+        .set("fetch.wait.max.ms", "10")
         .set("isolation.level", "read_committed");
     let consumer: BaseConsumer = cfg.create().map_err(|e| err(e.to_string()))?;
     let (low, high) = consumer
@@ -65,7 +68,7 @@ pub fn read_latest(
                 "did not reach its end within {timeout:?} (is a transaction of another producer still open?)"
             )));
         }
-        match consumer.poll(Duration::from_millis(200)) {
+        match consumer.poll(Duration::from_millis(50)) {
             None => {}
             Some(Err(KafkaError::PartitionEOF(_))) => break,
             Some(Err(e)) => return Err(err(e.to_string())),
