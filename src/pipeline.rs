@@ -338,11 +338,15 @@ async fn run_connector(
 ) -> Result<(), ConnectorError> {
     let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
     let mut sink = KafkaSink::new(s.sink.clone())?;
-    sink.init_transactions()?;
     let mut retry = Retry::new();
     let mut state = RunState::default();
     loop {
-        let (st, streamed, res) = match adopt_kafka_offset(&s, &mut store, &mut sink).await {
+        // Inside the retry loop: brokers that are not up yet are a transient failure.
+        let ready = match sink.init_transactions() {
+            Ok(()) => adopt_kafka_offset(&s, &mut store, &mut sink).await,
+            Err(e) => Err(e.into()),
+        };
+        let (st, streamed, res) = match ready {
             Ok(()) => session(&s, store, &mut sink, &opts, &mut stop, &mut state).await,
             Err(e) => (store, false, Err(e)),
         };
@@ -372,7 +376,6 @@ async fn run_connector(
             // the old one left open.
             tokio::task::block_in_place(|| drop(sink));
             sink = KafkaSink::new(s.sink.clone())?;
-            sink.init_transactions()?;
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

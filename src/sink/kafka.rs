@@ -79,7 +79,7 @@ pub enum SinkError {
         #[source]
         source: KafkaError,
     },
-    #[error("kafka transaction failed ({step}): {source}")]
+    #[error("kafka transaction failed ({step}): {source} (sink.exactly_once needs brokers that support transactions, with transaction.state.log.replication.factor and min.isr no larger than the cluster)")]
     Transaction {
         step: &'static str,
         #[source]
@@ -106,6 +106,10 @@ impl SinkError {
                     | Some(RDKafkaErrorCode::TopicAuthorizationFailed)
                     | Some(RDKafkaErrorCode::ClusterAuthorizationFailed)
                     | Some(RDKafkaErrorCode::InvalidMessageSize)
+                    // Another instance took over the transactional id: retrying would fence
+                    // it in turn.
+                    | Some(RDKafkaErrorCode::Fenced)
+                    | Some(RDKafkaErrorCode::ProducerFenced)
             ),
         }
     }
@@ -205,6 +209,8 @@ pub struct KafkaSink {
     known_topics: HashSet<Arc<str>>,
     /// When the open Kafka transaction began (exactly-once mode), and the value of `sent` then.
     transaction: Option<(Instant, u64)>,
+    /// `init_transactions` succeeded.
+    transactions_ready: bool,
 }
 
 impl KafkaSink {
@@ -243,18 +249,24 @@ impl KafkaSink {
             cfg,
             known_topics: HashSet::new(),
             transaction: None,
+            transactions_ready: false,
         })
     }
 
     /// Exactly-once mode: registers the transactional id with the broker, which fences any
     /// older producer with the same id and aborts its open transaction. Call once, before
-    /// sending. Blocks the calling worker thread while the broker answers.
+    /// sending; later calls do nothing. Blocks the calling worker thread while the broker
+    /// answers.
     pub fn init_transactions(&mut self) -> Result<(), SinkError> {
         let Some(id) = self.cfg.transactional_id.clone() else {
             return Ok(());
         };
+        if self.transactions_ready {
+            return Ok(());
+        }
         tokio::task::block_in_place(|| self.producer.init_transactions(TRANSACTION_TIMEOUT))
             .map_err(|e| self.transaction_error("init", e, &id))?;
+        self.transactions_ready = true;
         tracing::info!(transactional_id = %id, "kafka transactions initialized");
         Ok(())
     }
@@ -302,6 +314,7 @@ impl KafkaSink {
         let fenced = matches!(
             source.rdkafka_error_code(),
             Some(RDKafkaErrorCode::ProducerFenced)
+                | Some(RDKafkaErrorCode::Fenced)
                 | Some(RDKafkaErrorCode::InvalidProducerEpoch)
                 | Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed)
         );
