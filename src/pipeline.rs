@@ -19,7 +19,7 @@ use crate::event::txmeta::TxMetadata;
 use crate::event::{ChangeEvent, EventBody, EventBuilder, EventConfig, EventError};
 use crate::format::{EventId, FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
-use crate::offsets::{FileOffsetStore, OffsetError};
+use crate::offsets::{FileOffsetStore, OffsetError, StoredOffset};
 use crate::progress::{self, Checkpoint, ProgressError};
 use crate::sink::{KafkaSink, KafkaSinkConfig, SinkError};
 use crate::snapshot::{self, SnapshotError, SnapshotOutcome, SnapshotRequest, SnapshotSource};
@@ -68,6 +68,18 @@ pub struct Settings {
     pub offsets_flush_interval: Duration,
     /// `[[transforms]]`, shared with the snapshot.
     pub transforms: Arc<TransformChain>,
+    /// `sink.exactly_once`: Kafka transactions with offset records.
+    pub exactly_once: Option<ExactlyOnce>,
+}
+
+/// Exactly-once mode settings.
+#[derive(Debug, Clone)]
+pub struct ExactlyOnce {
+    /// The topic holding offset records, the source of truth for the resume position.
+    pub offsets_topic: Arc<str>,
+    /// A Kafka transaction is committed at the first PostgreSQL commit after it has been open
+    /// this long: several PostgreSQL transactions share one Kafka transaction.
+    pub commit_interval: Duration,
 }
 
 impl Settings {
@@ -104,7 +116,25 @@ impl Settings {
             create_topics: c.sink.topic_creation.enabled,
             partitions: c.sink.topic_creation.partitions,
             replication_factor: c.sink.topic_creation.replication_factor,
+            transactional_id: c.sink.exactly_once.then(|| {
+                c.sink
+                    .transactional_id
+                    .clone()
+                    .unwrap_or_else(|| format!("pgcdc-{}", c.name))
+            }),
         };
+        let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
+            offsets_topic: c
+                .sink
+                .offsets_topic
+                .clone()
+                .unwrap_or_else(|| format!("{}.pgcdc-offsets", c.topic_prefix))
+                .into(),
+            commit_interval: c
+                .sink
+                .transaction_interval
+                .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
+        });
         let table_filter = c
             .table_filter()
             .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?;
@@ -156,6 +186,7 @@ impl Settings {
             status_interval: c.slot.status_interval,
             offsets_flush_interval: Duration::from_millis(200),
             transforms: Arc::new(TransformChain::from_config(&c.transforms)),
+            exactly_once,
         })
     }
 }
@@ -240,12 +271,12 @@ impl ConnectorError {
             ConnectorError::Progress(e) => e.is_transient(),
             ConnectorError::Catalog(e) => e.is_transient(),
             ConnectorError::Snapshot(e) => e.is_transient(),
+            ConnectorError::Offsets(e) => e.is_transient(),
             ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
             ConnectorError::GaveUp { .. } => false,
             ConnectorError::Decode(_)
             | ConnectorError::Event(_)
             | ConnectorError::Format(_)
-            | ConnectorError::Offsets(_)
             | ConnectorError::Config(_)
             | ConnectorError::WalLevel(_)
             | ConnectorError::SlotAhead { .. }
@@ -338,7 +369,15 @@ async fn run_connector(
     let mut retry = Retry::new();
     let mut state = RunState::default();
     loop {
-        let (st, streamed, res) = session(&s, store, &mut sink, &opts, &mut stop, &mut state).await;
+        // Inside the retry loop: brokers that are not up yet are a transient failure.
+        let ready = match sink.init_transactions() {
+            Ok(()) => adopt_kafka_offset(&s, &mut store, &mut sink).await,
+            Err(e) => Err(e.into()),
+        };
+        let (st, streamed, res) = match ready {
+            Ok(()) => session(&s, store, &mut sink, &opts, &mut stop, &mut state).await,
+            Err(e) => (store, false, Err(e)),
+        };
         store = st;
         if streamed {
             retry.streamed();
@@ -355,11 +394,14 @@ async fn run_connector(
             });
         };
         tracing::warn!(connector = %s.name, error = %e, attempt = retry.failures, retry_in = ?wait, "session failed, reconnecting from the last durable position");
-        if e.is_sink_failure() {
+        if e.is_sink_failure() || sink.is_transactional() {
             // Records still queued in librdkafka would be delivered after the failed one, out
             // of order; dropping the producer purges them, and the next session re-sends
             // everything after the durable position.
             // Dropping purges and briefly flushes, which blocks.
+            // A transactional producer is replaced after any failure: its aborted records
+            // count as failed deliveries, and the new one's init_transactions aborts whatever
+            // the old one left open.
             tokio::task::block_in_place(|| drop(sink));
             sink = KafkaSink::new(s.sink.clone())?;
         }
@@ -371,6 +413,35 @@ async fn run_connector(
             return Ok(());
         }
     }
+}
+
+/// Exactly-once mode: the last offset record committed to Kafka is the source of truth; the
+/// file is written after it and may lag behind (a crash between the two), never lead.
+async fn adopt_kafka_offset(
+    s: &Settings,
+    store: &mut FileOffsetStore,
+    sink: &mut KafkaSink,
+) -> Result<(), ConnectorError> {
+    let Some(eos) = &s.exactly_once else {
+        return Ok(());
+    };
+    sink.ensure_offsets_topic(&eos.offsets_topic).await?;
+    let latest = tokio::task::block_in_place(|| {
+        crate::offsets::kafka::read_latest(
+            &s.sink.bootstrap_servers,
+            &s.sink.properties,
+            &eos.offsets_topic,
+            &s.name,
+            &s.slot,
+            Duration::from_secs(60),
+        )
+    })?;
+    if let Some(o) = latest {
+        if tokio::task::block_in_place(|| store.adopt(&o))? {
+            tracing::info!(connector = %s.name, lsn = %o.lsn, topic = %eos.offsets_topic, "resuming from the offset record committed to kafka");
+        }
+    }
+    Ok(())
 }
 
 /// What a connector remembers across its sessions within one run of pgcdc.
@@ -428,6 +499,26 @@ impl Retry {
 /// next session resumes from what is durable, and whether streaming started.
 async fn session(
     s: &Settings,
+    store: FileOffsetStore,
+    sink: &mut KafkaSink,
+    opts: &RunOptions,
+    stop: &mut watch::Receiver<bool>,
+    state: &mut RunState,
+) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
+    let (store, streamed, result) = session_inner(s, store, sink, opts, stop, state).await;
+    // Whatever is still open was not covered by a committed offset record (a failure, or a
+    // stop in the middle of a PostgreSQL transaction or snapshot): the next session sends it
+    // again, so it must never become visible.
+    if sink.transaction_age().is_some() {
+        if let Err(e) = sink.abort_transaction() {
+            tracing::warn!(connector = %s.name, error = %e, "could not abort the kafka transaction; the next producer's init_transactions aborts it");
+        }
+    }
+    (store, streamed, result)
+}
+
+async fn session_inner(
+    s: &Settings,
     mut store: FileOffsetStore,
     sink: &mut KafkaSink,
     opts: &RunOptions,
@@ -461,9 +552,16 @@ async fn session(
     if let Some(r) = resume {
         stream.set_flushed(r);
     }
+    let snapshot_completed = store.snapshot_completed();
     let ack = progress::spawn(store, sink.acks(), s.offsets_flush_interval, ACK_CHANNEL);
     let mut durable = ack.durable.clone();
+    let mut eos = s.exactly_once.as_ref().map(|cfg| EosState {
+        cfg,
+        snapshot_completed,
+        pending: None,
+    });
     let streamed = stream_changes(
+        &mut eos,
         s,
         &mut stream,
         &admin,
@@ -646,6 +744,12 @@ async fn snapshot_phase(
     match outcome? {
         SnapshotOutcome::Stopped => Ok(Phase::Done),
         SnapshotOutcome::Completed(stats) => {
+            if let Some(eos) = &s.exactly_once {
+                // The snapshot's records and the record saying it completed commit together.
+                let rec = offset_record(eos, &s.name, &store.record(resume_from, true));
+                sink.send(&rec).await?;
+                sink.commit_transaction()?;
+            }
             tokio::task::block_in_place(|| store.store_snapshot_completed(resume_from))?;
             state.snapshot_taken = true;
             tracing::info!(connector = %s.name, rows = stats.rows, resume = %resume_from, "snapshot recorded");
@@ -805,8 +909,79 @@ struct TxState {
     next_index: u64,
 }
 
+/// Exactly-once mode, within one session.
+struct EosState<'a> {
+    cfg: &'a ExactlyOnce,
+    snapshot_completed: bool,
+    /// The newest position covered by the open Kafka transaction, to be committed with it.
+    pending: Option<Lsn>,
+}
+
+/// The offset record for `o`, keyed by connector name (the topic is compacted).
+fn offset_record(eos: &ExactlyOnce, connector: &str, o: &StoredOffset) -> Record {
+    Record {
+        topic: eos.offsets_topic.clone(),
+        key: Some(connector.as_bytes().to_vec()),
+        value: Some(crate::offsets::kafka::encode(o)),
+        headers: Vec::new(),
+        event_id: None,
+    }
+}
+
+/// Commits the open Kafka transaction with an offset record for its pending position, then
+/// hands that position to the acknowledger (which stores it in the file and confirms it).
+async fn commit_eos(
+    s: &Settings,
+    eos: &mut EosState<'_>,
+    sink: &mut KafkaSink,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
+) -> Result<(), ConnectorError> {
+    let Some(lsn) = eos.pending.take() else {
+        return Ok(());
+    };
+    let o = StoredOffset::new(&s.name, &s.slot, lsn, eos.snapshot_completed);
+    sink.send(&offset_record(eos.cfg, &s.name, &o)).await?;
+    let records = sink.transaction_records();
+    sink.commit_transaction()?;
+    tracing::debug!(lsn = %lsn, records, "kafka transaction committed");
+    ack.send(Checkpoint {
+        lsn,
+        records: sink.sent(),
+    })
+    .await
+    .map_err(|_| ConnectorError::AcknowledgerGone)
+}
+
+/// A position the source has passed. Outside exactly-once mode, or when no Kafka transaction
+/// is open (nothing sent since the last commit), it goes to the acknowledger; otherwise it
+/// waits for the transaction, which is committed once it is old enough and no PostgreSQL
+/// transaction is half sent.
+async fn on_checkpoint(
+    s: &Settings,
+    eos: &mut Option<EosState<'_>>,
+    sink: &mut KafkaSink,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
+    tx: &mut TxState,
+    lsn: Lsn,
+) -> Result<(), ConnectorError> {
+    match eos {
+        Some(e) if sink.transaction_age().is_some() => {
+            if lsn > tx.last_checkpoint {
+                tx.last_checkpoint = lsn;
+                e.pending = Some(lsn);
+            }
+            if !tx.in_tx && sink.transaction_age() >= Some(e.cfg.commit_interval) {
+                commit_eos(s, e, sink, ack).await?;
+            }
+            Ok(())
+        }
+        _ => checkpoint(ack, tx, lsn, sink.sent()).await,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn stream_changes(
+    eos: &mut Option<EosState<'_>>,
     s: &Settings,
     stream: &mut ReplicationStream,
     admin: &Admin,
@@ -847,10 +1022,21 @@ async fn stream_changes(
         t
     });
     loop {
+        // Exactly-once: when the open Kafka transaction is due for a commit.
+        let commit_in = eos
+            .as_ref()
+            .filter(|e| e.pending.is_some() && !tx.in_tx)
+            .and_then(|e| {
+                sink.transaction_age()
+                    .map(|age| e.cfg.commit_interval.saturating_sub(age))
+            });
         tokio::select! {
             biased;
             r = stop.changed() => {
                 if r.is_err() || *stop.borrow() {
+                    if let Some(e) = eos.as_mut().filter(|_| !tx.in_tx) {
+                        commit_eos(s, e, sink, ack).await?;
+                    }
                     return Ok(());
                 }
             }
@@ -867,6 +1053,11 @@ async fn stream_changes(
                     return Ok(());
                 }
             }
+            _ = tokio::time::sleep(commit_in.unwrap_or_default()), if commit_in.is_some() => {
+                if let Some(e) = eos.as_mut() {
+                    commit_eos(s, e, sink, ack).await?;
+                }
+            }
             ev = stream.next() => {
                 match ev? {
                     None => return Err(ConnectorError::StreamEnded),
@@ -879,7 +1070,7 @@ async fn stream_changes(
                             sink.send(&rec).await?;
                         }
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
-                            checkpoint(ack, &mut tx, lsn, sink.sent()).await?;
+                            on_checkpoint(s, eos, sink, ack, &mut tx, lsn).await?;
                         }
                     }
                     Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
@@ -887,7 +1078,7 @@ async fn stream_changes(
                         // transaction is open, confirming it lets an idle or filtered database
                         // release WAL (what pg_recvlogical does, and Debezium does not).
                         if !tx.in_tx && wal_end > tx.last_checkpoint {
-                            checkpoint(ack, &mut tx, wal_end, sink.sent()).await?;
+                            on_checkpoint(s, eos, sink, ack, &mut tx, wal_end).await?;
                         }
                     }
                 }

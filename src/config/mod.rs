@@ -18,7 +18,7 @@ pub use connector::{
     FormatKind, HeartbeatConfig, MismatchStrategy, OffsetStoreKind, OffsetsConfig,
     PublicationConfig, SinkConfig, SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode,
     TableFilter, TablesConfig, TopicCreationConfig, TransformConfig, UnwrapConfig,
-    MAX_SNAPSHOT_PARALLELISM,
+    DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -4,7 +4,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{OffsetError, StoredOffset};
 use crate::lsn::Lsn;
@@ -99,19 +98,26 @@ impl FileOffsetStore {
         self.write(resume, true)
     }
 
+    /// Takes over a position recorded elsewhere (the offset record committed to Kafka in
+    /// exactly-once mode) when it is further along than this file, which is written after it.
+    pub fn adopt(&mut self, o: &StoredOffset) -> Result<bool, OffsetError> {
+        let ahead = self.last.is_none_or(|l| o.lsn > l);
+        let snapshot = o.snapshot_completed && !self.snapshot_completed;
+        if !ahead && !snapshot {
+            return Ok(false);
+        }
+        let lsn = self.last.map_or(o.lsn, |l| l.max(o.lsn));
+        self.write(lsn, self.snapshot_completed || o.snapshot_completed)?;
+        Ok(true)
+    }
+
+    /// The record this store would write for `lsn`.
+    pub fn record(&self, lsn: Lsn, snapshot_completed: bool) -> StoredOffset {
+        StoredOffset::new(&self.connector, &self.slot, lsn, snapshot_completed)
+    }
+
     fn write(&mut self, lsn: Lsn, snapshot_completed: bool) -> Result<(), OffsetError> {
-        let updated_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let rec = StoredOffset {
-            connector: self.connector.clone(),
-            slot: self.slot.clone(),
-            lsn,
-            lsn_int: lsn.as_u64(),
-            updated_ms,
-            snapshot_completed,
-        };
+        let rec = self.record(lsn, snapshot_completed);
         let err = |source| OffsetError::Write {
             path: self.path.display().to_string(),
             source,
@@ -181,6 +187,21 @@ mod tests {
         assert!(s.store(Lsn(9)).unwrap());
         let again = FileOffsetStore::open(&path, "c", "s").unwrap();
         assert_eq!(again.position(), Some(Lsn(9)));
+        assert!(again.snapshot_completed());
+    }
+
+    #[test]
+    fn adopts_only_positions_further_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        let mut s = FileOffsetStore::open(&path, "c", "s").unwrap();
+        s.store(Lsn(50)).unwrap();
+        assert!(!s.adopt(&s.record(Lsn(40), false)).unwrap());
+        assert!(s.adopt(&s.record(Lsn(40), true)).unwrap());
+        assert_eq!(s.position(), Some(Lsn(50)), "the flag never moves it back");
+        assert!(s.adopt(&s.record(Lsn(70), false)).unwrap());
+        let again = FileOffsetStore::open(&path, "c", "s").unwrap();
+        assert_eq!(again.position(), Some(Lsn(70)));
         assert!(again.snapshot_completed());
     }
 

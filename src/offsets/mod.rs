@@ -5,6 +5,7 @@
 //! moves past what the store knows; on restart the stream resumes from it.
 
 mod file;
+pub mod kafka;
 
 pub use file::FileOffsetStore;
 
@@ -27,6 +28,23 @@ pub struct StoredOffset {
     pub snapshot_completed: bool,
 }
 
+impl StoredOffset {
+    pub fn new(connector: &str, slot: &str, lsn: Lsn, snapshot_completed: bool) -> Self {
+        let updated_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        StoredOffset {
+            connector: connector.to_string(),
+            slot: slot.to_string(),
+            lsn,
+            lsn_int: lsn.as_u64(),
+            updated_ms,
+            snapshot_completed,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OffsetError {
     #[error("could not read offsets file {path}: {source}")]
@@ -44,10 +62,20 @@ pub enum OffsetError {
         found_slot: String,
         expected: String,
     },
+    #[error("could not read offset records from topic {topic}: {reason}: check that the brokers are reachable and sink.offsets_topic is right")]
+    Kafka { topic: String, reason: String },
     #[error("could not write offsets file {path}: {source}: check that the data directory is writable and the disk has room")]
     Write {
         path: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl OffsetError {
+    /// Reading offset records from Kafka may work once the brokers are back; a file that
+    /// cannot be read or written needs an operator.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OffsetError::Kafka { .. })
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -28,7 +28,11 @@ pub const RESERVED_PROPERTIES: &[&str] = &[
     "acks",
     "request.required.acks",
     "max.in.flight.requests.per.connection",
+    "transactional.id",
 ];
+
+/// How long librdkafka may take for one transaction call (init, commit, abort).
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct KafkaSinkConfig {
@@ -39,6 +43,9 @@ pub struct KafkaSinkConfig {
     pub create_topics: bool,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// Exactly-once mode: the producer's `transactional.id`. Every record is then produced
+    /// inside a Kafka transaction, begun on the first record after a commit.
+    pub transactional_id: Option<String>,
 }
 
 impl Default for KafkaSinkConfig {
@@ -49,6 +56,7 @@ impl Default for KafkaSinkConfig {
             create_topics: true,
             partitions: 1,
             replication_factor: 1,
+            transactional_id: None,
         }
     }
 }
@@ -71,14 +79,26 @@ pub enum SinkError {
         #[source]
         source: KafkaError,
     },
+    #[error("kafka transaction failed ({step}): {source} (sink.exactly_once needs brokers that support transactions, with transaction.state.log.replication.factor and min.isr no larger than the cluster)")]
+    Transaction {
+        step: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("another producer with transactional id {id:?} took over ({source}): is a second pgcdc running this connector? Stop it; exactly-once mode allows one instance per sink.transactional_id")]
+    Fenced {
+        id: String,
+        #[source]
+        source: KafkaError,
+    },
 }
 
 impl SinkError {
     /// Whether reconnecting and re-sending from the last durable position may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            SinkError::Create(_) => false,
-            SinkError::CreateTopic { .. } => true,
+            SinkError::Create(_) | SinkError::Fenced { .. } => false,
+            SinkError::CreateTopic { .. } | SinkError::Transaction { .. } => true,
             SinkError::Produce { source, .. } | SinkError::Delivery { source, .. } => !matches!(
                 source.rdkafka_error_code(),
                 Some(RDKafkaErrorCode::MessageSizeTooLarge)
@@ -86,6 +106,10 @@ impl SinkError {
                     | Some(RDKafkaErrorCode::TopicAuthorizationFailed)
                     | Some(RDKafkaErrorCode::ClusterAuthorizationFailed)
                     | Some(RDKafkaErrorCode::InvalidMessageSize)
+                    // Another instance took over the transactional id: retrying would fence
+                    // it in turn.
+                    | Some(RDKafkaErrorCode::Fenced)
+                    | Some(RDKafkaErrorCode::ProducerFenced)
             ),
         }
     }
@@ -183,6 +207,10 @@ pub struct KafkaSink {
     admin: AdminClient<DefaultClientContext>,
     cfg: KafkaSinkConfig,
     known_topics: HashSet<Arc<str>>,
+    /// When the open Kafka transaction began (exactly-once mode), and the value of `sent` then.
+    transaction: Option<(Instant, u64)>,
+    /// `init_transactions` succeeded.
+    transactions_ready: bool,
 }
 
 impl KafkaSink {
@@ -202,6 +230,9 @@ impl KafkaSink {
         // Set last so that passthrough properties cannot weaken the delivery guarantee.
         client.set("enable.idempotence", "true");
         client.set("acks", "all");
+        if let Some(id) = &cfg.transactional_id {
+            client.set("transactional.id", id);
+        }
         let acks = Arc::new(Acks::default());
         let producer: ThreadedProducer<AckContext> = client
             .create_with_context(AckContext { acks: acks.clone() })
@@ -217,7 +248,137 @@ impl KafkaSink {
             admin,
             cfg,
             known_topics: HashSet::new(),
+            transaction: None,
+            transactions_ready: false,
         })
+    }
+
+    /// Exactly-once mode: registers the transactional id with the broker, which fences any
+    /// older producer with the same id and aborts its open transaction. Call once, before
+    /// sending; later calls do nothing. Blocks the calling worker thread while the broker
+    /// answers.
+    pub fn init_transactions(&mut self) -> Result<(), SinkError> {
+        let Some(id) = self.cfg.transactional_id.clone() else {
+            return Ok(());
+        };
+        if self.transactions_ready {
+            return Ok(());
+        }
+        tokio::task::block_in_place(|| self.producer.init_transactions(TRANSACTION_TIMEOUT))
+            .map_err(|e| self.transaction_error("init", e, &id))?;
+        self.transactions_ready = true;
+        tracing::info!(transactional_id = %id, "kafka transactions initialized");
+        Ok(())
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.cfg.transactional_id.is_some()
+    }
+
+    /// How long the open Kafka transaction has been running, if one is open.
+    pub fn transaction_age(&self) -> Option<Duration> {
+        self.transaction.map(|(t, _)| t.elapsed())
+    }
+
+    /// Records produced in the open Kafka transaction.
+    pub fn transaction_records(&self) -> u64 {
+        self.transaction.map_or(0, |(_, first)| self.sent - first)
+    }
+
+    /// Commits the open transaction: flushes it, and makes every record in it visible to
+    /// `read_committed` consumers at once. Does nothing when none is open.
+    pub fn commit_transaction(&mut self) -> Result<(), SinkError> {
+        if self.transaction.is_none() {
+            return Ok(());
+        }
+        let id = self.cfg.transactional_id.clone().unwrap_or_default();
+        let r =
+            tokio::task::block_in_place(|| self.producer.commit_transaction(TRANSACTION_TIMEOUT));
+        self.transaction = None;
+        r.map_err(|e| self.transaction_error("commit", e, &id))
+    }
+
+    /// Aborts the open transaction, if any: its records are never shown to `read_committed`
+    /// consumers. Best effort: a producer that cannot abort is dropped and a new one's
+    /// `init_transactions` aborts the transaction instead.
+    pub fn abort_transaction(&mut self) -> Result<(), SinkError> {
+        if self.transaction.take().is_none() {
+            return Ok(());
+        }
+        let id = self.cfg.transactional_id.clone().unwrap_or_default();
+        tokio::task::block_in_place(|| self.producer.abort_transaction(TRANSACTION_TIMEOUT))
+            .map_err(|e| self.transaction_error("abort", e, &id))
+    }
+
+    fn transaction_error(&self, step: &'static str, source: KafkaError, id: &str) -> SinkError {
+        let fenced = matches!(
+            source.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::ProducerFenced)
+                | Some(RDKafkaErrorCode::Fenced)
+                | Some(RDKafkaErrorCode::InvalidProducerEpoch)
+                | Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed)
+        );
+        if fenced {
+            SinkError::Fenced {
+                id: id.to_string(),
+                source,
+            }
+        } else {
+            SinkError::Transaction { step, source }
+        }
+    }
+
+    fn begin_if_needed(&mut self) -> Result<(), SinkError> {
+        if self.transaction.is_some() || self.cfg.transactional_id.is_none() {
+            return Ok(());
+        }
+        let id = self.cfg.transactional_id.clone().unwrap_or_default();
+        self.producer
+            .begin_transaction()
+            .map_err(|e| self.transaction_error("begin", e, &id))?;
+        self.transaction = Some((Instant::now(), self.sent));
+        Ok(())
+    }
+
+    /// Creates the compacted, single-partition topic that holds offset records (exactly-once
+    /// mode), unless it exists.
+    pub async fn ensure_offsets_topic(&mut self, topic: &Arc<str>) -> Result<(), SinkError> {
+        if self.known_topics.contains(topic) {
+            return Ok(());
+        }
+        let new = NewTopic::new(
+            topic,
+            1,
+            TopicReplication::Fixed(self.cfg.replication_factor),
+        )
+        .set("cleanup.policy", "compact");
+        self.create_topic(topic, new).await
+    }
+
+    async fn create_topic(&mut self, topic: &Arc<str>, new: NewTopic<'_>) -> Result<(), SinkError> {
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results =
+            self.admin
+                .create_topics([&new], &opts)
+                .await
+                .map_err(|e| SinkError::CreateTopic {
+                    topic: topic.to_string(),
+                    reason: e.to_string(),
+                })?;
+        for r in results {
+            match r {
+                Ok(_) => tracing::info!(topic = %topic, "created topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((t, code)) => {
+                    return Err(SinkError::CreateTopic {
+                        topic: t,
+                        reason: code.to_string(),
+                    })
+                }
+            }
+        }
+        self.known_topics.insert(topic.clone());
+        Ok(())
     }
 
     /// Makes sure `topic` exists before the first record goes to it (Kafka Connect's
@@ -232,25 +393,7 @@ impl KafkaSink {
                 self.cfg.partitions,
                 TopicReplication::Fixed(self.cfg.replication_factor),
             );
-            let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-            let results = self.admin.create_topics([&new], &opts).await.map_err(|e| {
-                SinkError::CreateTopic {
-                    topic: topic.to_string(),
-                    reason: e.to_string(),
-                }
-            })?;
-            for r in results {
-                match r {
-                    Ok(_) => tracing::info!(topic = %topic, "created topic"),
-                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((t, code)) => {
-                        return Err(SinkError::CreateTopic {
-                            topic: t,
-                            reason: code.to_string(),
-                        })
-                    }
-                }
-            }
+            return self.create_topic(topic, new).await;
         }
         self.known_topics.insert(topic.clone());
         Ok(())
@@ -269,6 +412,7 @@ impl KafkaSink {
     /// Queues one record. Waits (without spinning) while the producer queue is full.
     pub async fn send(&mut self, rec: &Record) -> Result<(), SinkError> {
         self.ensure_topic(&rec.topic).await?;
+        self.begin_if_needed()?;
         let mut headers = None;
         let n_headers = rec.headers.len() + rec.event_id.is_some() as usize;
         if n_headers > 0 {

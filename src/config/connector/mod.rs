@@ -20,7 +20,7 @@ pub use database::{DatabaseConfig, SslMode};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
     FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
-    SinkKind, TopicCreationConfig,
+    SinkKind, TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
 pub use transforms::{TransformConfig, UnwrapConfig};

@@ -48,7 +48,30 @@ pub struct SinkConfig {
     /// that contain dots: `"linger.ms" = "5"`.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Kafka transactions: each batch of changes and the offset record that covers it commit
+    /// together, so `read_committed` consumers see every change once, across crashes.
+    #[serde(default)]
+    pub exactly_once: bool,
+    /// `transactional.id` in exactly-once mode. Default `pgcdc-<name>`. Must stay the same
+    /// across restarts: it is what fences a previous, still-running instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
+    /// Topic of the offset records in exactly-once mode. Default `<topic_prefix>.pgcdc-offsets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets_topic: Option<String>,
+    /// Exactly-once mode: a Kafka transaction is committed at the first PostgreSQL commit after
+    /// it has been open this long. Longer means fewer commits (faster) but later visibility
+    /// for `read_committed` consumers and more work redone after a crash. Default 500ms.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transaction_interval: Option<std::time::Duration>,
 }
+
+/// Default of `sink.transaction_interval`.
+pub const DEFAULT_TRANSACTION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,7 +103,7 @@ impl Default for TopicCreationConfig {
 }
 
 /// Producer properties pgcdc sets itself, with the reason a user may not change them.
-const MANAGED_PROPERTIES: [(&str, &str); 3] = [
+const MANAGED_PROPERTIES: [(&str, &str); 4] = [
     (
         "enable.idempotence",
         "pgcdc always enables the idempotent producer so that retries cannot reorder or \
@@ -94,6 +117,10 @@ const MANAGED_PROPERTIES: [(&str, &str); 3] = [
     (
         "bootstrap.servers",
         "set it with sink.bootstrap_servers instead",
+    ),
+    (
+        "transactional.id",
+        "set sink.exactly_once = true and sink.transactional_id instead",
     ),
 ];
 
@@ -133,6 +160,41 @@ impl SinkConfig {
                 return Err(Violation::new(
                     format!("sink.properties.{key}"),
                     format!("may not be overridden: {why}; remove it"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("sink.transactional_id", &self.transactional_id),
+            ("sink.offsets_topic", &self.offsets_topic),
+        ] {
+            let Some(v) = value else { continue };
+            if !self.exactly_once {
+                return Err(Violation::new(
+                    key,
+                    "is only used with sink.exactly_once = true: set that, or remove this key",
+                ));
+            }
+            if v.trim().is_empty() || v.len() > 249 {
+                return Err(Violation::new(
+                    key,
+                    "must be a non-empty name of at most 249 characters, or be left out for the default",
+                ));
+            }
+        }
+        if let Some(d) = self.transaction_interval {
+            if !self.exactly_once {
+                return Err(Violation::new(
+                    "sink.transaction_interval",
+                    "is only used with sink.exactly_once = true: set that, or remove this key",
+                ));
+            }
+            if d.is_zero() || d > std::time::Duration::from_secs(30) {
+                return Err(Violation::new(
+                    "sink.transaction_interval",
+                    format!(
+                        "{} must be more than 0 and at most 30s (a Kafka transaction must end within transaction.timeout.ms)",
+                        humantime::format_duration(d)
+                    ),
                 ));
             }
         }
@@ -217,6 +279,10 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            exactly_once: false,
+            transactional_id: None,
+            offsets_topic: None,
+            transaction_interval: None,
         }
     }
 
@@ -238,6 +304,30 @@ mod tests {
         );
         let e = parse("trust_greater_lsn").unwrap_err().to_string();
         assert!(e.contains("trust_slot"), "{e}");
+    }
+
+    #[test]
+    fn exactly_once_keys_need_exactly_once() {
+        let mut s = sink(&[]);
+        s.transactional_id = Some("t".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("sink.transactional_id"), "{e}");
+        s.exactly_once = true;
+        assert!(s.validate().is_ok());
+        s.offsets_topic = Some(" ".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("sink.offsets_topic"), "{e}");
+        s.offsets_topic = None;
+        s.transaction_interval = Some(std::time::Duration::ZERO);
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("sink.transaction_interval"), "{e}");
+        s.transaction_interval = Some(std::time::Duration::from_millis(200));
+        assert!(s.validate().is_ok());
+        let e = sink(&[("transactional.id", "x")])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sink.exactly_once"), "{e}");
     }
 
     #[test]
