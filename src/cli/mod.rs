@@ -76,6 +76,22 @@ pub fn connector_paths(given: &[PathBuf]) -> Vec<PathBuf> {
     }
 }
 
+/// The process config and every connector named by `paths`, for commands that act on loaded
+/// connectors; a bad file is reported on stderr and becomes the usage exit code.
+pub fn load_all(
+    config: Option<&Path>,
+    paths: &[PathBuf],
+) -> Result<(ProcessConfig, Vec<pgcdc::config::ConnectorConfig>), ExitCode> {
+    let usage = |e: ConfigError| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let (process, _) = load_process(config).map_err(usage)?;
+    let connectors =
+        pgcdc::config::load_connectors(&connector_paths(paths), &process).map_err(usage)?;
+    Ok((process, connectors))
+}
+
 /// An error and its sources on one line.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();

@@ -4,30 +4,19 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pgcdc::config::load_connectors;
 use pgcdc::pipeline::{self, RunOptions};
 use tokio::sync::watch;
 
 use super::args::RunArgs;
-use super::{connector_paths, error_chain, load_process, logging, EXIT_FAILURE, EXIT_USAGE};
+use super::{error_chain, load_all, logging, EXIT_FAILURE};
 
 /// How long blocking tasks get to finish once the pipeline has returned.
 const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(config: Option<&Path>, args: RunArgs) -> ExitCode {
-    let (process, _) = match load_process(config) {
+    let (process, connectors) = match load_all(config, &args.paths) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let connectors = match load_connectors(&connector_paths(&args.paths), &process) {
-        Ok(connectors) => connectors,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
 
     logging::init(&process.log);

@@ -4,29 +4,19 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use pgcdc::config::{load_connectors, ConnectorConfig, ProcessConfig};
+use pgcdc::config::{ConnectorConfig, ProcessConfig};
 use pgcdc::offsets::FileOffsetStore;
 use pgcdc::pipeline::Settings;
 use pgcdc::source::admin::Admin;
 use pgcdc::Lsn;
 
 use super::args::StatusArgs;
-use super::{connector_paths, load_process, EXIT_FAILURE, EXIT_USAGE};
+use super::{load_all, EXIT_FAILURE};
 
 pub fn run(config: Option<&std::path::Path>, args: StatusArgs) -> ExitCode {
-    let (process, _) = match load_process(config) {
+    let (process, connectors) = match load_all(config, &args.paths) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let connectors = match load_connectors(&connector_paths(&args.paths), &process) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
