@@ -3,58 +3,24 @@
 //! Patterns match `schema.table.column`, anchored at both ends, ignoring case (as Debezium's
 //! PostgreSQL column filters do). Keys are not affected: key columns always stay in the key.
 
-use regex::{Regex, RegexBuilder};
+use super::name_filter::NameFilter;
 
-#[derive(Debug, Clone, Default)]
-pub struct ColumnFilter {
-    include: Vec<Regex>,
-    exclude: Vec<Regex>,
-}
-
-/// Two filters are equal when built from the same patterns.
-impl PartialEq for ColumnFilter {
-    fn eq(&self, other: &Self) -> bool {
-        let pats = |v: &[Regex]| v.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>();
-        pats(&self.include) == pats(&other.include) && pats(&self.exclude) == pats(&other.exclude)
-    }
-}
-
-impl Eq for ColumnFilter {}
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnFilter(NameFilter);
 
 impl ColumnFilter {
     /// Compiles the lists; the error names the index and list of the bad pattern.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Self, (usize, bool, String)> {
-        let compile = |list: &[String], is_include: bool| {
-            list.iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    RegexBuilder::new(&format!("^(?:{p})$"))
-                        .case_insensitive(true)
-                        .build()
-                        .map_err(|e| (i, is_include, e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-        Ok(ColumnFilter {
-            include: compile(include, true)?,
-            exclude: compile(exclude, false)?,
-        })
+        NameFilter::new(include, exclude).map(ColumnFilter)
     }
 
     pub fn is_everything(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
+        self.0.is_everything()
     }
 
     /// Whether `schema.table.column` is part of row values.
     pub fn matches(&self, schema: &str, table: &str, column: &str) -> bool {
-        if self.is_everything() {
-            return true;
-        }
-        let name = format!("{schema}.{table}.{column}");
-        if !self.include.is_empty() {
-            return self.include.iter().any(|r| r.is_match(&name));
-        }
-        !self.exclude.iter().any(|r| r.is_match(&name))
+        self.is_everything() || self.0.matches(&format!("{schema}.{table}.{column}"))
     }
 }
 

@@ -4,51 +4,21 @@
 //! Patterns match the whole prefix, ignoring case, like Debezium's other include/exclude
 //! lists. A filtered message still advances the stream position; it only emits nothing.
 
-use regex::{Regex, RegexBuilder};
+use super::name_filter::NameFilter;
 
-#[derive(Debug, Clone, Default)]
-pub struct MessageFilter {
-    include: Vec<Regex>,
-    exclude: Vec<Regex>,
-}
-
-/// Two filters are equal when built from the same patterns.
-impl PartialEq for MessageFilter {
-    fn eq(&self, other: &Self) -> bool {
-        let pats = |v: &[Regex]| v.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>();
-        pats(&self.include) == pats(&other.include) && pats(&self.exclude) == pats(&other.exclude)
-    }
-}
-
-impl Eq for MessageFilter {}
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter(NameFilter);
 
 impl MessageFilter {
     /// Compiles the lists; the error names the index and list (`true`: include) of the bad
     /// pattern and the regex error.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Self, (usize, bool, String)> {
-        let compile = |list: &[String], is_include: bool| {
-            list.iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    RegexBuilder::new(&format!("^(?:{p})$"))
-                        .case_insensitive(true)
-                        .build()
-                        .map_err(|e| (i, is_include, e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-        Ok(MessageFilter {
-            include: compile(include, true)?,
-            exclude: compile(exclude, false)?,
-        })
+        NameFilter::new(include, exclude).map(MessageFilter)
     }
 
     /// Whether a message with this prefix is emitted.
     pub fn matches(&self, prefix: &str) -> bool {
-        if !self.include.is_empty() {
-            return self.include.iter().any(|r| r.is_match(prefix));
-        }
-        !self.exclude.iter().any(|r| r.is_match(prefix))
+        self.0.matches(prefix)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod defaults;
 pub mod key_columns;
 pub mod masking;
 pub mod message_filter;
+mod name_filter;
 pub mod parse;
 mod relation;
 pub mod schema;
