@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::cdc::{Capture, ConnectorFile};
 use common::kafka::TestKafka;
 use common::pg::TestPg;
-use common::verify::{verify, Workload};
+use common::verify::{kill_repeatedly, verify, Workload};
 
 const MIN_KILLS: usize = 20;
 
@@ -28,26 +28,14 @@ fn sigkill_loses_nothing() {
     cap.run_once();
     let mut writer = w.start_writer(&pg);
 
-    // Kill at pseudo-random moments (fixed seed, so a failure can be replayed).
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut kills = 0;
-    let mut kills_while_writing = 0;
-    while kills < MIN_KILLS || writer.is_running() {
-        let mut child = cap.spawn(None);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(200 + seed % 1000));
-        let writing = writer.is_running();
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        kills_while_writing += writing as usize;
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "writer too slow"
-        );
-    }
+    let (kills, kills_while_writing) = kill_repeatedly(
+        &cap,
+        &writer,
+        MIN_KILLS,
+        0x9e37_79b9_7f4a_7c15,
+        (200, 1000),
+        started,
+    );
     writer.finish();
     cap.run_to_current(&pg);
     let v = verify(&kafka, "crash", &w);

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::cdc::{Capture, ConnectorFile};
 use common::kafka::TestKafka;
 use common::pg::TestPg;
-use common::verify::{verify, Workload};
+use common::verify::{kill_repeatedly, verify, Workload};
 use pgcdc::format::Record;
 use pgcdc::lsn::Lsn;
 use pgcdc::offsets::{kafka as kafka_offsets, StoredOffset};
@@ -156,25 +156,14 @@ fn sigkill_cycles(kafka: &TestKafka, hides_aborts: bool, started: Instant) {
     cap.run_once();
     let mut writer = w.start_writer(&pg);
 
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut kills = 0;
-    let mut kills_while_writing = 0;
-    while kills < MIN_KILLS || writer.is_running() {
-        let mut child = cap.spawn(None);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(300 + seed % 1200));
-        let writing = writer.is_running();
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        kills_while_writing += writing as usize;
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "writer too slow"
-        );
-    }
+    let (kills, kills_while_writing) = kill_repeatedly(
+        &cap,
+        &writer,
+        MIN_KILLS,
+        0x2545_f491_4f6c_dd1d,
+        (300, 1200),
+        started,
+    );
     writer.finish();
     cap.run_to_current(&pg);
     let log = cap.log();

@@ -251,3 +251,36 @@ pub fn wait_confirmed(pg: &TestPg, slot: &str, lsn: &str, timeout: Duration) -> 
     }
     false
 }
+
+/// SIGKILLs `pgcdc run` at pseudo-random moments (xorshift from `seed`, so a failure can be
+/// replayed) until at least `min_kills` kills happened and the writer is done; each run lives
+/// `min_ms` plus up to `spread_ms`. Returns (kills, kills that landed while the writer was
+/// still committing).
+pub fn kill_repeatedly(
+    cap: &super::cdc::Capture,
+    writer: &Writer,
+    min_kills: usize,
+    mut seed: u64,
+    (min_ms, spread_ms): (u64, u64),
+    started: Instant,
+) -> (usize, usize) {
+    let mut kills = 0;
+    let mut kills_while_writing = 0;
+    while kills < min_kills || writer.is_running() {
+        let mut child = cap.spawn(None);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(min_ms + seed % spread_ms));
+        let writing = writer.is_running();
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        kills_while_writing += writing as usize;
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "writer too slow"
+        );
+    }
+    (kills, kills_while_writing)
+}
