@@ -35,6 +35,7 @@ fn sigkill_loses_nothing() {
         0x9e37_79b9_7f4a_7c15,
         (200, 1000),
         started,
+        |_| {},
     );
     writer.finish();
     cap.run_to_current(&pg);

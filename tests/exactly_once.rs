@@ -156,6 +156,12 @@ fn sigkill_cycles(kafka: &TestKafka, hides_aborts: bool, started: Instant) {
     cap.run_once();
     let mut writer = w.start_writer(&pg);
 
+    // Every third start begins without the local data directory (a container that lost its
+    // volume): the position then comes from the offsets topic alone, so a restart that
+    // resumes from Kafka is certain to happen, not left to a kill landing between the Kafka
+    // commit and the file write.
+    let data_dir = cap.dir.path().join("data");
+    let mut wiped = 0;
     let (kills, kills_while_writing) = kill_repeatedly(
         &cap,
         &writer,
@@ -163,6 +169,12 @@ fn sigkill_cycles(kafka: &TestKafka, hides_aborts: bool, started: Instant) {
         0x2545_f491_4f6c_dd1d,
         (300, 1200),
         started,
+        |kills| {
+            if kills % 3 == 2 && data_dir.exists() {
+                std::fs::remove_dir_all(&data_dir).unwrap();
+                wiped += 1;
+            }
+        },
     );
     writer.finish();
     cap.run_to_current(&pg);
@@ -172,12 +184,12 @@ fn sigkill_cycles(kafka: &TestKafka, hides_aborts: bool, started: Instant) {
         .count();
     assert!(
         resumes > 0,
-        "never resumed from a kafka offset record:\n{log}"
+        "never resumed from a kafka offset record ({wiped} starts without local offsets):\n{log}"
     );
     let v = verify(kafka, "eos", &w);
     eprintln!(
         "exactly-once: sigkill {kills} ({kills_while_writing} while the writer was committing), \
-         {resumes} resumes from a kafka offset record; read_committed saw {} ledger and {} \
+         {resumes} resumes from a kafka offset record ({wiped} starts without local offsets); read_committed saw {} ledger and {} \
          counter records for {} transactions ({} duplicates); broker hides aborted \
          transactions: {hides_aborts}; {:?}",
         v.ledger_records,

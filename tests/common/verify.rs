@@ -255,7 +255,7 @@ pub fn wait_confirmed(pg: &TestPg, slot: &str, lsn: &str, timeout: Duration) -> 
 /// SIGKILLs `pgcdc run` at pseudo-random moments (xorshift from `seed`, so a failure can be
 /// replayed) until at least `min_kills` kills happened and the writer is done; each run lives
 /// `min_ms` plus up to `spread_ms`. Returns (kills, kills that landed while the writer was
-/// still committing).
+/// still committing). `before_run` is called with the number of kills so far before each start.
 pub fn kill_repeatedly(
     cap: &super::cdc::Capture,
     writer: &Writer,
@@ -263,10 +263,12 @@ pub fn kill_repeatedly(
     mut seed: u64,
     (min_ms, spread_ms): (u64, u64),
     started: Instant,
+    mut before_run: impl FnMut(usize),
 ) -> (usize, usize) {
     let mut kills = 0;
     let mut kills_while_writing = 0;
     while kills < min_kills || writer.is_running() {
+        before_run(kills);
         let mut child = cap.spawn(None);
         seed ^= seed << 13;
         seed ^= seed >> 7;
