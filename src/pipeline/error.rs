@@ -1,0 +1,120 @@
+//! Errors of a connector run, classified by what happens next: transient ones start a new
+//! session after a backoff, definite ones stop the connector with a hint.
+
+use crate::event::EventError;
+use crate::format::FormatError;
+use crate::lsn::Lsn;
+use crate::offsets::OffsetError;
+use crate::progress::ProgressError;
+use crate::sink::SinkError;
+use crate::snapshot::SnapshotError;
+use crate::source::admin::AdminError;
+use crate::source::catalog::CatalogError;
+use crate::source::pgoutput::DecodeError;
+use crate::source::replication::ReplicationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("connector {connector}: {source}")]
+    Connector {
+        connector: String,
+        #[source]
+        source: Box<ConnectorError>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error("{0}: this is a bug in pgcdc or an unsupported server; please report it with the server version")]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Progress(#[from] ProgressError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
+    #[error("snapshot failed: {0}")]
+    Snapshot(Box<SnapshotError>),
+    #[error("replication slot {slot:?} has confirmed {slot_lsn} but the offsets file {path} says {stored}: the changes in between were consumed by something else and would be silently skipped; if that loss is acceptable, delete the offsets file to resume from the slot (and consider a re-snapshot)")]
+    SlotAhead {
+        slot: String,
+        slot_lsn: Lsn,
+        stored: Lsn,
+        path: String,
+    },
+    #[error("replication slot {slot:?} does not exist but the offsets file {path} holds position {stored}: the slot was dropped, so changes made since are lost to it; delete the offsets file to start again from a new slot (and consider a re-snapshot)")]
+    SlotLost {
+        slot: String,
+        stored: Lsn,
+        path: String,
+    },
+    #[error("replication slot {slot:?} was invalidated by the server (wal_status = lost: it fell behind max_slot_wal_keep_size and the WAL it needed is gone), so it can never stream again; to start over: drop the slot (SELECT pg_drop_replication_slot('{slot}')), delete the offsets file {path}, and re-snapshot with snapshot.mode = \"when_needed\" or \"always\" (changes made since the slot fell behind are otherwise lost)")]
+    SlotInvalidated { slot: String, path: String },
+    #[error("heartbeat.action_query failed: {0}")]
+    HeartbeatQuery(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("wal_level is {0:?} but logical decoding needs it to be \"logical\": set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL")]
+    WalLevel(String),
+    #[error("the server ended the replication stream")]
+    StreamEnded,
+    #[error("the acknowledger stopped unexpectedly")]
+    AcknowledgerGone,
+    #[error("{source} (gave up after {attempts} attempts: pgcdc retries a few times at startup, and indefinitely once it has streamed)")]
+    GaveUp {
+        attempts: u32,
+        source: Box<ConnectorError>,
+    },
+}
+
+impl From<SnapshotError> for ConnectorError {
+    fn from(e: SnapshotError) -> Self {
+        ConnectorError::Snapshot(Box::new(e))
+    }
+}
+
+impl ConnectorError {
+    /// Transient errors are retried from the last durable position; definite ones stop.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectorError::Replication(e) => e.is_transient(),
+            ConnectorError::Admin(e) => e.is_transient(),
+            ConnectorError::Sink(e) => e.is_transient(),
+            ConnectorError::Progress(e) => e.is_transient(),
+            ConnectorError::Catalog(e) => e.is_transient(),
+            ConnectorError::Snapshot(e) => e.is_transient(),
+            ConnectorError::Offsets(e) => e.is_transient(),
+            ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
+            ConnectorError::GaveUp { .. } => false,
+            ConnectorError::Decode(_)
+            | ConnectorError::Event(_)
+            | ConnectorError::Format(_)
+            | ConnectorError::Config(_)
+            | ConnectorError::WalLevel(_)
+            | ConnectorError::SlotAhead { .. }
+            | ConnectorError::SlotLost { .. }
+            | ConnectorError::SlotInvalidated { .. }
+            | ConnectorError::HeartbeatQuery(_) => false,
+        }
+    }
+}
+
+impl ConnectorError {
+    /// The failure came from Kafka: the producer's queue may hold records after a failed one.
+    pub(super) fn is_sink_failure(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Sink(_) | ConnectorError::Progress(ProgressError::Sink(_))
+        )
+    }
+}

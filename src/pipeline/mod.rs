@@ -1,0 +1,350 @@
+//! One connector, end to end: slot → decoder → events → format → Kafka, with the
+//! acknowledger (src/progress.rs) turning Kafka acks into durable, confirmed positions.
+//!
+//! A connector runs sessions. A session connects, checks the slot against the offset store,
+//! streams, and ends on shutdown, on `--until-lsn`, or on an error. Transient errors (lost
+//! connections, a restarting server or broker) start a new session from the last durable
+//! position after a backoff; definite errors stop the connector with a message saying what to do.
+
+mod error;
+mod position;
+mod settings;
+mod snapshot_phase;
+mod stream;
+
+pub use error::{ConnectorError, PipelineError};
+pub use settings::{ExactlyOnce, RunOptions, Settings};
+
+use position::{adopt_kafka_offset, open_stream, publication_tables};
+use snapshot_phase::{snapshot_may_be_needed, snapshot_phase, Phase};
+use stream::{stream_changes, EosState};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::{ConnectorConfig, ProcessConfig};
+use crate::offsets::FileOffsetStore;
+use crate::progress;
+use crate::sink::KafkaSink;
+use crate::source::admin::{Admin, PublicationMode};
+
+/// Checkpoints in flight between source and acknowledger. Memory is bounded by librdkafka's
+/// queue (a full queue is backpressure on the slot); this only bounds the bookkeeping.
+const ACK_CHANNEL: usize = 4096;
+
+/// Runs every connector until shutdown (or `--until-lsn`); the first connector to fail
+/// definitely stops the others gracefully and its error is returned.
+pub async fn run(
+    process: ProcessConfig,
+    connectors: Vec<ConnectorConfig>,
+    opts: RunOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    let connectors = connectors
+        .iter()
+        .map(|c| {
+            Settings::from_config(c, &process).map_err(|source| PipelineError::Connector {
+                connector: c.name.clone(),
+                source: Box::new(source),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let forward = {
+        let stop_tx = stop_tx.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow_and_update() {
+                if shutdown.changed().await.is_err() {
+                    return;
+                }
+            }
+            let _ = stop_tx.send(true);
+        })
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for s in connectors {
+        let opts = opts.clone();
+        let stop = stop_rx.clone();
+        set.spawn(async move {
+            let name = s.name.clone();
+            run_connector(Arc::new(s), opts, stop)
+                .await
+                .map_err(|source| PipelineError::Connector {
+                    connector: name,
+                    source: Box::new(source),
+                })
+        });
+    }
+    let mut first_err = None;
+    while let Some(res) = set.join_next().await {
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = stop_tx.send(true);
+                first_err.get_or_insert(e);
+            }
+            Err(join) => {
+                let _ = stop_tx.send(true);
+                tracing::error!(error = %join, "connector task panicked");
+            }
+        }
+    }
+    forward.abort();
+    first_err.map_or(Ok(()), Err)
+}
+
+async fn run_connector(
+    s: Arc<Settings>,
+    opts: RunOptions,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
+    let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
+    let mut sink = KafkaSink::new(s.sink.clone())?;
+    let mut retry = Retry::new();
+    let mut state = RunState::default();
+    loop {
+        // Inside the retry loop: brokers that are not up yet are a transient failure.
+        let ready = match sink.init_transactions() {
+            Ok(()) => adopt_kafka_offset(&s, &mut store, &mut sink).await,
+            Err(e) => Err(e.into()),
+        };
+        let (st, streamed, res) = match ready {
+            Ok(()) => session(&s, store, &mut sink, &opts, &mut stop, &mut state).await,
+            Err(e) => (store, false, Err(e)),
+        };
+        store = st;
+        if streamed {
+            retry.streamed();
+        }
+        let e = match res {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_transient() && !*stop.borrow() => e,
+            Err(e) => return Err(e),
+        };
+        let Some(wait) = retry.next_wait() else {
+            return Err(ConnectorError::GaveUp {
+                attempts: retry.failures,
+                source: Box::new(e),
+            });
+        };
+        tracing::warn!(connector = %s.name, error = %e, attempt = retry.failures, retry_in = ?wait, "session failed, reconnecting from the last durable position");
+        if e.is_sink_failure() || sink.is_transactional() {
+            // Records still queued in librdkafka would be delivered after the failed one, out
+            // of order; dropping the producer purges them, and the next session re-sends
+            // everything after the durable position.
+            // Dropping purges and briefly flushes, which blocks.
+            // A transactional producer is replaced after any failure: its aborted records
+            // count as failed deliveries, and the new one's init_transactions aborts whatever
+            // the old one left open.
+            tokio::task::block_in_place(|| drop(sink));
+            sink = KafkaSink::new(s.sink.clone())?;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return Ok(());
+        }
+    }
+}
+
+/// What a connector remembers across its sessions within one run of pgcdc.
+#[derive(Debug, Default)]
+struct RunState {
+    /// A snapshot completed during this run (`always` takes one per start of pgcdc, not one
+    /// per reconnect).
+    snapshot_taken: bool,
+}
+
+/// Reconnect policy. Until the first session has streamed, transient errors (connection
+/// refused, server starting, slot still held) are retried `STARTUP_ATTEMPTS` times and then
+/// reported, so that a wrong host or a slot held by another consumer fails a fresh start
+/// within seconds instead of hanging. Once streaming has worked, the configuration is known to
+/// be good and every transient failure is retried indefinitely (each attempt logged), with
+/// exponential backoff that starts over after every session that streamed.
+struct Retry {
+    backoff: Duration,
+    ever_streamed: bool,
+    failures: u32,
+}
+
+const STARTUP_ATTEMPTS: u32 = 5;
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+impl Retry {
+    fn new() -> Self {
+        Retry {
+            backoff: BACKOFF_START,
+            ever_streamed: false,
+            failures: 0,
+        }
+    }
+
+    fn streamed(&mut self) {
+        self.ever_streamed = true;
+        self.backoff = BACKOFF_START;
+        self.failures = 0;
+    }
+
+    /// Records a failure; the time to wait before the next attempt, or `None` to give up.
+    fn next_wait(&mut self) -> Option<Duration> {
+        self.failures += 1;
+        if !self.ever_streamed && self.failures >= STARTUP_ATTEMPTS {
+            return None;
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        Some(wait)
+    }
+}
+
+/// One connection to the server. Always returns the offset store, whatever happened, so the
+/// next session resumes from what is durable, and whether streaming started.
+async fn session(
+    s: &Settings,
+    store: FileOffsetStore,
+    sink: &mut KafkaSink,
+    opts: &RunOptions,
+    stop: &mut watch::Receiver<bool>,
+    state: &mut RunState,
+) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
+    let (store, streamed, result) = session_inner(s, store, sink, opts, stop, state).await;
+    // Whatever is still open was not covered by a committed offset record (a failure, or a
+    // stop in the middle of a PostgreSQL transaction or snapshot): the next session sends it
+    // again, so it must never become visible.
+    if sink.transaction_age().is_some() {
+        if let Err(e) = sink.abort_transaction() {
+            tracing::warn!(connector = %s.name, error = %e, "could not abort the kafka transaction; the next producer's init_transactions aborts it");
+        }
+    }
+    (store, streamed, result)
+}
+
+async fn session_inner(
+    s: &Settings,
+    mut store: FileOffsetStore,
+    sink: &mut KafkaSink,
+    opts: &RunOptions,
+    stop: &mut watch::Receiver<bool>,
+    state: &mut RunState,
+) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
+    if let (Some(until), Some(r)) = (opts.until_lsn, store.position()) {
+        if r >= until && !snapshot_may_be_needed(s.snapshot.mode, &store, state) {
+            return (store, false, Ok(()));
+        }
+    }
+    let admin = match prepare(s).await {
+        Ok(a) => a,
+        Err(e) => return (store, false, Err(e)),
+    };
+    match snapshot_phase(s, &admin, &mut store, sink, stop, state).await {
+        Ok(Phase::Stream) => {}
+        Ok(Phase::Done) => return (store, false, Ok(())),
+        Err(e) => return (store, false, Err(e)),
+    }
+    let resume = store.position();
+    if let (Some(until), Some(r)) = (opts.until_lsn, resume) {
+        if r >= until {
+            return (store, false, Ok(()));
+        }
+    }
+    let (mut stream, resume) = match open_stream(s, &admin, resume, store.path()).await {
+        Ok(st) => st,
+        Err(e) => return (store, false, Err(e)),
+    };
+    if let Some(r) = resume {
+        stream.set_flushed(r);
+    }
+    let snapshot_completed = store.snapshot_completed();
+    let ack = progress::spawn(store, sink.acks(), s.offsets_flush_interval, ACK_CHANNEL);
+    let mut durable = ack.durable.clone();
+    let mut eos = s.exactly_once.as_ref().map(|cfg| EosState {
+        cfg,
+        snapshot_completed,
+        pending: None,
+    });
+    let streamed = stream_changes(
+        &mut eos,
+        s,
+        &mut stream,
+        &admin,
+        sink,
+        &ack.tx,
+        &mut durable,
+        resume,
+        opts,
+        stop,
+    )
+    .await;
+    drop(ack.tx);
+    let (store, acked) = match ack.handle.await {
+        Ok(r) => r,
+        Err(e) => panic!("acknowledger task panicked: {e}"),
+    };
+    // When the acknowledger stopped first, its error is the cause worth reporting.
+    let mut result = match (streamed, acked) {
+        (Err(ConnectorError::AcknowledgerGone), Err(e)) => Err(e.into()),
+        (streamed, acked) => streamed.and(acked.map_err(ConnectorError::from)),
+    };
+    if let Some(lsn) = store.position() {
+        stream.set_flushed(lsn);
+        if result.is_ok() {
+            // Graceful end: tell the server what is durable before closing.
+            if let Err(e) = stream.send_status(false).await {
+                result = Err(e.into());
+            } else if let Err(e) = stream.finish().await {
+                tracing::debug!(error = %e, "closing the replication stream");
+            }
+            tracing::info!(connector = %s.name, lsn = %lsn, "stopped; progress confirmed");
+        }
+    }
+    (store, true, result)
+}
+
+/// Connects the SQL side and makes sure logical decoding can work and the publication is
+/// as configured.
+async fn prepare(s: &Settings) -> Result<Admin, ConnectorError> {
+    let admin = Admin::connect(&s.params).await?;
+    let wal_level = admin.wal_level().await?;
+    if wal_level != "logical" {
+        return Err(ConnectorError::WalLevel(wal_level));
+    }
+    let tables = if s.publication_mode == PublicationMode::Filtered {
+        publication_tables(&admin, &s.table_filter).await?
+    } else {
+        Vec::new()
+    };
+    admin
+        .ensure_publication(&s.publication, s.publication_mode, &tables)
+        .await?;
+    Ok(admin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_gives_up_at_startup_only() {
+        let mut r = Retry::new();
+        let waits: Vec<_> = std::iter::from_fn(|| r.next_wait()).collect();
+        assert_eq!(waits.len() as u32, STARTUP_ATTEMPTS - 1);
+        assert_eq!(waits[0], BACKOFF_START);
+        assert_eq!(waits[1], BACKOFF_START * 2);
+
+        let mut r = Retry::new();
+        r.next_wait();
+        r.streamed();
+        for _ in 0..100 {
+            assert!(r.next_wait().unwrap() <= BACKOFF_MAX);
+        }
+        assert_eq!(r.next_wait(), Some(BACKOFF_MAX));
+        r.streamed();
+        assert_eq!(r.next_wait(), Some(BACKOFF_START), "backoff starts over");
+    }
+}

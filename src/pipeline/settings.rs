@@ -1,0 +1,171 @@
+//! What a connector run needs, resolved once from the configuration files.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ConnectorError;
+use crate::config::{
+    self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
+    SnapshotConfig, TableFilter,
+};
+use crate::event::EventConfig;
+use crate::lsn::Lsn;
+use crate::sink::KafkaSinkConfig;
+use crate::source::admin::PublicationMode;
+use crate::source::replication::{ConnectParams, SslMode};
+use crate::transforms::TransformChain;
+
+/// Options of `pgcdc run` that are not connector configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Exit 0 once everything up to this LSN is acknowledged and confirmed (like
+    /// pg_recvlogical's --endpos).
+    pub until_lsn: Option<Lsn>,
+}
+
+/// Everything one connector needs, resolved from its configuration file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    pub params: ConnectParams,
+    pub slot: String,
+    /// `slot.takeover`: terminate another backend holding the slot.
+    pub takeover: bool,
+    /// `offsets.mismatch_strategy`.
+    pub mismatch: MismatchStrategy,
+    pub heartbeat: HeartbeatConfig,
+    pub publication: String,
+    pub publication_mode: PublicationMode,
+    pub table_filter: TableFilter,
+    pub events: EventsConfig,
+    pub event: EventConfig,
+    pub snapshot: SnapshotConfig,
+    pub schemas: bool,
+    pub sink: KafkaSinkConfig,
+    pub offsets_path: std::path::PathBuf,
+    pub status_interval: Duration,
+    pub offsets_flush_interval: Duration,
+    /// `[[transforms]]`, shared with the snapshot.
+    pub transforms: Arc<TransformChain>,
+    /// `sink.exactly_once`: Kafka transactions with offset records.
+    pub exactly_once: Option<ExactlyOnce>,
+}
+
+/// Exactly-once mode settings.
+#[derive(Debug, Clone)]
+pub struct ExactlyOnce {
+    /// The topic holding offset records, the source of truth for the resume position.
+    pub offsets_topic: Arc<str>,
+    /// A Kafka transaction is committed at the first PostgreSQL commit after it has been open
+    /// this long: several PostgreSQL transactions share one Kafka transaction.
+    pub commit_interval: Duration,
+}
+
+impl Settings {
+    pub fn from_config(
+        c: &ConnectorConfig,
+        process: &ProcessConfig,
+    ) -> Result<Self, ConnectorError> {
+        let db = &c.database;
+        let params = ConnectParams {
+            host: db.host.clone(),
+            port: db.port,
+            user: db.user.clone(),
+            password: db.password.as_ref().map(|p| p.expose().to_string()),
+            dbname: db.dbname.clone(),
+            sslmode: match db.sslmode {
+                config::SslMode::Disable => SslMode::Disable,
+                config::SslMode::Prefer => SslMode::Prefer,
+                config::SslMode::Require => SslMode::Require,
+                config::SslMode::VerifyCa => SslMode::VerifyCa,
+                config::SslMode::VerifyFull => SslMode::VerifyFull,
+            },
+            sslrootcert: db.sslrootcert.clone(),
+            application_name: c.application_name(),
+            connect_timeout: db.connect_timeout,
+        };
+        let sink = KafkaSinkConfig {
+            bootstrap_servers: c.sink.bootstrap_servers.clone(),
+            properties: c
+                .sink
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            create_topics: c.sink.topic_creation.enabled,
+            partitions: c.sink.topic_creation.partitions,
+            replication_factor: c.sink.topic_creation.replication_factor,
+            transactional_id: c.sink.exactly_once.then(|| {
+                c.sink
+                    .transactional_id
+                    .clone()
+                    .unwrap_or_else(|| format!("pgcdc-{}", c.name))
+            }),
+        };
+        let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
+            offsets_topic: c
+                .sink
+                .offsets_topic
+                .clone()
+                .unwrap_or_else(|| format!("{}.pgcdc-offsets", c.topic_prefix))
+                .into(),
+            commit_interval: c
+                .sink
+                .transaction_interval
+                .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
+        });
+        let table_filter = c
+            .table_filter()
+            .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?;
+        Ok(Settings {
+            name: c.name.clone(),
+            params,
+            slot: c.slot.name.clone(),
+            takeover: c.slot.takeover,
+            mismatch: c.offsets.mismatch_strategy,
+            heartbeat: c.heartbeat.clone(),
+            publication: c.publication.name.clone(),
+            publication_mode: match c.publication.autocreate_mode {
+                config::AutocreateMode::AllTables => PublicationMode::AllTables,
+                config::AutocreateMode::Filtered => PublicationMode::Filtered,
+                config::AutocreateMode::Disabled => PublicationMode::Disabled,
+                config::AutocreateMode::NoTables => PublicationMode::NoTables,
+            },
+            table_filter,
+            events: c.events.clone(),
+            event: EventConfig {
+                topic_prefix: c.topic_prefix.clone(),
+                database: db.dbname.clone(),
+                tombstones_on_delete: c.events.tombstones_on_delete,
+                unavailable_value_placeholder: c.events.unavailable_value_placeholder.clone(),
+                emit_truncate: !c.events.is_skipped("t"),
+                modes: c.events.type_modes(),
+                column_filter: c
+                    .tables
+                    .column_filter()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                skip_messages_without_change: c.events.skip_messages_without_change,
+                message_filter: c
+                    .events
+                    .message_filter()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                key_columns: c
+                    .tables
+                    .key_columns()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                masks: c
+                    .columns
+                    .masks()
+                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+            },
+            snapshot: c.snapshot.clone(),
+            schemas: c.format.schemas,
+            sink,
+            offsets_path: c.offsets_path(process),
+            status_interval: c.slot.status_interval,
+            offsets_flush_interval: Duration::from_millis(200),
+            transforms: Arc::new(TransformChain::from_config(&c.transforms)),
+            exactly_once,
+        })
+    }
+}

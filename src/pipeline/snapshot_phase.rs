@@ -1,0 +1,163 @@
+//! Whether a session takes a snapshot before streaming, and taking it.
+
+use tokio::sync::watch;
+
+use super::position::reconcile;
+use super::stream::offset_record;
+use super::{ConnectorError, RunState, Settings};
+use crate::config::SnapshotMode;
+use crate::lsn::Lsn;
+use crate::offsets::FileOffsetStore;
+use crate::sink::KafkaSink;
+use crate::snapshot::{self, SnapshotOutcome, SnapshotRequest, SnapshotSource};
+use crate::source::admin::Admin;
+use crate::source::replication::{ReplicationConnection, SlotCreation};
+
+/// Whether a session might snapshot (so an `--until-lsn` already reached is no reason to stop
+/// before looking).
+pub(super) fn snapshot_may_be_needed(
+    mode: SnapshotMode,
+    store: &FileOffsetStore,
+    state: &RunState,
+) -> bool {
+    match mode {
+        SnapshotMode::Initial | SnapshotMode::NoData => false,
+        SnapshotMode::Always => !state.snapshot_taken,
+        SnapshotMode::InitialOnly => !store.snapshot_completed(),
+        // Only the server can say whether the stored position is still there.
+        SnapshotMode::WhenNeeded => true,
+    }
+}
+
+pub(super) enum Phase {
+    /// Go on streaming.
+    Stream,
+    /// The connector is done for this run (initial_only, or stopped mid-snapshot).
+    Done,
+}
+
+/// Takes the snapshot if `snapshot.mode` asks for one now, and records it only once every
+/// record is acknowledged, with the position streaming resumes from.
+pub(super) async fn snapshot_phase(
+    s: &Settings,
+    admin: &Admin,
+    store: &mut FileOffsetStore,
+    sink: &mut KafkaSink,
+    stop: &mut watch::Receiver<bool>,
+    state: &mut RunState,
+) -> Result<Phase, ConnectorError> {
+    let mode = s.snapshot.mode;
+    let resume = store.position();
+    let path = store.path().display().to_string();
+    let slot = admin.slot_info(&s.slot).await?;
+    let lost = match reconcile(s, resume, slot.as_ref(), &path) {
+        // No snapshot mode can stream from an invalidated slot.
+        Err(e @ ConnectorError::SlotInvalidated { .. }) => return Err(e),
+        Err(e) => Some(e),
+        Ok(_) => None,
+    };
+    let wanted = match mode {
+        SnapshotMode::Initial => resume.is_none(),
+        SnapshotMode::NoData => false,
+        SnapshotMode::Always => !state.snapshot_taken,
+        SnapshotMode::InitialOnly => !store.snapshot_completed(),
+        SnapshotMode::WhenNeeded => resume.is_none() || lost.is_some(),
+    };
+    if let Some(e) = lost {
+        if mode != SnapshotMode::WhenNeeded {
+            return Err(e);
+        }
+        tracing::warn!(connector = %s.name, reason = %e, "the stored position cannot be resumed; snapshot.mode when_needed takes a new snapshot");
+    }
+    if !wanted {
+        if mode == SnapshotMode::InitialOnly {
+            tracing::info!(connector = %s.name, "snapshot already completed and snapshot.mode is initial_only: nothing to do");
+            return Ok(Phase::Done);
+        }
+        return Ok(Phase::Stream);
+    }
+    let req = SnapshotRequest {
+        params: s.params.clone(),
+        publication: s.publication.clone(),
+        filter: s.table_filter.clone(),
+        event: s.event.clone(),
+        schemas: s.schemas,
+        transforms: s.transforms.clone(),
+        parallelism: s.snapshot.parallelism,
+        chunk_pages: s.snapshot.chunk_pages,
+    };
+    // Keeps the connection that exported the slot's snapshot idle until the workers joined it.
+    let mut exporter = None;
+    let (source, resume_from) = match slot {
+        None => {
+            let mut conn = ReplicationConnection::connect(&s.params).await?;
+            match conn.create_slot(&s.slot, "pgoutput").await? {
+                SlotCreation::Created(c) => {
+                    tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot");
+                    let name = c.snapshot_name.ok_or_else(|| {
+                        ConnectorError::Config(
+                            "the server created the slot without exporting a snapshot".into(),
+                        )
+                    })?;
+                    exporter = Some(conn);
+                    (
+                        SnapshotSource::Slot {
+                            name,
+                            consistent_point: c.consistent_point,
+                        },
+                        c.consistent_point,
+                    )
+                }
+                // Created concurrently by someone else: treat it like an existing slot.
+                SlotCreation::Existed => {
+                    let info = admin.slot_info(&s.slot).await?;
+                    let confirmed = info
+                        .and_then(|i| i.confirmed_flush_lsn)
+                        .unwrap_or(Lsn::ZERO);
+                    (SnapshotSource::Fresh, confirmed)
+                }
+            }
+        }
+        Some(info) => {
+            let confirmed = info.confirmed_flush_lsn.ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "replication slot {:?} has no confirmed position (is it a physical slot?): drop it or choose another slot.name",
+                    s.slot
+                ))
+            })?;
+            // The snapshot is newer than the slot's position; streaming replays from there so
+            // that nothing between the two is missed (an interrupted first snapshot, `always`).
+            let from = match resume {
+                Some(r) if confirmed <= r => r,
+                _ => confirmed,
+            };
+            (SnapshotSource::Fresh, from)
+        }
+    };
+    tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
+    let outcome = snapshot::run(&req, source, sink, stop).await;
+    if let Some(conn) = exporter {
+        if let Err(e) = conn.close().await {
+            tracing::debug!(error = %e, "closing the slot-creating connection");
+        }
+    }
+    match outcome? {
+        SnapshotOutcome::Stopped => Ok(Phase::Done),
+        SnapshotOutcome::Completed(stats) => {
+            if let Some(eos) = &s.exactly_once {
+                // The snapshot's records and the record saying it completed commit together.
+                let rec = offset_record(eos, &s.name, &store.record(resume_from, true));
+                sink.send(&rec).await?;
+                sink.commit_transaction()?;
+            }
+            tokio::task::block_in_place(|| store.store_snapshot_completed(resume_from))?;
+            state.snapshot_taken = true;
+            tracing::info!(connector = %s.name, rows = stats.rows, resume = %resume_from, "snapshot recorded");
+            if mode == SnapshotMode::InitialOnly {
+                tracing::info!(connector = %s.name, "snapshot.mode is initial_only: not streaming");
+                return Ok(Phase::Done);
+            }
+            Ok(Phase::Stream)
+        }
+    }
+}

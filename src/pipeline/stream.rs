@@ -1,0 +1,394 @@
+//! The streaming loop: pgoutput messages → events → records → Kafka, with checkpoints,
+//! heartbeats and, in exactly-once mode, transaction commits.
+
+use tokio::sync::watch;
+
+use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
+use crate::event::txmeta::TxMetadata;
+use crate::event::{ChangeEvent, EventBody, EventBuilder};
+use crate::format::{EventId, JsonFormat, Record};
+use crate::lsn::Lsn;
+use crate::offsets::StoredOffset;
+use crate::progress::Checkpoint;
+use crate::sink::KafkaSink;
+use crate::source::admin::{Admin, AdminError};
+use crate::source::catalog::{self};
+use crate::source::pgoutput::{Decoder, Message};
+use crate::source::replication::{ReplicationEvent, ReplicationStream};
+
+/// Where the source is inside the WAL, for deciding what may be checkpointed.
+pub(super) struct TxState {
+    /// Between Begin and Commit.
+    pub(super) in_tx: bool,
+    /// The current transaction committed before the resume position: already in Kafka.
+    pub(super) skip: bool,
+    /// Newest checkpoint handed to the acknowledger.
+    pub(super) last_checkpoint: Lsn,
+    /// Commit LSN of the open transaction and the index of its next record: together the
+    /// record's [`EventId`], identical when the transaction is replayed after a restart.
+    pub(super) commit_lsn: Lsn,
+    pub(super) next_index: u64,
+}
+
+/// Exactly-once mode, within one session.
+pub(super) struct EosState<'a> {
+    pub(super) cfg: &'a ExactlyOnce,
+    pub(super) snapshot_completed: bool,
+    /// The newest position covered by the open Kafka transaction, to be committed with it.
+    pub(super) pending: Option<Lsn>,
+}
+
+/// The offset record for `o`, keyed by connector name (the topic is compacted).
+pub(super) fn offset_record(eos: &ExactlyOnce, connector: &str, o: &StoredOffset) -> Record {
+    Record {
+        topic: eos.offsets_topic.clone(),
+        key: Some(connector.as_bytes().to_vec()),
+        value: Some(crate::offsets::kafka::encode(o)),
+        headers: Vec::new(),
+        event_id: None,
+    }
+}
+
+/// Commits the open Kafka transaction with an offset record for its pending position, then
+/// hands that position to the acknowledger (which stores it in the file and confirms it).
+pub(super) async fn commit_eos(
+    s: &Settings,
+    eos: &mut EosState<'_>,
+    sink: &mut KafkaSink,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
+) -> Result<(), ConnectorError> {
+    let Some(lsn) = eos.pending.take() else {
+        return Ok(());
+    };
+    let o = StoredOffset::new(&s.name, &s.slot, lsn, eos.snapshot_completed);
+    sink.send(&offset_record(eos.cfg, &s.name, &o)).await?;
+    let records = sink.transaction_records();
+    sink.commit_transaction()?;
+    tracing::debug!(lsn = %lsn, records, "kafka transaction committed");
+    ack.send(Checkpoint {
+        lsn,
+        records: sink.sent(),
+    })
+    .await
+    .map_err(|_| ConnectorError::AcknowledgerGone)
+}
+
+/// A position the source has passed. Outside exactly-once mode, or when no Kafka transaction
+/// is open (nothing sent since the last commit), it goes to the acknowledger; otherwise it
+/// waits for the transaction, which is committed once it is old enough and no PostgreSQL
+/// transaction is half sent.
+pub(super) async fn on_checkpoint(
+    s: &Settings,
+    eos: &mut Option<EosState<'_>>,
+    sink: &mut KafkaSink,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
+    tx: &mut TxState,
+    lsn: Lsn,
+) -> Result<(), ConnectorError> {
+    match eos {
+        Some(e) if sink.transaction_age().is_some() => {
+            if lsn > tx.last_checkpoint {
+                tx.last_checkpoint = lsn;
+                e.pending = Some(lsn);
+            }
+            if !tx.in_tx && sink.transaction_age() >= Some(e.cfg.commit_interval) {
+                commit_eos(s, e, sink, ack).await?;
+            }
+            Ok(())
+        }
+        _ => checkpoint(ack, tx, lsn, sink.sent()).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stream_changes(
+    eos: &mut Option<EosState<'_>>,
+    s: &Settings,
+    stream: &mut ReplicationStream,
+    admin: &Admin,
+    sink: &mut KafkaSink,
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
+    durable: &mut watch::Receiver<Lsn>,
+    resume: Option<Lsn>,
+    opts: &RunOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
+    let mut decoder = Decoder::new(1);
+    let mut builder = EventBuilder::new(s.event.clone());
+    let mut format = JsonFormat::new(s.schemas);
+    format.set_binary_mode(s.event.modes.binary);
+    format.set_context_headers(crate::event::context::context_headers(
+        &s.event.topic_prefix,
+        &crate::event::context::new_run_id(),
+    ));
+    let mut events: Vec<ChangeEvent> = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
+    let mut txmeta = s
+        .events
+        .provide_transaction_metadata
+        .then(|| TxMetadata::new(&s.event.topic_prefix, &s.event.database));
+    let mut tx = TxState {
+        in_tx: false,
+        skip: false,
+        last_checkpoint: resume.unwrap_or(Lsn::ZERO),
+        commit_lsn: Lsn::ZERO,
+        next_index: 0,
+    };
+    let mut heartbeat = s.heartbeat.enabled().then(|| {
+        let mut t = tokio::time::interval_at(
+            tokio::time::Instant::now() + s.heartbeat.interval,
+            s.heartbeat.interval,
+        );
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    loop {
+        // Exactly-once: when the open Kafka transaction is due for a commit.
+        let commit_in = eos
+            .as_ref()
+            .filter(|e| e.pending.is_some() && !tx.in_tx)
+            .and_then(|e| {
+                sink.transaction_age()
+                    .map(|age| e.cfg.commit_interval.saturating_sub(age))
+            });
+        tokio::select! {
+            biased;
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() {
+                    if let Some(e) = eos.as_mut().filter(|_| !tx.in_tx) {
+                        commit_eos(s, e, sink, ack).await?;
+                    }
+                    return Ok(());
+                }
+            }
+            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, sink).await?,
+            r = durable.changed() => {
+                if r.is_err() {
+                    // The acknowledger ended early: its result says why.
+                    return Err(ConnectorError::AcknowledgerGone);
+                }
+                let lsn = *durable.borrow_and_update();
+                stream.set_flushed(lsn);
+                if opts.until_lsn.is_some_and(|u| lsn >= u) {
+                    tracing::info!(lsn = %lsn, "reached --until-lsn");
+                    return Ok(());
+                }
+            }
+            _ = tokio::time::sleep(commit_in.unwrap_or_default()), if commit_in.is_some() => {
+                if let Some(e) = eos.as_mut() {
+                    commit_eos(s, e, sink, ack).await?;
+                }
+            }
+            ev = stream.next() => {
+                match ev? {
+                    None => return Err(ConnectorError::StreamEnded),
+                    Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
+                        let msg = decoder.decode(data)?;
+                        lookup_catalog(admin, &msg, &mut builder).await?;
+                        let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records };
+                        on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
+                        for rec in records.drain(..) {
+                            sink.send(&rec).await?;
+                        }
+                        if let Some(lsn) = checkpoint_after(&msg, &tx) {
+                            on_checkpoint(s, eos, sink, ack, &mut tx, lsn).await?;
+                        }
+                    }
+                    Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
+                        // Everything the server decoded before wal_end has been received; when no
+                        // transaction is open, confirming it lets an idle or filtered database
+                        // release WAL (what pg_recvlogical does, and Debezium does not).
+                        if !tx.in_tx && wal_end > tx.last_checkpoint {
+                            on_checkpoint(s, eos, sink, ack, &mut tx, wal_end).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Completes at the next heartbeat; never when heartbeats are off.
+pub(super) async fn next_heartbeat(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// One heartbeat: the action query (whose change, if captured, gives the slot a position to
+/// confirm on an otherwise idle database), then the heartbeat record. The record goes through
+/// the same producer as the changes, so it is covered by the next checkpoint's count.
+pub(super) async fn beat(
+    s: &Settings,
+    admin: &Admin,
+    sink: &mut KafkaSink,
+) -> Result<(), ConnectorError> {
+    if let Some(q) = &s.heartbeat.action_query {
+        if let Err(e) = admin.client().batch_execute(q).await {
+            let err = AdminError::Db {
+                context: "heartbeat.action_query".into(),
+                source: e,
+            };
+            // A connection problem is retried like any other; a broken query is a definite
+            // configuration error.
+            return Err(if err.is_transient() {
+                err.into()
+            } else {
+                ConnectorError::HeartbeatQuery(format!("{err}: fix or remove the query"))
+            });
+        }
+    }
+    let ts_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let rec = crate::heartbeat::record(&s.event.topic_prefix, s.schemas, ts_ms);
+    sink.send(&rec).await?;
+    tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
+    Ok(())
+}
+
+/// What turns one message into records, borrowed for [`on_message`].
+pub(super) struct Output<'a> {
+    pub(super) builder: &'a mut EventBuilder,
+    /// `provide.transaction.metadata`.
+    pub(super) txmeta: Option<&'a mut TxMetadata>,
+    pub(super) format: &'a mut JsonFormat,
+    pub(super) events: &'a mut Vec<ChangeEvent>,
+    pub(super) records: &'a mut Vec<Record>,
+}
+
+pub(super) fn on_message(
+    s: &Settings,
+    wal_start: Lsn,
+    msg: &Message,
+    tx: &mut TxState,
+    resume: Option<Lsn>,
+    out: &mut Output<'_>,
+) -> Result<(), ConnectorError> {
+    let Output {
+        builder,
+        txmeta,
+        format,
+        events,
+        records,
+    } = out;
+    match msg {
+        Message::Begin(b) => {
+            tx.in_tx = true;
+            // A transaction whose commit record starts before the resume position was
+            // acknowledged in an earlier session.
+            tx.skip = resume.is_some_and(|r| b.final_lsn < r);
+            tx.commit_lsn = b.final_lsn;
+            tx.next_index = 0;
+        }
+        Message::Commit(_) => tx.in_tx = false,
+        _ => {}
+    }
+    // The builder sees every message (it needs Relations and transaction boundaries even for
+    // skipped transactions); only the events are dropped.
+    builder.handle(wal_start, msg, events)?;
+    let skip_msg = matches!(msg, Message::Message(m) if !m.transactional() && resume.is_some_and(|r| m.lsn < r));
+    if tx.skip || skip_msg {
+        events.clear();
+        if let Some(meta) = txmeta.as_deref_mut() {
+            meta.abandon();
+        }
+        return Ok(());
+    }
+    if let (Some(meta), Message::Begin(b)) = (txmeta.as_deref_mut(), msg) {
+        events.insert(0, meta.begin(b.xid, wal_start, b.commit_ts.unix_micros()));
+    }
+    if let (Some(meta), Message::Commit(c)) = (txmeta.as_deref_mut(), msg) {
+        events.extend(meta.commit(c.end_lsn));
+    }
+    let first = records.len();
+    for mut ev in events.drain(..) {
+        if matches!(ev.body, EventBody::Transaction(_)) {
+            s.transforms.encode(format, ev, records)?;
+            continue;
+        }
+        if let Some(t) = ev.table() {
+            if !s.table_filter.matches(&t.schema_name, &t.table_name) {
+                continue;
+            }
+        }
+        // A tombstone belongs to its delete: skipping deletes skips both.
+        let op = ev.op().map_or("d", |op| op.code());
+        if s.events.is_skipped(op) {
+            continue;
+        }
+        if let Some(meta) = txmeta.as_deref_mut() {
+            meta.on_event(&mut ev);
+        }
+        s.transforms.encode(format, ev, records)?;
+    }
+    let new = &mut records[first..];
+    match msg {
+        // Not part of any transaction, even when it arrives between a Begin and its Commit.
+        Message::Message(m) if !m.transactional() => {
+            for (i, r) in new.iter_mut().enumerate() {
+                r.event_id = Some(EventId {
+                    lsn: m.lsn,
+                    index: i as u64,
+                });
+            }
+        }
+        _ => {
+            for r in new.iter_mut() {
+                r.event_id = Some(EventId {
+                    lsn: tx.commit_lsn,
+                    index: tx.next_index,
+                });
+                tx.next_index += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Before a Relation or Type message reaches the builder, supply what the stream does not
+/// say: key columns, NOT NULL, defaults, enum labels.
+pub(super) async fn lookup_catalog(
+    admin: &Admin,
+    msg: &Message,
+    builder: &mut EventBuilder,
+) -> Result<(), ConnectorError> {
+    match msg {
+        Message::Relation(rel) => {
+            let info = catalog::table_info(admin.client(), rel.oid).await?;
+            builder.set_table_info(&rel.namespace, &rel.name, info);
+        }
+        Message::Type(t) => catalog::supply_enum_labels(admin.client(), t.oid, builder).await?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The position that becomes safe once everything sent so far is acknowledged.
+pub(super) fn checkpoint_after(msg: &Message, tx: &TxState) -> Option<Lsn> {
+    match msg {
+        Message::Commit(c) => Some(c.end_lsn),
+        // A non-transactional message is its own unit; the server skips records that start
+        // before the confirmed position, so confirm one past its start.
+        Message::Message(m) if !m.transactional() && !tx.in_tx => Some(Lsn(m.lsn.as_u64() + 1)),
+        _ => None,
+    }
+}
+
+pub(super) async fn checkpoint(
+    ack: &tokio::sync::mpsc::Sender<Checkpoint>,
+    tx: &mut TxState,
+    lsn: Lsn,
+    records: u64,
+) -> Result<(), ConnectorError> {
+    if lsn > tx.last_checkpoint {
+        tx.last_checkpoint = lsn;
+        ack.send(Checkpoint { lsn, records })
+            .await
+            .map_err(|_| ConnectorError::AcknowledgerGone)?;
+    }
+    Ok(())
+}
