@@ -22,7 +22,7 @@ fn value(r: &Rec) -> &Value {
 
 fn snapshot_file(parallelism: usize, chunk_pages: u32, mode: &str) -> String {
     format!(
-        "[snapshot]\nmode = \"{mode}\"\nparallelism = {parallelism}\nchunk_pages = {chunk_pages}\n"
+        "[snapshot]\nmode = \"{mode}\"\nparallelism = {parallelism}\nchunk_pages = {chunk_pages}\nprogress_interval = \"100ms\"\n"
     )
 }
 
@@ -322,6 +322,16 @@ fn writes_during_the_snapshot_replay_to_the_table() {
         reads.len()
     );
     assert!(during > 0, "the writer did not overlap the snapshot");
+    // The writer's WAL waits in the slot until the snapshot is done: operators are told how much.
+    let log = cap.log();
+    let lag_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("slot holds WAL while the snapshot runs"))
+        .collect();
+    assert!(
+        lag_lines.iter().any(|l| !l.contains("lag_bytes=0")),
+        "no slot lag reported while the snapshot ran:\n{log}"
+    );
     let mut seen = std::collections::HashSet::new();
     for r in &reads {
         assert!(seen.insert(r.key.clone()), "key read twice: {:?}", r.key);

@@ -1,5 +1,8 @@
 //! Whether a session takes a snapshot before streaming, and taking it.
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use tokio::sync::watch;
 
 use super::position::reconcile;
@@ -85,6 +88,7 @@ pub(super) async fn snapshot_phase(
         transforms: s.transforms.clone(),
         parallelism: s.snapshot.parallelism,
         chunk_pages: s.snapshot.chunk_pages,
+        progress_interval: s.snapshot.progress_interval,
     };
     // Keeps the connection that exported the slot's snapshot idle until the workers joined it.
     let mut exporter = None;
@@ -135,7 +139,14 @@ pub(super) async fn snapshot_phase(
         }
     };
     tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
-    let outcome = snapshot::run(&req, source, sink, stop).await;
+    let outcome = {
+        let run = snapshot::run(&req, source, sink, stop);
+        tokio::pin!(run);
+        tokio::select! {
+            outcome = &mut run => outcome,
+            never = report_slot_lag(admin, &s.slot, s.snapshot.progress_interval) => match never {},
+        }
+    };
     if let Some(conn) = exporter {
         if let Err(e) = conn.close().await {
             tracing::debug!(error = %e, "closing the slot-creating connection");
@@ -158,6 +169,38 @@ pub(super) async fn snapshot_phase(
                 return Ok(Phase::Done);
             }
             Ok(Phase::Stream)
+        }
+    }
+}
+
+/// Logs how much WAL the slot holds back while the snapshot runs: the stream cannot consume
+/// it until the snapshot is done, so a long initial load pins WAL on the server, and operators
+/// should see how much. Never returns; the snapshot's end drops it. A failed lookup is only
+/// logged: the snapshot matters more than the report.
+async fn report_slot_lag(admin: &Admin, slot: &str, every: Duration) -> Infallible {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let held = async {
+            let info = admin.slot_info(slot).await?;
+            let current = admin.current_wal_lsn().await?;
+            Ok::<_, crate::source::admin::AdminError>(
+                info.and_then(|i| i.restart_lsn)
+                    .map(|r| current.as_u64().saturating_sub(r.as_u64())),
+            )
+        };
+        match held.await {
+            Ok(Some(bytes)) => {
+                tracing::info!(
+                    slot,
+                    lag_bytes = bytes,
+                    "slot holds WAL while the snapshot runs"
+                )
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(slot, error = %e, "cannot read the slot's lag"),
         }
     }
 }

@@ -97,6 +97,8 @@ pub struct SnapshotRequest {
     pub transforms: Arc<crate::transforms::TransformChain>,
     pub parallelism: usize,
     pub chunk_pages: u32,
+    /// How often progress is logged when no bar is shown.
+    pub progress_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +251,15 @@ pub async fn run(
         set.spawn(worker::run(c, shared.clone(), tx.clone()));
     }
     drop(tx);
-    let result = coordinate(&shared, &chunk_counts, rx, sink, stop).await;
+    let result = coordinate(
+        &shared,
+        &chunk_counts,
+        req.progress_interval,
+        rx,
+        sink,
+        stop,
+    )
+    .await;
     set.abort_all();
     while let Some(r) = set.join_next().await {
         if let Err(e) = r {
@@ -290,6 +300,7 @@ pub async fn run(
 async fn coordinate(
     shared: &worker::Shared,
     chunk_counts: &[usize],
+    progress_interval: std::time::Duration,
     mut rx: mpsc::Receiver<WorkerMsg>,
     sink: &mut KafkaSink,
     stop: &mut watch::Receiver<bool>,
@@ -304,7 +315,7 @@ async fn coordinate(
     let mut table_rows = vec![0u64; chunk_counts.len()];
     let mut chunks_left = chunk_counts.to_vec();
     let mut rows = 0u64;
-    let mut progress = progress::Progress::new(chunk_counts.iter().sum());
+    let mut progress = progress::Progress::new(chunk_counts.iter().sum(), progress_interval);
     let produced = async {
         loop {
             let msg = tokio::select! {

@@ -6,20 +6,19 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// How often progress is logged when stderr is not a terminal.
-const LOG_EVERY: Duration = Duration::from_secs(5);
-
 pub struct Progress {
     total_chunks: u64,
     done_chunks: u64,
     rows: u64,
     started: Instant,
     last_log: Instant,
+    /// How often progress is logged when stderr is not a terminal.
+    log_every: Duration,
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    pub fn new(total_chunks: usize) -> Self {
+    pub fn new(total_chunks: usize, log_every: Duration) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total_chunks as u64);
             bar.set_style(
@@ -37,6 +36,7 @@ impl Progress {
             rows: 0,
             started: now,
             last_log: now,
+            log_every,
             bar,
         }
     }
@@ -49,7 +49,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(self.done_chunks);
             bar.set_message(format!("{} rows, {rate} rows/s, {table}", self.rows));
-        } else if self.last_log.elapsed() >= LOG_EVERY {
+        } else if self.last_log.elapsed() >= self.log_every {
             self.last_log = Instant::now();
             tracing::info!(
                 table,
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn eta_extrapolates_from_chunks_done() {
-        let mut p = Progress::new(4);
+        let mut p = Progress::new(4, Duration::from_secs(5));
         p.bar = None;
         assert_eq!(p.eta(), None);
         p.started = Instant::now() - Duration::from_secs(10);

@@ -260,6 +260,18 @@ impl Admin {
         &self.client
     }
 
+    /// The server's current WAL write position (`pg_current_wal_lsn()`).
+    pub async fn current_wal_lsn(&self) -> Result<Lsn, AdminError> {
+        let row = self
+            .client
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .await
+            .map_err(db("cannot read the current WAL position"))?;
+        row.get::<_, String>(0)
+            .parse()
+            .map_err(|e| AdminError::Unexpected(format!("{e}")))
+    }
+
     pub async fn wal_level(&self) -> Result<String, AdminError> {
         let row = self
             .client

@@ -19,6 +19,10 @@ pub struct SnapshotConfig {
     /// Size of one chunk, in heap pages (8 KiB each by default): tables are split into ctid
     /// ranges of this many pages. Default 4096 (32 MiB).
     pub chunk_pages: u32,
+    /// How often progress (rows, rows/s, ETA) and the WAL the slot holds back are logged while
+    /// a snapshot runs, when no progress bar is shown. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub progress_interval: std::time::Duration,
 }
 
 impl Default for SnapshotConfig {
@@ -27,6 +31,7 @@ impl Default for SnapshotConfig {
             mode: SnapshotMode::Initial,
             parallelism: 2,
             chunk_pages: 4096,
+            progress_interval: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -64,6 +69,12 @@ impl SnapshotConfig {
             return Err(Violation::new(
                 "snapshot.chunk_pages",
                 "must be at least 1 (heap pages per chunk, e.g. 4096)",
+            ));
+        }
+        if self.progress_interval.is_zero() {
+            return Err(Violation::new(
+                "snapshot.progress_interval",
+                "must be longer than zero (e.g. \"5s\")",
             ));
         }
         Ok(())
