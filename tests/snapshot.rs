@@ -353,6 +353,7 @@ fn sigkill_during_the_snapshot_redoes_it() {
     let mut killed_mid_snapshot = 0;
     for round in 0..3 {
         let before = cap.log().matches("snapshot started").count();
+        let progress_before = cap.log().matches("snapshot progress").count();
         let mut child = cap.spawn(None);
         let deadline = Instant::now() + WAIT;
         while cap.log().matches("snapshot started").count() == before {
@@ -363,7 +364,17 @@ fn sigkill_during_the_snapshot_redoes_it() {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(200 + 150 * round));
+        // Killed once chunks went out (progress is logged every 100 ms after a chunk), not
+        // after a fixed time: on a loaded machine a fixed delay may end before the first chunk.
+        while cap.log().matches("snapshot progress").count() <= progress_before + round {
+            assert!(
+                Instant::now() < deadline,
+                "the snapshot made no progress:\n{}",
+                cap.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         match offsets(&cap, "kill") {
