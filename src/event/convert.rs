@@ -46,6 +46,12 @@ pub enum TimePrecisionMode {
     AdaptiveTimeMicroseconds,
     /// Kafka Connect's `Date`, `Time`, `Timestamp` (milliseconds).
     Connect,
+    /// `IsoDate`, `IsoTime`, `IsoTimestamp`: ISO 8601 strings (Debezium 3.x).
+    IsoString,
+    /// `MicroTime` and `MicroTimestamp` whatever the column precision (dates stay `Date`).
+    Microseconds,
+    /// `NanoTime` and `NanoTimestamp` (dates stay `Date`).
+    Nanoseconds,
 }
 
 /// `interval.handling.mode`.
@@ -91,6 +97,16 @@ pub enum Conv {
     TimeMillis,
     TimestampMicros,
     TimestampMillis,
+    /// `io.debezium.time.NanoTime`.
+    TimeNanos,
+    /// `io.debezium.time.NanoTimestamp`; beyond the `i64` range the value is null.
+    TimestampNanos,
+    /// `io.debezium.time.IsoDate`.
+    IsoDate,
+    /// `io.debezium.time.IsoTime`.
+    IsoTime,
+    /// `io.debezium.time.IsoTimestamp`.
+    IsoTimestamp,
     ZonedTimestamp {
         fraction: u8,
     },
@@ -170,11 +186,26 @@ fn numeric_type(typmod: i32, mode: DecimalMode) -> (Conv, Schema) {
 }
 
 fn time_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
-    if mode == TimePrecisionMode::Connect {
-        return (
-            Conv::TimeMillis,
-            s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Time"),
-        );
+    match mode {
+        TimePrecisionMode::Connect => {
+            return (
+                Conv::TimeMillis,
+                s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Time"),
+            )
+        }
+        TimePrecisionMode::IsoString => {
+            return (
+                Conv::IsoTime,
+                s(SchemaType::String).logical("io.debezium.time.IsoTime"),
+            )
+        }
+        TimePrecisionMode::Nanoseconds => {
+            return (
+                Conv::TimeNanos,
+                s(SchemaType::Int64).logical("io.debezium.time.NanoTime"),
+            )
+        }
+        _ => {}
     }
     if time_precision(typmod) <= 3 && mode == TimePrecisionMode::Adaptive {
         (
@@ -190,13 +221,28 @@ fn time_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
 }
 
 fn timestamp_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
-    if mode == TimePrecisionMode::Connect {
-        return (
-            Conv::TimestampMillis,
-            s(SchemaType::Int64).logical("org.apache.kafka.connect.data.Timestamp"),
-        );
+    match mode {
+        TimePrecisionMode::Connect => {
+            return (
+                Conv::TimestampMillis,
+                s(SchemaType::Int64).logical("org.apache.kafka.connect.data.Timestamp"),
+            )
+        }
+        TimePrecisionMode::IsoString => {
+            return (
+                Conv::IsoTimestamp,
+                s(SchemaType::String).logical("io.debezium.time.IsoTimestamp"),
+            )
+        }
+        TimePrecisionMode::Nanoseconds => {
+            return (
+                Conv::TimestampNanos,
+                s(SchemaType::Int64).logical("io.debezium.time.NanoTimestamp"),
+            )
+        }
+        _ => {}
     }
-    if time_precision(typmod) <= 3 {
+    if time_precision(typmod) <= 3 && mode != TimePrecisionMode::Microseconds {
         (
             Conv::TimestampMillis,
             s(SchemaType::Int64).logical("io.debezium.time.Timestamp"),
@@ -206,6 +252,23 @@ fn timestamp_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
             Conv::TimestampMicros,
             s(SchemaType::Int64).logical("io.debezium.time.MicroTimestamp"),
         )
+    }
+}
+
+fn date_type(mode: TimePrecisionMode) -> (Conv, Schema) {
+    match mode {
+        TimePrecisionMode::Connect => (
+            Conv::Date,
+            s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Date"),
+        ),
+        TimePrecisionMode::IsoString => (
+            Conv::IsoDate,
+            s(SchemaType::String).logical("io.debezium.time.IsoDate"),
+        ),
+        _ => (
+            Conv::Date,
+            s(SchemaType::Int32).logical("io.debezium.time.Date"),
+        ),
     }
 }
 
@@ -331,14 +394,7 @@ pub fn column_type_with(
         700 => (Conv::Float32, s(SchemaType::Float32)),
         701 => (Conv::Float64, s(SchemaType::Float64)),
         790 => money_type(modes.decimal),
-        1082 => (
-            Conv::Date,
-            s(SchemaType::Int32).logical(if modes.time_precision == TimePrecisionMode::Connect {
-                "org.apache.kafka.connect.data.Date"
-            } else {
-                "io.debezium.time.Date"
-            }),
-        ),
+        1082 => date_type(modes.time_precision),
         1083 => time_type(typmod, modes.time_precision),
         1114 => timestamp_type(typmod, modes.time_precision),
         1184 => (
@@ -406,6 +462,14 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
         Conv::TimeMillis => Value::Int32((temporal::parse_time(t)? / 1000) as i32),
         Conv::TimestampMicros => Value::Int64(temporal::parse_timestamp(t)?),
         Conv::TimestampMillis => Value::Int64(temporal::parse_timestamp(t)?.div_euclid(1000)),
+        Conv::TimeNanos => Value::Int64(temporal::parse_time(t)? * 1000),
+        Conv::TimestampNanos => Value::Int64(temporal::timestamp_nanos(t)?),
+        Conv::IsoDate => Value::Short(temporal::format_iso_date(temporal::parse_date(t)?)),
+        Conv::IsoTime => Value::Short(temporal::format_iso_time(temporal::parse_time(t)?)),
+        Conv::IsoTimestamp => Value::Short(temporal::format_zoned_timestamp(
+            temporal::parse_timestamp(t)?,
+            0,
+        )),
         Conv::ZonedTimestamp { fraction } => match temporal::parse_timestamptz(t)? {
             temporal::Timestamptz::Micros(us) => {
                 Value::Short(temporal::format_zoned_timestamp(us, *fraction))
@@ -453,6 +517,12 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             Value::Array(out)
         }
     })
+}
+
+/// Conversion errors for which Debezium emits null for the column instead of failing: numeric
+/// NaN/infinity without a decimal form, timestamps beyond the nanosecond range.
+pub fn emits_null(e: &ParseErr) -> bool {
+    *e == numeric::NOT_FINITE || *e == temporal::OUT_OF_RANGE
 }
 
 fn owned_text(s: String) -> Value {

@@ -245,7 +245,8 @@ pub struct EventsConfig {
     pub decimal_handling_mode: DecimalHandlingMode,
     /// `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe`, `hex`.
     pub binary_handling_mode: BinaryHandlingMode,
-    /// `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`, `connect`.
+    /// `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`, `connect`,
+    /// `isostring`, `microseconds`, `nanoseconds`.
     pub time_precision_mode: TimePrecisionMode,
     /// `interval.handling.mode`: `numeric` (default), `string`.
     pub interval_handling_mode: IntervalHandlingMode,
@@ -294,6 +295,10 @@ pub enum TimePrecisionMode {
     Adaptive,
     AdaptiveTimeMicroseconds,
     Connect,
+    /// `isostring`.
+    Isostring,
+    Microseconds,
+    Nanoseconds,
 }
 
 /// `interval.handling.mode`.
@@ -378,6 +383,9 @@ impl EventsConfig {
                     convert::TimePrecisionMode::AdaptiveTimeMicroseconds
                 }
                 TimePrecisionMode::Connect => convert::TimePrecisionMode::Connect,
+                TimePrecisionMode::Isostring => convert::TimePrecisionMode::IsoString,
+                TimePrecisionMode::Microseconds => convert::TimePrecisionMode::Microseconds,
+                TimePrecisionMode::Nanoseconds => convert::TimePrecisionMode::Nanoseconds,
             },
             interval: match self.interval_handling_mode {
                 IntervalHandlingMode::Numeric => convert::IntervalMode::Numeric,

@@ -33,7 +33,7 @@ pub struct LengthRule {
 #[serde(deny_unknown_fields)]
 pub struct HashRule {
     pub columns: Vec<String>,
-    /// Java `MessageDigest` name: `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`.
+    /// Java `MessageDigest` name: `MD5`, `SHA-1`, `SHA-224`, `SHA-256`, `SHA-384`, `SHA-512`.
     pub algorithm: String,
     pub salt: String,
     /// 1 (Debezium's default: the value as Java serializes it) or 2 (`column.mask.hash.v2`:
@@ -78,7 +78,7 @@ impl ColumnsConfig {
                 Violation::new(
                     format!("{key}.algorithm"),
                     format!(
-                        "{:?} is not supported; use SHA-1, SHA-256, SHA-384 or SHA-512",
+                        "{:?} is not supported; use MD5, SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512",
                         r.algorithm
                     ),
                 )
