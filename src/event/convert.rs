@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::parse::{array, interval, numeric, scalar, temporal, ParseErr};
+use super::parse::{array, geometric, hstore, interval, numeric, scalar, temporal, ParseErr};
 use super::schema::{self, Schema, SchemaType};
 use super::value::Value;
 
@@ -64,6 +64,16 @@ pub enum IntervalMode {
     String,
 }
 
+/// `hstore.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HstoreMode {
+    /// `io.debezium.data.Json`: the map as a JSON object string.
+    #[default]
+    Json,
+    /// A Connect map of string to optional string.
+    Map,
+}
+
 /// The type-mapping options of a connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TypeModes {
@@ -71,6 +81,10 @@ pub struct TypeModes {
     pub binary: BinaryMode,
     pub time_precision: TimePrecisionMode,
     pub interval: IntervalMode,
+    pub hstore: HstoreMode,
+    /// `include.unknown.datatypes`: columns of types Debezium has no mapping for are emitted
+    /// as the bytes of their text form (else left out of events altogether).
+    pub include_unknown: bool,
 }
 
 /// How one column's text is turned into a [`Value`]. Chosen once per Relation message.
@@ -134,6 +148,27 @@ pub enum Conv {
     BitBool,
     Point,
     Array(Box<Conv>),
+    /// hstore as an `io.debezium.data.Json` string.
+    HstoreJson,
+    /// hstore as a Connect map.
+    HstoreMap,
+    /// A type Debezium has no mapping for: the bytes of its text form (geometric types with
+    /// their numbers in Java form), as bytes or a `binary.handling.mode` string.
+    Unknown {
+        geometric: bool,
+        binary: BinaryMode,
+    },
+}
+
+impl Conv {
+    /// Whether the column is of a type Debezium only emits with `include.unknown.datatypes`.
+    pub fn is_unknown(&self) -> bool {
+        match self {
+            Conv::Unknown { .. } => true,
+            Conv::Array(e) => e.is_unknown(),
+            _ => false,
+        }
+    }
 }
 
 /// Catalog facts about a type that pgoutput does not send (enum labels, domain base types).
@@ -272,6 +307,70 @@ fn date_type(mode: TimePrecisionMode) -> (Conv, Schema) {
     }
 }
 
+/// Builtin types Debezium 3.6.3 has no mapping for (checked with the oracle), and arrays of
+/// them; `true` for the geometric ones.
+fn unknown_builtin(oid: u32) -> Option<bool> {
+    match oid {
+        // line, lseg, box, path, polygon, circle; their arrays.
+        628 | 601 | 603 | 602 | 604 | 718 | 629 | 1018 | 1020 | 1019 | 1027 | 719 => Some(true),
+        // tid, xid, regclass, tsquery, pg_lsn, txid_snapshot, jsonpath; their arrays.
+        27 | 28 | 2205 | 3615 | 3220 | 2970 | 4072 | 1010 | 1011 | 2210 | 3645 | 3221 | 2949
+        | 4073 => Some(false),
+        _ => None,
+    }
+}
+
+fn is_builtin_array(oid: u32) -> bool {
+    matches!(
+        oid,
+        629 | 1018 | 1020 | 1019 | 1027 | 719 | 1010 | 1011 | 2210 | 3645 | 3221 | 2949 | 4073
+    )
+}
+
+fn unknown_type(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
+    let ty = if binary == BinaryMode::Bytes {
+        SchemaType::Bytes
+    } else {
+        SchemaType::String
+    };
+    (Conv::Unknown { geometric, binary }, s(ty))
+}
+
+/// Arrays of unknown types: Debezium marks their elements required.
+fn unknown_array(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
+    let (conv, elem) = unknown_type(geometric, binary);
+    (
+        Conv::Array(Box::new(conv)),
+        s(SchemaType::Array(Box::new(elem))),
+    )
+}
+
+fn hstore_type(mode: HstoreMode) -> (Conv, Schema) {
+    match mode {
+        HstoreMode::Json => (
+            Conv::HstoreJson,
+            s(SchemaType::String).logical("io.debezium.data.Json"),
+        ),
+        HstoreMode::Map => (
+            Conv::HstoreMap,
+            s(SchemaType::Map(
+                Box::new(s(SchemaType::String)),
+                Box::new(s(SchemaType::String).optional(true)),
+            )),
+        ),
+    }
+}
+
+fn optional_array((conv, elem): (Conv, Schema)) -> (Conv, Schema) {
+    (
+        Conv::Array(Box::new(conv)),
+        s(SchemaType::Array(Box::new(elem.optional(true)))),
+    )
+}
+
+/// First type OID that is not built in (`FirstNormalObjectId`): extension and user types.
+const FIRST_USER_OID: u32 = 16_384;
+
 fn string_logical(name: &'static str) -> (Conv, Schema) {
     (Conv::Text, s(SchemaType::String).logical(name))
 }
@@ -290,7 +389,7 @@ fn bits_type(length: i32) -> (Conv, Schema) {
 }
 
 /// Element type of the array types Debezium supports, by array OID.
-fn array_element(oid: u32) -> Option<u32> {
+pub fn array_element(oid: u32) -> Option<u32> {
     Some(match oid {
         1000 => 16,   // _bool
         1001 => 17,   // _bytea
@@ -422,12 +521,35 @@ pub fn column_type_with(
         1700 => numeric_type(typmod, modes.decimal),
         2950 => string_logical("io.debezium.data.Uuid"),
         3614 => string_logical("io.debezium.data.Tsvector"),
-        _ => match hints.type_name {
-            Some("ltree") => string_logical("io.debezium.data.Ltree"),
-            // text, varchar, bpchar, name, "char", inet, cidr, macaddr, ranges, citext,
-            // and anything unknown: the text form.
-            _ => (Conv::Text, s(SchemaType::String)),
-        },
+        _ => {
+            if let Some(geometric) = unknown_builtin(oid) {
+                return if is_builtin_array(oid) {
+                    unknown_array(geometric, modes.binary)
+                } else {
+                    unknown_type(geometric, modes.binary)
+                };
+            }
+            match hints.type_name {
+                Some("ltree") => string_logical("io.debezium.data.Ltree"),
+                Some("_ltree") => optional_array(string_logical("io.debezium.data.Ltree")),
+                Some("hstore") => hstore_type(modes.hstore),
+                Some("_hstore") => optional_array(hstore_type(modes.hstore)),
+                // citext is text to Debezium; PostGIS types are not mapped by pgcdc yet and
+                // keep their text form rather than vanish.
+                Some("citext" | "geometry" | "geography") => (Conv::Text, s(SchemaType::String)),
+                Some("_citext") => optional_array((Conv::Text, s(SchemaType::String))),
+                // Composite and other extension types (domains arrive here as their base type).
+                Some(name) if oid >= FIRST_USER_OID => {
+                    if name.starts_with('_') {
+                        unknown_array(false, modes.binary)
+                    } else {
+                        unknown_type(false, modes.binary)
+                    }
+                }
+                // text, varchar, bpchar, name, "char", inet, cidr, macaddr, ranges: the text form.
+                _ => (Conv::Text, s(SchemaType::String)),
+            }
+        }
     }
 }
 
@@ -495,7 +617,40 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             let (x, y) = scalar::parse_point(t)?;
             Value::Point { x, y }
         }
+        Conv::HstoreJson => {
+            let mut entries = hstore::parse_hstore(t)?;
+            hstore::java_hash_map_order(&mut entries);
+            owned_text(hstore::to_json(&entries))
+        }
+        Conv::HstoreMap => {
+            let mut entries = hstore::parse_hstore(t)?;
+            hstore::java_hash_map_order(&mut entries);
+            let text = |s: String| Value::Text(Bytes::from(s.into_bytes()));
+            Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (text(k), v.map(text).unwrap_or(Value::Null)))
+                    .collect(),
+            )
+        }
+        Conv::Unknown { geometric, binary } => {
+            let bytes = if *geometric {
+                geometric::java_numbers(t)?
+            } else {
+                t.to_vec()
+            };
+            match binary {
+                BinaryMode::Bytes => Value::Bytes(bytes.into()),
+                mode => owned_text(encode_binary(&bytes, *mode)),
+            }
+        }
         Conv::Array(elem) => {
+            if let Some(n) = array::outer_length_if_nested(t) {
+                // Debezium's array conversion does not descend into a multi-dimensional
+                // array: it emits one element per outer element, null for numbers (and a Java
+                // object name for strings, which pgcdc does not imitate).
+                return Ok(Value::Array(vec![Value::Null; n]));
+            }
             let elems = array::parse_array(t, b',')?;
             let mut out = Vec::with_capacity(elems.len());
             for e in elems {

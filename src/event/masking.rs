@@ -93,6 +93,8 @@ pub enum Rule {
 #[derive(Debug, Clone, Default)]
 pub struct ColumnMasks {
     rules: Vec<(Vec<Regex>, Rule)>,
+    /// Source-type propagation, which Debezium tries before the rules above.
+    propagation: super::propagate::Propagation,
 }
 
 impl PartialEq for ColumnMasks {
@@ -104,6 +106,7 @@ impl PartialEq for ColumnMasks {
                 .iter()
                 .zip(&other.rules)
                 .all(|((a, ra), (b, rb))| pats(a) == pats(b) && ra == rb)
+            && self.propagation == other.propagation
     }
 }
 
@@ -143,7 +146,22 @@ impl ColumnMasks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.propagation.is_empty()
+    }
+
+    /// `column.propagate.source.type` / `datatype.propagate.source.type`.
+    pub fn set_propagation(&mut self, p: super::propagate::Propagation) {
+        self.propagation = p;
+    }
+
+    /// The field schema with the source-type parameters, when a propagation rule matches the
+    /// column (no masking rule applies to it then).
+    pub fn propagate(
+        &self,
+        column: &super::propagate::SourceColumn<'_>,
+        field: &Schema,
+    ) -> Option<Schema> {
+        self.propagation.apply(column, field)
     }
 
     /// The mapper for a column, and the field schema altered as Debezium does.

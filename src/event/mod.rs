@@ -12,6 +12,7 @@ pub mod convert;
 pub mod defaults;
 pub mod key_columns;
 pub mod masking;
+pub mod propagate;
 pub mod message_filter;
 mod name_filter;
 pub mod parse;
@@ -25,7 +26,7 @@ pub use change::{
     ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
     SourceInfo, TxBlock, TxRecord, TxStatus,
 };
-pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
+pub use relation::{ColumnInfo, ColumnSchema, DomainBase, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};
 
 use crate::lsn::Lsn;

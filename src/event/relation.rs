@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::change::Row;
 use super::convert::{self, Conv, TypeHints};
 use super::defaults;
+use super::propagate::SourceColumn;
 use super::schema::{self, Field, Schema, SchemaType};
 use super::value::Value;
 use crate::source::pgoutput::{Relation, ReplicaIdentity, Type};
@@ -24,6 +25,20 @@ pub struct ColumnInfo {
     /// `'abc'::text`, `nextval('s'::regclass)`); becomes the schema's `default` by Debezium's
     /// rules (see `event::defaults`).
     pub default_expr: Option<String>,
+    /// `pg_type.typname` of the column's type (`int4`, `_text`, `mood`, `hstore`).
+    pub type_name: Option<String>,
+    /// For a column whose type is a domain: the domain's base type, which Debezium maps the
+    /// column by.
+    pub domain_base: Option<DomainBase>,
+}
+
+/// The base type of a domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainBase {
+    pub oid: u32,
+    /// The domain's `typtypmod` (-1 when the domain does not constrain it).
+    pub type_modifier: i32,
+    pub name: String,
 }
 
 /// Catalog facts about one table.
@@ -254,14 +269,29 @@ impl RelationCache {
         // Keys keep the schemas without masking parameters.
         let mut unmasked = Vec::with_capacity(rel.columns.len());
         for (i, c) in rel.columns.iter().enumerate() {
-            let hints = TypeHints {
-                type_name: self.type_names.get(&c.type_oid).map(String::as_str),
-                enum_values: self.enum_labels.get(&c.type_oid).map(Vec::as_slice),
-                enum_array_values: self.enum_array_labels.get(&c.type_oid).map(Vec::as_slice),
-            };
-            let (conv, base) =
-                convert::column_type_with(c.type_oid, c.type_modifier, &hints, modes);
             let col_info = info.and_then(|t| t.columns.get(&c.name));
+            let own_name = col_info
+                .and_then(|ci| ci.type_name.as_deref())
+                .or_else(|| self.type_names.get(&c.type_oid).map(String::as_str));
+            // Debezium maps a domain column by the domain's base type.
+            let domain = col_info.and_then(|ci| ci.domain_base.as_ref());
+            let (type_oid, type_modifier, type_name) = match domain {
+                Some(b) => {
+                    let typmod = if b.type_modifier >= 0 {
+                        b.type_modifier
+                    } else {
+                        c.type_modifier
+                    };
+                    (b.oid, typmod, Some(b.name.as_str()))
+                }
+                None => (c.type_oid, c.type_modifier, own_name),
+            };
+            let hints = TypeHints {
+                type_name,
+                enum_values: self.enum_labels.get(&type_oid).map(Vec::as_slice),
+                enum_array_values: self.enum_array_labels.get(&type_oid).map(Vec::as_slice),
+            };
+            let (conv, base) = convert::column_type_with(type_oid, type_modifier, &hints, modes);
             let is_key = key_indices.contains(&i);
             let optional = col_info.and_then(|ci| ci.optional).unwrap_or(!is_key);
             let mut field_schema = base.optional(optional);
@@ -278,19 +308,31 @@ impl RelationCache {
             }
             let toast = convert::toast_placeholder(&conv, placeholder);
             unmasked.push(field_schema.clone());
-            let (mapper, field_schema) = self.masks.for_column(
-                &rel.namespace,
-                &rel.name,
-                &c.name,
-                c.type_oid,
-                c.type_modifier,
-                field_schema,
-            );
+            let label = convert::type_label(c.type_oid, own_name);
+            let source = SourceColumn {
+                schema: &rel.namespace,
+                table: &rel.name,
+                column: &c.name,
+                type_name: own_name.unwrap_or(&label),
+                base_oid: convert::array_element(type_oid).unwrap_or(type_oid),
+                type_modifier,
+            };
+            let (mapper, field_schema) = match self.masks.propagate(&source, &field_schema) {
+                Some(schema) => (None, schema),
+                None => self.masks.for_column(
+                    &rel.namespace,
+                    &rel.name,
+                    &c.name,
+                    c.type_oid,
+                    c.type_modifier,
+                    field_schema,
+                ),
+            };
             columns.push(ColumnSchema {
                 name: c.name.clone(),
                 type_oid: c.type_oid,
                 type_modifier: c.type_modifier,
-                type_label: convert::type_label(c.type_oid, hints.type_name).into_owned(),
+                type_label: label.into_owned(),
                 conv,
                 schema: field_schema,
                 toast,
@@ -299,8 +341,11 @@ impl RelationCache {
         }
         let value_indices: Vec<usize> = (0..columns.len())
             .filter(|&i| {
-                self.column_filter
-                    .matches(&rel.namespace, &rel.name, &columns[i].name)
+                // Debezium leaves columns of unmapped types out unless told to include them.
+                (modes.include_unknown || !columns[i].conv.is_unknown())
+                    && self
+                        .column_filter
+                        .matches(&rel.namespace, &rel.name, &columns[i].name)
             })
             .collect();
         let value_fields: Vec<Field> = value_indices
