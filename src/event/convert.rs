@@ -1110,4 +1110,174 @@ mod tests {
         }
         assert_eq!(toast_placeholder(&Conv::VarDecimal, &p), None);
     }
+
+    fn named(oid: u32, name: &str, modes: TypeModes, text: &str) -> (Conv, Schema, Value) {
+        let hints = TypeHints {
+            type_name: Some(name),
+            ..Default::default()
+        };
+        let (conv, schema) = column_type_with(oid, -1, &hints, &modes);
+        let v = convert(&conv, &Bytes::copy_from_slice(text.as_bytes())).unwrap();
+        (conv, schema, v)
+    }
+
+    #[test]
+    fn new_time_precision_modes() {
+        let mode = |m| TypeModes {
+            time_precision: m,
+            ..Default::default()
+        };
+        let iso = mode(TimePrecisionMode::IsoString);
+        // Values Debezium 3.6.3 emitted.
+        let (sc, v) = with(1082, -1, iso, "2024-02-29");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoDate"));
+        assert_eq!(text_of_short(&v), "2024-02-29Z");
+        assert_eq!(text_of_short(&with(1082, -1, iso, "-infinity").1), "-5877611-06-22Z");
+        assert_eq!(text_of_short(&with(1082, -1, iso, "10000-01-01").1), "+10000-01-01Z");
+        let (sc, v) = with(1083, 3, iso, "13:45:56.123");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoTime"));
+        assert_eq!(text_of_short(&v), "13:45:56.123Z");
+        assert_eq!(text_of_short(&with(1083, -1, iso, "24:00:00").1), "00:00:00Z");
+        let (sc, v) = with(1114, -1, iso, "1900-01-01 00:00:00.5");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoTimestamp"));
+        assert_eq!(text_of_short(&v), "1900-01-01T00:00:00.5Z");
+        assert_eq!(
+            text_of_short(&with(1114, -1, iso, "infinity").1),
+            "+294247-01-10T04:00:25.2Z"
+        );
+        assert_eq!(
+            text_of_short(&with(1114, -1, iso, "0044-03-15 00:00:00 BC").1),
+            "-0043-03-15T00:00:00Z"
+        );
+        // timetz and timestamptz keep their zoned forms.
+        assert_eq!(
+            with(1266, -1, iso, "11:45:56+00").0.name.as_deref(),
+            Some("io.debezium.time.ZonedTime")
+        );
+
+        let micro = mode(TimePrecisionMode::Microseconds);
+        let (sc, v) = with(1114, 3, micro, "1969-12-31 23:59:59.999");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.MicroTimestamp"));
+        assert_eq!(v, Value::Int64(-1000));
+        assert_eq!(with(1083, 3, micro, "23:59:59.999").1, Value::Int64(86_399_999_000));
+        assert_eq!(
+            with(1082, -1, micro, "1960-01-01").0.name.as_deref(),
+            Some("io.debezium.time.Date")
+        );
+
+        let nano = mode(TimePrecisionMode::Nanoseconds);
+        let (sc, v) = with(1083, -1, nano, "13:45:56.123456");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.NanoTime"));
+        assert_eq!(v, Value::Int64(49_556_123_456_000));
+        let (sc, v) = with(1114, 3, nano, "1969-12-31 23:59:59.999");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.NanoTimestamp"));
+        assert_eq!(v, Value::Int64(-1_000_000));
+        assert_eq!(with(1114, -1, nano, "infinity").1, Value::Int64(i64::MAX));
+        assert_eq!(with(1114, -1, nano, "-infinity").1, Value::Int64(i64::MIN));
+        // Beyond the nanosecond range Debezium emits null.
+        let (conv, _) = column_type_with(1114, -1, &TypeHints::default(), &nano);
+        let e = convert(&conv, &Bytes::from_static(b"2262-04-12 00:00:00")).unwrap_err();
+        assert!(emits_null(&e));
+    }
+
+    fn text_of_short(v: &Value) -> String {
+        match v {
+            Value::Short(s) => s.as_str().to_string(),
+            Value::Text(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hstore_modes() {
+        let text = r#""a"=>"1", "p"=>NULL"#;
+        let (_, sc, v) = named(16_500, "hstore", TypeModes::default(), text);
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.data.Json"));
+        // Java's HashMap order: p (bucket 0) before a (bucket 1).
+        assert_eq!(text_of(&v), r#"{"p":null,"a":"1"}"#);
+        let map = TypeModes {
+            hstore: HstoreMode::Map,
+            ..Default::default()
+        };
+        let (_, sc, v) = named(16_500, "hstore", map, text);
+        match &sc.ty {
+            SchemaType::Map(k, v) => assert!(!k.optional && v.optional),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            v,
+            Value::Map(vec![
+                (Value::from_static("p"), Value::Null),
+                (Value::from_static("a"), Value::from_static("1")),
+            ])
+        );
+        let (_, sc, v) = named(16_501, "_hstore", map, r#"{"\"a\"=>\"1\""}"#);
+        assert!(matches!(&sc.ty, SchemaType::Array(items) if items.optional));
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::Map(vec![(
+                Value::from_static("a"),
+                Value::from_static("1")
+            )])])
+        );
+        let (_, sc, v) = named(16_502, "_ltree", TypeModes::default(), "{a.b,c}");
+        match &sc.ty {
+            SchemaType::Array(items) => {
+                assert_eq!(items.name.as_deref(), Some("io.debezium.data.Ltree"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::from_static("a.b"), Value::from_static("c")])
+        );
+    }
+
+    #[test]
+    fn unknown_types() {
+        let modes = TypeModes::default();
+        // line: the text with numbers in Java form, as bytes.
+        let (conv, sc) = column_type_with(628, -1, &TypeHints::default(), &modes);
+        assert!(conv.is_unknown());
+        assert_eq!(sc.ty, SchemaType::Bytes);
+        assert_eq!(
+            convert(&conv, &Bytes::from_static(b"{1,-1,0}")).unwrap(),
+            Value::Bytes(Bytes::from_static(b"{1.0,-1.0,0.0}"))
+        );
+        // A composite type: its text as is; under base64 mode a string.
+        let (conv, _, v) = named(16_600, "comp", modes, r#"(5,"x y")"#);
+        assert!(conv.is_unknown());
+        assert_eq!(v, Value::Bytes(Bytes::from_static(br#"(5,"x y")"#)));
+        let b64 = TypeModes {
+            binary: BinaryMode::Base64,
+            ..Default::default()
+        };
+        let (_, sc, v) = named(16_600, "comp", b64, "(,)");
+        assert_eq!(sc.ty, SchemaType::String);
+        assert_eq!(text_of(&v), "KCwp");
+        // Arrays of unknown types: required bytes elements.
+        let (conv, sc, _) = named(16_601, "_comp", modes, r#"{"(1,x)"}"#);
+        assert!(conv.is_unknown());
+        assert!(matches!(&sc.ty, SchemaType::Array(items) if !items.optional));
+        let (conv, _) = column_type_with(629, -1, &TypeHints::default(), &modes);
+        assert_eq!(
+            convert(&conv, &Bytes::from_static(br#"{"{1,-1,0}"}"#)).unwrap(),
+            Value::Array(vec![Value::Bytes(Bytes::from_static(b"{1.0,-1.0,0.0}"))])
+        );
+        // Known extension types are not unknown.
+        assert!(!named(16_602, "citext", modes, "x").0.is_unknown());
+        assert!(!column_type(3614, -1, &TypeHints::default()).0.is_unknown());
+    }
+
+    #[test]
+    fn multi_dimensional_arrays_become_outer_nulls() {
+        assert_eq!(
+            c(1007, -1, "{{1,2},{3,4}}").unwrap(),
+            Value::Array(vec![Value::Null, Value::Null])
+        );
+        assert_eq!(
+            c(1009, -1, "{{a}}").unwrap(),
+            Value::Array(vec![Value::Null])
+        );
+    }
 }

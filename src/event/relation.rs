@@ -449,6 +449,8 @@ mod tests {
             ColumnInfo {
                 optional: Some(false),
                 default_expr: Some("0".into()),
+
+                ..Default::default()
             },
         );
         cache.set_table_info("public", "items", info);

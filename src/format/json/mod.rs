@@ -583,6 +583,8 @@ mod tests {
             ColumnInfo {
                 optional: Some(true),
                 default_expr: Some("'abc'::text".into()),
+
+                ..Default::default()
             },
         );
         b.set_table_info("s", "t", info);
