@@ -43,7 +43,8 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
                     t.typname::text,
                     CASE WHEN t.typtype = 'd' THEN t.typbasetype END,
                     CASE WHEN t.typtype = 'd' THEN t.typtypmod END,
-                    CASE WHEN t.typtype = 'd' THEN b.typname::text END
+                    CASE WHEN t.typtype = 'd' THEN b.typname::text END,
+                    a.atttypid
              FROM pg_attribute a
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
              JOIN pg_type t ON t.oid = a.atttypid
@@ -64,6 +65,7 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
                     optional: Some(!not_null),
                     default_expr: r.get(2),
                     type_name: r.get(3),
+                    type_oid: Some(r.get(7)),
                     domain_base: r.get::<_, Option<u32>>(4).map(|oid| crate::event::DomainBase {
                         oid,
                         type_modifier: r.get::<_, Option<i32>>(5).unwrap_or(-1),
