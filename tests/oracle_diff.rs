@@ -52,6 +52,7 @@ const TABLES: &[&str] = &[
     "t_nokey",
     "t_ident",
     "t_ext",
+    "t_evo",
 ];
 
 /// Topic prefix of both sides, so topics, schema names and `source.name` are comparable.

@@ -114,3 +114,7 @@ CREATE TABLE t_ext (
     c_tsquery tsquery, c_pg_lsn pg_lsn, c_xid xid, c_jsonpath jsonpath,
     c_int_2d int[], c_text_2d text[]
 );
+
+-- Schema changes between row changes (workload.sql): each event must carry the table's schema
+-- as of that change.
+CREATE TABLE t_evo (id int PRIMARY KEY, a int, b text, n int);

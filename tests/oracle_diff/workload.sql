@@ -113,6 +113,18 @@ INSERT INTO t_ext (id, c_hstore, c_ltree, c_lseg, c_int_2d) VALUES (3, '', '', '
 UPDATE t_ext SET c_hstore = c_hstore || 'z=>"1"'::hstore, c_posint = 8 WHERE id = 1;
 DELETE FROM t_ext WHERE id = 3;
 
+-- Schema evolution: ADD COLUMN (with a default), DROP COLUMN, ALTER COLUMN TYPE, RENAME.
+INSERT INTO t_evo VALUES (1, 1, 'b', 10);
+ALTER TABLE t_evo ADD COLUMN c numeric(5,2) DEFAULT 1.5;
+INSERT INTO t_evo (id, a, b, n, c) VALUES (2, 2, 'b2', 20, 2.25);
+ALTER TABLE t_evo DROP COLUMN a;
+INSERT INTO t_evo (id, b, n) VALUES (3, 'b3', 30);
+ALTER TABLE t_evo ALTER COLUMN n TYPE bigint;
+INSERT INTO t_evo (id, b, n) VALUES (4, 'b4', 40000000000);
+ALTER TABLE t_evo RENAME COLUMN b TO bb;
+UPDATE t_evo SET bb = 'renamed' WHERE id = 1;
+DELETE FROM t_evo WHERE id = 2;
+
 -- Logical decoding messages, transactional and not, text and binary.
 SELECT pg_logical_emit_message(true, 'audit', 'hello');
 SELECT pg_logical_emit_message(false, 'nontx', 'héllo');
