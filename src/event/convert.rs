@@ -1132,12 +1132,21 @@ mod tests {
         let (sc, v) = with(1082, -1, iso, "2024-02-29");
         assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoDate"));
         assert_eq!(text_of_short(&v), "2024-02-29Z");
-        assert_eq!(text_of_short(&with(1082, -1, iso, "-infinity").1), "-5877611-06-22Z");
-        assert_eq!(text_of_short(&with(1082, -1, iso, "10000-01-01").1), "+10000-01-01Z");
+        assert_eq!(
+            text_of_short(&with(1082, -1, iso, "-infinity").1),
+            "-5877611-06-22Z"
+        );
+        assert_eq!(
+            text_of_short(&with(1082, -1, iso, "10000-01-01").1),
+            "+10000-01-01Z"
+        );
         let (sc, v) = with(1083, 3, iso, "13:45:56.123");
         assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoTime"));
         assert_eq!(text_of_short(&v), "13:45:56.123Z");
-        assert_eq!(text_of_short(&with(1083, -1, iso, "24:00:00").1), "00:00:00Z");
+        assert_eq!(
+            text_of_short(&with(1083, -1, iso, "24:00:00").1),
+            "00:00:00Z"
+        );
         let (sc, v) = with(1114, -1, iso, "1900-01-01 00:00:00.5");
         assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoTimestamp"));
         assert_eq!(text_of_short(&v), "1900-01-01T00:00:00.5Z");
@@ -1159,7 +1168,10 @@ mod tests {
         let (sc, v) = with(1114, 3, micro, "1969-12-31 23:59:59.999");
         assert_eq!(sc.name.as_deref(), Some("io.debezium.time.MicroTimestamp"));
         assert_eq!(v, Value::Int64(-1000));
-        assert_eq!(with(1083, 3, micro, "23:59:59.999").1, Value::Int64(86_399_999_000));
+        assert_eq!(
+            with(1083, 3, micro, "23:59:59.999").1,
+            Value::Int64(86_399_999_000)
+        );
         assert_eq!(
             with(1082, -1, micro, "1960-01-01").0.name.as_deref(),
             Some("io.debezium.time.Date")

@@ -454,7 +454,10 @@ mod tests {
     fn md5_and_sha224_digests() {
         // RFC 1321 and FIPS 180-4 test vectors.
         let md5 = HashAlgorithm::from_java_name("md5").unwrap();
-        assert_eq!(hex(&md5.digest(&[b"a", b"bc"])), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            hex(&md5.digest(&[b"a", b"bc"])),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
         let sha224 = HashAlgorithm::from_java_name("SHA-224").unwrap();
         assert_eq!(
             hex(&sha224.digest(&[b"abc"])),

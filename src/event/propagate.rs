@@ -134,7 +134,14 @@ pub fn length_and_scale(oid: u32, typmod: i32) -> (i64, i64) {
         1266 => (8 + fraction_width(typmod) + 6, time_scale),
         1114 => (22 + fraction_width(typmod), time_scale),
         1184 => (22 + fraction_width(typmod) + 6, time_scale),
-        1186 => (49, if typmod < 0 { 6 } else { i64::from(typmod & 0xFFFF) }),
+        1186 => (
+            49,
+            if typmod < 0 {
+                6
+            } else {
+                i64::from(typmod & 0xFFFF)
+            },
+        ),
         _ => (UNBOUNDED, 0),
     }
 }
@@ -202,7 +209,9 @@ mod tests {
         // By datatype, case-insensitively.
         assert!(p.matches(&col("v", "VARCHAR", 1043, 24)));
         assert!(p.apply(&col("id", "int4", 23, -1), &field).is_none());
-        assert!(Propagation::default().apply(&col("c", "int4", 23, -1), &field).is_none());
+        assert!(Propagation::default()
+            .apply(&col("c", "int4", 23, -1), &field)
+            .is_none());
         assert_eq!(Propagation::new(&[], &["(".into()]).unwrap_err().0, false);
     }
 }

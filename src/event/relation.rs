@@ -273,8 +273,7 @@ impl RelationCache {
         let mut unmasked = Vec::with_capacity(rel.columns.len());
         for (i, c) in rel.columns.iter().enumerate() {
             let col_info = info.and_then(|t| t.columns.get(&c.name));
-            let type_facts =
-                col_info.filter(|ci| ci.type_oid.is_none_or(|oid| oid == c.type_oid));
+            let type_facts = col_info.filter(|ci| ci.type_oid.is_none_or(|oid| oid == c.type_oid));
             let own_name = type_facts
                 .and_then(|ci| ci.type_name.as_deref())
                 .or_else(|| self.type_names.get(&c.type_oid).map(String::as_str));
@@ -546,8 +545,7 @@ mod tests {
         let mut cache = RelationCache::default();
         let mut masks = super::super::masking::ColumnMasks::default();
         masks.set_propagation(
-            super::super::propagate::Propagation::new(&["public\\.ext\\..*".into()], &[])
-                .unwrap(),
+            super::super::propagate::Propagation::new(&["public\\.ext\\..*".into()], &[]).unwrap(),
         );
         cache.set_masks(masks);
         cache.set_table_info("public", "ext", info);
@@ -566,7 +564,10 @@ mod tests {
             param(1, "__debezium.source.column.type").as_deref(),
             Some("SHORT_TEXT")
         );
-        assert_eq!(param(1, "__debezium.source.column.length").as_deref(), Some("8"));
+        assert_eq!(
+            param(1, "__debezium.source.column.length").as_deref(),
+            Some("8")
+        );
         // A stale catalog type is not used: the stream says int4.
         assert_eq!(
             param(3, "__debezium.source.column.type").as_deref(),

@@ -66,11 +66,13 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
                     default_expr: r.get(2),
                     type_name: r.get(3),
                     type_oid: Some(r.get(7)),
-                    domain_base: r.get::<_, Option<u32>>(4).map(|oid| crate::event::DomainBase {
-                        oid,
-                        type_modifier: r.get::<_, Option<i32>>(5).unwrap_or(-1),
-                        name: r.get::<_, Option<String>>(6).unwrap_or_default(),
-                    }),
+                    domain_base: r
+                        .get::<_, Option<u32>>(4)
+                        .map(|oid| crate::event::DomainBase {
+                            oid,
+                            type_modifier: r.get::<_, Option<i32>>(5).unwrap_or(-1),
+                            name: r.get::<_, Option<String>>(6).unwrap_or_default(),
+                        }),
                 },
             )
         })

@@ -63,26 +63,28 @@ impl ColumnsConfig {
     /// match wins).
     pub fn masks(&self) -> Result<ColumnMasks, Violation> {
         let mut m = ColumnMasks::default();
-        let propagation =
-            Propagation::new(&self.propagate_source_type, &self.propagate_datatype_source_type)
-                .map_err(|(columns, i, e)| {
-                    let (key, list) = if columns {
-                        ("propagate_source_type", &self.propagate_source_type)
-                    } else {
-                        (
-                            "propagate_datatype_source_type",
-                            &self.propagate_datatype_source_type,
-                        )
-                    };
-                    Violation::new(
-                        format!("columns.{key}[{i}]"),
-                        format!(
-                            "{:?} is not a valid regular expression: {}",
-                            list[i],
-                            e.replace(char::is_whitespace, " ")
-                        ),
-                    )
-                })?;
+        let propagation = Propagation::new(
+            &self.propagate_source_type,
+            &self.propagate_datatype_source_type,
+        )
+        .map_err(|(columns, i, e)| {
+            let (key, list) = if columns {
+                ("propagate_source_type", &self.propagate_source_type)
+            } else {
+                (
+                    "propagate_datatype_source_type",
+                    &self.propagate_datatype_source_type,
+                )
+            };
+            Violation::new(
+                format!("columns.{key}[{i}]"),
+                format!(
+                    "{:?} is not a valid regular expression: {}",
+                    list[i],
+                    e.replace(char::is_whitespace, " ")
+                ),
+            )
+        })?;
         m.set_propagation(propagation);
         let bad = |key: String, list: &[String], (i, e): (usize, String)| {
             Violation::new(

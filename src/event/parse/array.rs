@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn outer_length_of_nested_arrays() {
         assert_eq!(outer_length_if_nested(b"{{1,2},{3,4}}"), Some(2));
-        assert_eq!(outer_length_if_nested(br#"{{a,"}{"},{"c d",NULL},{x,y}}"#), Some(3));
+        assert_eq!(
+            outer_length_if_nested(br#"{{a,"}{"},{"c d",NULL},{x,y}}"#),
+            Some(3)
+        );
         assert_eq!(outer_length_if_nested(b"[1:1][1:2]={{1,2}}"), Some(1));
         assert_eq!(outer_length_if_nested(b"{1,2}"), None);
         assert_eq!(outer_length_if_nested(b"{}"), None);

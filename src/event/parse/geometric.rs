@@ -6,7 +6,10 @@
 use super::{scalar, ParseErr};
 
 fn is_delimiter(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b',')
+    matches!(
+        b,
+        b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b','
+    )
 }
 
 /// The text with every number rewritten in Java's `Double.toString` form.

@@ -341,9 +341,7 @@ pub fn timestamp_nanos(s: &[u8]) -> Result<i64, ParseErr> {
         b"-infinity" => return Ok(i64::MIN),
         _ => {}
     }
-    parse_timestamp(s)?
-        .checked_mul(1000)
-        .ok_or(OUT_OF_RANGE)
+    parse_timestamp(s)?.checked_mul(1000).ok_or(OUT_OF_RANGE)
 }
 
 /// A value Debezium cannot represent in the column's type and emits as null.
