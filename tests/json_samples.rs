@@ -309,7 +309,7 @@ fn demo_builder() -> EventBuilder {
         "id".into(),
         ColumnInfo {
             optional: Some(false),
-            default_expr: None,
+            ..Default::default()
         },
     );
     b.set_table_info("public", "all_types", info);
