@@ -253,13 +253,14 @@ const VARIANTS: &[Variant] = &[
             "delete.tombstone.handling.mode=rewrite-with-tombstone",
             "add.fields=op,table,lsn,source.ts_ms,txId:tx,snapshot",
             "add.fields.prefix=meta_",
-            "add.headers=op,lsn,db",
+            // origin and xmin are null: headers without a value.
+            "add.headers=op,lsn,db,origin,source.xmin",
         ]),
         transforms_toml: "\n[[transforms]]\ntype = \"unwrap\"\n\
                           delete_tombstone_handling_mode = \"rewrite-with-tombstone\"\n\
                           add_fields = [\"op\", \"table\", \"lsn\", \"source.ts_ms\", \"txId:tx\", \"snapshot\"]\n\
                           add_fields_prefix = \"meta_\"\n\
-                          add_headers = [\"op\", \"lsn\", \"db\"]\n",
+                          add_headers = [\"op\", \"lsn\", \"db\", \"origin\", \"source.xmin\"]\n",
     },
     Variant {
         name: "unwrap_d2t",
@@ -576,7 +577,11 @@ fn rec_json(topic: &str, r: &Rec) -> Value {
         .filter(|(k, _)| k != EVENT_ID_HEADER)
         .map(|(k, v)| {
             // Context headers are plain strings (Connect's SimpleHeaderConverter form), key
-            // headers JSON; the oracle prints both as JSON.
+            // headers JSON; the oracle prints both as JSON, and a header without a value as
+            // null.
+            let Some(v) = v else {
+                return json!([k, null]);
+            };
             let text = || Value::String(String::from_utf8_lossy(v).into_owned());
             let v = if k.starts_with("__debezium.context.") {
                 text()

@@ -214,8 +214,8 @@ pub struct ChangeEvent {
     /// The change's position, for logging.
     pub lsn: Lsn,
     /// Headers added by transforms, after the key-change and context headers; values in
-    /// Connect's `SimpleHeaderConverter` form.
-    pub headers: Vec<(Arc<str>, Vec<u8>)>,
+    /// Connect's `SimpleHeaderConverter` form, `None` for a null value.
+    pub headers: Vec<(Arc<str>, Option<Vec<u8>>)>,
     /// The envelope's `transaction` block (`provide.transaction.metadata`).
     pub transaction: Option<TxBlock>,
 }

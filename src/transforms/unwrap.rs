@@ -256,14 +256,16 @@ impl FieldRef {
     }
 }
 
-/// Connect's `SimpleHeaderConverter` form of a header value; `None` for null, which a Kafka
-/// header without a value would carry (dropped here: our records have no null headers).
+/// Connect's `SimpleHeaderConverter` form of a header value; `None` for null, written as a
+/// Kafka header without a value, as Debezium does.
 fn header_bytes(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::Text(b) => Some(b.to_vec()),
         Value::Short(s) => Some(s.as_bytes().to_vec()),
         Value::Int64(i) => Some(i.to_string().into_bytes()),
         Value::Int32(i) => Some(i.to_string().into_bytes()),
+        Value::Int16(i) => Some(i.to_string().into_bytes()),
+        Value::Bool(b) => Some(b.to_string().into_bytes()),
         _ => None,
     }
 }
@@ -333,9 +335,8 @@ impl Unwrap {
 
     fn add_headers(&self, ev: &mut ChangeEvent, op: Op) {
         for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
-            if let Some(v) = header_bytes(&f.value(ev, op)) {
-                ev.headers.push((name.clone(), v));
-            }
+            let v = header_bytes(&f.value(ev, op));
+            ev.headers.push((name.clone(), v));
         }
     }
 
@@ -347,7 +348,7 @@ impl Unwrap {
         self.add_headers(ev, Op::Delete);
         for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
             if f.is_op() {
-                ev.headers.push((name.clone(), b"d".to_vec()));
+                ev.headers.push((name.clone(), Some(b"d".to_vec())));
             }
         }
     }
@@ -570,7 +571,10 @@ mod tests {
     fn headers(ev: &ChangeEvent) -> Vec<(String, String)> {
         ev.headers
             .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8(v.clone()).unwrap()))
+            .map(|(k, v)| {
+                let v = v.as_ref().map(|v| String::from_utf8(v.clone()).unwrap());
+                (k.to_string(), v.unwrap_or_else(|| "<null>".into()))
+            })
             .collect()
     }
 
@@ -741,7 +745,7 @@ mod tests {
     fn add_headers_in_simple_header_converter_form() {
         let out = unwrap(UnwrapOptions {
             mode: DeleteMode::RewriteWithTombstone,
-            add_headers: ["op", "lsn", "db"]
+            add_headers: ["op", "lsn", "db", "xmin"]
                 .iter()
                 .map(|s| FieldRef::parse(s, "__").unwrap())
                 .collect(),
@@ -750,7 +754,13 @@ mod tests {
         let h = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert_eq!(
             headers(out[0].as_ref().unwrap()),
-            vec![h("__op", "c"), h("__lsn", "30"), h("__db", "db")]
+            vec![
+                h("__op", "c"),
+                h("__lsn", "30"),
+                h("__db", "db"),
+                // Null values are headers without a value, as Debezium sends them.
+                h("__xmin", "<null>")
+            ]
         );
         // Debezium's tombstone shares the delete's headers and adds `op` again.
         assert_eq!(
@@ -759,6 +769,7 @@ mod tests {
                 h("__op", "d"),
                 h("__lsn", "40"),
                 h("__db", "db"),
+                h("__xmin", "<null>"),
                 h("__op", "d")
             ]
         );

@@ -212,7 +212,11 @@ impl JsonFormat {
             | EventBody::Flat { table, .. } => {
                 let mut r = self.encode_table_event(ev, table);
                 // Debezium puts them on table events (tombstones included), not on messages.
-                r.headers.extend(self.context_headers.iter().cloned());
+                r.headers.extend(
+                    self.context_headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone()))),
+                );
                 r
             }
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
@@ -271,7 +275,7 @@ impl JsonFormat {
             Some((kind, k)) => {
                 let mut h = Vec::with_capacity(32);
                 tj.key_fields.write_row(&mut h, k);
-                vec![(kind.header_name().to_string(), h)]
+                vec![(kind.header_name().to_string(), Some(h))]
             }
             None => Vec::new(),
         };
@@ -648,7 +652,10 @@ mod tests {
         f.set_context_headers(vec![("h".into(), b"v".to_vec())]);
         let mut recs = Vec::new();
         f.encode(&ev, &mut recs).unwrap();
-        assert_eq!(recs[0].headers, vec![("h".to_string(), b"v".to_vec())]);
+        assert_eq!(
+            recs[0].headers,
+            vec![("h".to_string(), Some(b"v".to_vec()))]
+        );
         let msg = ChangeEvent {
             body: EventBody::Message {
                 prefix: "p".into(),
