@@ -263,6 +263,30 @@ const VARIANTS: &[Variant] = &[
                           add_headers = [\"op\", \"lsn\", \"db\", \"origin\", \"source.xmin\"]\n",
     },
     Variant {
+        // ExtractChangedRecordState before ExtractNewRecordState, which drops the unchanged
+        // optional fields of updates (REPLICA IDENTITY FULL tables) from value and key.
+        name: "changed",
+        oracle_props: &[
+            "transforms=changed,unwrap",
+            "transforms.changed.type=io.debezium.transforms.ExtractChangedRecordState",
+            "transforms.changed.header.changed.name=Changed",
+            "transforms.changed.header.unchanged.name=Unchanged",
+        ],
+        events_toml: "",
+        schemaless: true,
+        tables_toml: "",
+        unwrap: Some(&[
+            "drop.fields.header.name=Unchanged",
+            "drop.fields.from.key=true",
+            "add.headers=op",
+        ]),
+        transforms_toml: "\n[[transforms]]\ntype = \"extract_changed\"\n\
+                          header_changed_name = \"Changed\"\nheader_unchanged_name = \"Unchanged\"\n\
+                          [[transforms]]\ntype = \"unwrap\"\n\
+                          drop_fields_header_name = \"Unchanged\"\ndrop_fields_from_key = true\n\
+                          add_headers = [\"op\"]\n",
+    },
+    Variant {
         name: "unwrap_d2t",
         oracle_props: &[],
         events_toml: "",

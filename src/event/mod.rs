@@ -23,8 +23,8 @@ pub mod value;
 
 pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
-    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
-    SourceInfo, TxBlock, TxRecord, TxStatus,
+    ChangeEvent, ConnectorInfo, DroppedFields, EventBody, FlatLayout, KeyHeaderKind, Op, Row,
+    SnapshotMarker, SourceInfo, TxBlock, TxRecord, TxStatus,
 };
 pub use relation::{ColumnInfo, ColumnSchema, DomainBase, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};

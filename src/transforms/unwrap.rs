@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{Transform, TransformError};
 use crate::event::schema::{field, source_schema, transaction_block_schema, Schema, SchemaType};
 use crate::event::{
-    ChangeEvent, EventBody, FlatLayout, Op, Row, Value, CONNECTOR_NAME, DEBEZIUM_VERSION,
+    ChangeEvent, DroppedFields, EventBody, FlatLayout, Op, Row, TableSchema, Value, CONNECTOR_NAME,
+    DEBEZIUM_VERSION,
 };
 
 /// `__deleted`: Debezium's rewrite marker field (not affected by the prefixes).
@@ -280,6 +281,13 @@ pub struct UnwrapOptions {
     /// `replace.null.with.default`: JsonConverter substitutes schema defaults for nulls
     /// anyway, so the serialized output is the same either way.
     pub replace_null_with_default: bool,
+    /// `drop.fields.header.name`: a header holding a list of field names (e.g. the unchanged
+    /// list of the `extract_changed` transform) to leave out of the flattened row.
+    pub drop_fields_header: Option<String>,
+    /// `drop.fields.from.key`: leave them out of the key too.
+    pub drop_fields_from_key: bool,
+    /// `drop.fields.keep.schema.compatible`: only optional fields are left out.
+    pub drop_fields_keep_schema_compatible: bool,
 }
 
 impl Default for UnwrapOptions {
@@ -290,6 +298,9 @@ impl Default for UnwrapOptions {
             add_headers: Vec::new(),
             route_by_field: None,
             replace_null_with_default: true,
+            drop_fields_header: None,
+            drop_fields_from_key: false,
+            drop_fields_keep_schema_compatible: true,
         }
     }
 }
@@ -362,6 +373,40 @@ impl Unwrap {
         extra
     }
 
+    /// The fields named by the drop-fields header, as Debezium's `ReplaceField` would remove
+    /// them; `None` when nothing is dropped.
+    fn dropped(&self, ev: &ChangeEvent, table: &TableSchema) -> Option<Arc<DroppedFields>> {
+        let header = self.opts.drop_fields_header.as_deref()?;
+        let bytes = ev
+            .headers
+            .iter()
+            .rev()
+            .find(|(k, _)| &**k == header)
+            .and_then(|(_, v)| v.as_deref())?;
+        let names = super::changed::parse_list_header(bytes)?;
+        if names.is_empty() {
+            return None;
+        }
+        let pick = |fields: &[crate::event::schema::Field]| -> Vec<usize> {
+            fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    names.contains(&f.name)
+                        && (!self.opts.drop_fields_keep_schema_compatible || f.schema.optional)
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let value = pick(table.value_schema.fields());
+        let key = match (&table.key_schema, &ev.key) {
+            (Some(k), Some(_)) if self.opts.drop_fields_from_key => pick(k.fields()),
+            _ => Vec::new(),
+        };
+        let d = DroppedFields { value, key };
+        (!d.is_empty()).then(|| Arc::new(d))
+    }
+
     /// `route.by.field`: the row's value of that column becomes the topic (null or blank keep
     /// the topic).
     fn route(&self, ev: &mut ChangeEvent, row: &Row) -> Result<(), TransformError> {
@@ -423,6 +468,7 @@ impl Transform for Unwrap {
                 self.route(&mut ev, &row)?;
                 EventBody::Flat {
                     extra: self.extra(&ev, op, false),
+                    dropped: self.dropped(&ev, &table),
                     table,
                     op,
                     row: Some(row),
@@ -441,14 +487,18 @@ impl Transform for Unwrap {
                         row: None,
                         extra: Vec::new(),
                         layout: self.layout.clone(),
+                        dropped: None,
                     },
                     DeleteMode::DeleteToTombstone => EventBody::Tombstone { table },
+                    // Debezium drops fields of deletes before rewriting them, i.e. from the
+                    // null value: nothing (the rewritten old row keeps every field).
                     DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone => EventBody::Flat {
                         extra: self.extra(&ev, op, true),
                         table,
                         op,
                         row: Some(row),
                         layout: self.layout.clone(),
+                        dropped: None,
                     },
                 }
             }
