@@ -141,13 +141,25 @@ const VARIANTS: &[Variant] = &[
         oracle_props: &[
             "column.exclude.list=public.t_types_full.c_bool,public.t_types.id,public.t_composite.c,public.t_toast_full.small",
             "skip.messages.without.change=true",
+            "time.precision.mode=isostring",
+            "include.unknown.datatypes=true",
+            "column.propagate.source.type=public.t_types\\..*,public.t_ext\\..*",
+            "datatype.propagate.source.type=.+\\.INT4,.+\\.text",
+            // Propagation is consulted first: c_text is propagated, not hashed.
+            "column.mask.hash.SHA-256.with.salt.x=public.t_types.c_text,public.t_nokey.b",
         ],
-        events_toml: "skip_messages_without_change = true\n",
+        events_toml: "skip_messages_without_change = true\n\
+                      time_precision_mode = \"isostring\"\ninclude_unknown_datatypes = true\n",
         schemaless: false,
         tables_toml: "column_exclude = [\"public\\\\.t_types_full\\\\.c_bool\", \"public\\\\.t_types\\\\.id\", \
                       \"public\\\\.t_composite\\\\.c\", \"public\\\\.t_toast_full\\\\.small\"]\n",
         unwrap: None,
-        transforms_toml: "",
+        transforms_toml: "\n[columns]\n\
+                          propagate_source_type = [\"public.t_types\\\\..*\", \"public.t_ext\\\\..*\"]\n\
+                          propagate_datatype_source_type = [\".+\\\\.INT4\", \".+\\\\.text\"]\n\
+                          [[columns.hash]]\n\
+                          columns = [\"public.t_types.c_text\", \"public.t_nokey.b\"]\n\
+                          algorithm = \"SHA-256\"\nsalt = \"x\"\n",
     },
     Variant {
         name: "keys",
@@ -223,27 +235,6 @@ const VARIANTS: &[Variant] = &[
                           algorithm = \"SHA-224\"\nsalt = \"s2\"\nversion = 2\n",
     },
     Variant {
-        name: "propagate",
-        oracle_props: &[
-            "time.precision.mode=isostring",
-            "include.unknown.datatypes=true",
-            "column.propagate.source.type=public.t_types\\..*,public.t_ext\\..*",
-            "datatype.propagate.source.type=.+\\.INT4,.+\\.text",
-            // Propagation is consulted first: this column is propagated, not hashed.
-            "column.mask.hash.SHA-256.with.salt.x=public.t_types.c_text,public.t_nokey.b",
-        ],
-        events_toml: "time_precision_mode = \"isostring\"\ninclude_unknown_datatypes = true\n",
-        schemaless: false,
-        tables_toml: "",
-        unwrap: None,
-        transforms_toml: "\n[columns]\n\
-                          propagate_source_type = [\"public.t_types\\\\..*\", \"public.t_ext\\\\..*\"]\n\
-                          propagate_datatype_source_type = [\".+\\\\.INT4\", \".+\\\\.text\"]\n\
-                          [[columns.hash]]\n\
-                          columns = [\"public.t_types.c_text\", \"public.t_nokey.b\"]\n\
-                          algorithm = \"SHA-256\"\nsalt = \"x\"\n",
-    },
-    Variant {
         name: "unwrap",
         oracle_props: &[],
         events_toml: "",
@@ -263,32 +254,15 @@ const VARIANTS: &[Variant] = &[
                           add_headers = [\"op\", \"lsn\", \"db\", \"origin\", \"source.xmin\"]\n",
     },
     Variant {
-        // ExtractChangedRecordState before ExtractNewRecordState, which drops the unchanged
-        // optional fields of updates (REPLICA IDENTITY FULL tables) from value and key.
-        name: "changed",
+        // ExtractChangedRecordState first: the unwrap then drops the unchanged optional
+        // fields of updates (REPLICA IDENTITY FULL tables) from value and key.
+        name: "unwrap_d2t",
         oracle_props: &[
             "transforms=changed,unwrap",
             "transforms.changed.type=io.debezium.transforms.ExtractChangedRecordState",
             "transforms.changed.header.changed.name=Changed",
             "transforms.changed.header.unchanged.name=Unchanged",
         ],
-        events_toml: "",
-        schemaless: true,
-        tables_toml: "",
-        unwrap: Some(&[
-            "drop.fields.header.name=Unchanged",
-            "drop.fields.from.key=true",
-            "add.headers=op",
-        ]),
-        transforms_toml: "\n[[transforms]]\ntype = \"extract_changed\"\n\
-                          header_changed_name = \"Changed\"\nheader_unchanged_name = \"Unchanged\"\n\
-                          [[transforms]]\ntype = \"unwrap\"\n\
-                          drop_fields_header_name = \"Unchanged\"\ndrop_fields_from_key = true\n\
-                          add_headers = [\"op\"]\n",
-    },
-    Variant {
-        name: "unwrap_d2t",
-        oracle_props: &[],
         events_toml: "",
         schemaless: false,
         tables_toml: "",
@@ -297,11 +271,16 @@ const VARIANTS: &[Variant] = &[
             "add.headers=op,table",
             "add.headers.prefix=h_",
             "replace.null.with.default=false",
+            "drop.fields.header.name=Unchanged",
+            "drop.fields.from.key=true",
         ]),
-        transforms_toml: "\n[[transforms]]\ntype = \"unwrap\"\n\
+        transforms_toml: "\n[[transforms]]\ntype = \"extract_changed\"\n\
+                          header_changed_name = \"Changed\"\nheader_unchanged_name = \"Unchanged\"\n\
+                          [[transforms]]\ntype = \"unwrap\"\n\
                           delete_tombstone_handling_mode = \"delete-to-tombstone\"\n\
                           add_headers = [\"op\", \"table\"]\nadd_headers_prefix = \"h_\"\n\
-                          replace_null_with_default = false\n",
+                          replace_null_with_default = false\n\
+                          drop_fields_header_name = \"Unchanged\"\ndrop_fields_from_key = true\n",
     },
     Variant {
         name: "unwrap_default",
