@@ -25,6 +25,14 @@
 //! `replace.null.with.default`), unchanged TOAST values taken from the old row under
 //! REPLICA IDENTITY FULL, arrays of enums, numeric NaN/±Infinity as null, and the
 //! `__debezium.context.*` headers on table records.
+//!
+//! Settled by the oracle where Debezium's docs say little: hstore entries come in Java
+//! `HashMap` order; unmapped types (with `include.unknown.datatypes`) are the bytes of their
+//! text, geometric ones with Java-formatted numbers, and arrays of them have required
+//! elements; a multi-dimensional array is one null per outer element; nanosecond timestamps
+//! beyond the `long` range are null; source-type propagation wins over masking;
+//! `ExtractChangedRecordState` counts bit strings as always changed; `add.headers` writes
+//! null values as headers without a value.
 
 mod common;
 
