@@ -309,7 +309,7 @@ fn demo_builder() -> EventBuilder {
         "id".into(),
         ColumnInfo {
             optional: Some(false),
-            default_expr: None,
+            ..Default::default()
         },
     );
     b.set_table_info("public", "all_types", info);
@@ -564,7 +564,7 @@ fn primary_key_change_headers() {
     let h = |r: &Record| {
         r.headers
             .iter()
-            .map(|(k, v)| (k.clone(), String::from_utf8(v.clone()).unwrap()))
+            .map(|(k, v)| (k.clone(), String::from_utf8(v.clone().unwrap()).unwrap()))
             .collect::<Vec<_>>()
     };
     assert_eq!(

@@ -28,7 +28,10 @@ async fn records_arrive_in_order_with_keys_and_headers() {
             } else {
                 Some(format!("{{\"n\":{i}}}").into_bytes())
             },
-            headers: vec![("h".into(), format!("{i}").into_bytes())],
+            headers: vec![
+                ("h".into(), Some(format!("{i}").into_bytes())),
+                ("n".into(), None),
+            ],
             event_id: None,
         };
         sink.send(&rec).await.unwrap();
@@ -47,6 +50,8 @@ async fn records_arrive_in_order_with_keys_and_headers() {
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r.key, Some(serde_json::json!({"id": i % 7})));
         assert_eq!(r.header("h"), Some(format!("{i}").as_bytes()));
+        // A header without a value arrives as one.
+        assert_eq!(r.headers[1], ("n".to_string(), None));
         if i == 499 {
             assert!(r.value.is_none(), "tombstone keeps a null value");
         } else {

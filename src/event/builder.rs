@@ -9,7 +9,6 @@ use super::change::{
     ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
 };
 use super::convert;
-use super::parse::numeric;
 use super::relation::{RelationCache, TableInfo, TableSchema};
 use super::value::Value;
 use super::{EventConfig, EventError};
@@ -303,14 +302,15 @@ impl EventBuilder {
                 },
                 TupleValue::Text(text) => match convert::convert(&col.conv, text) {
                     Ok(v) => v,
-                    Err(e) if e == numeric::NOT_FINITE => {
+                    Err(e) if convert::emits_null(&e) => {
                         // Debezium logs and emits null for the whole column (an array
                         // holding a NaN included).
                         tracing::warn!(
                             table = %qualified(table),
                             column = %col.name,
                             value = %String::from_utf8_lossy(text),
-                            "numeric NaN or infinity has no decimal form; emitting null"
+                            reason = e.0,
+                            "value has no representation in the column's type; emitting null"
                         );
                         Value::Null
                     }

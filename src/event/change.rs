@@ -131,7 +131,24 @@ pub enum EventBody {
         row: Option<Row>,
         extra: Vec<Value>,
         layout: Arc<FlatLayout>,
+        /// Fields left out of this record (`drop.fields.header.name`); usually `None`.
+        dropped: Option<Arc<DroppedFields>>,
     },
+}
+
+/// Positions of fields a transform removed from one record, with their schema fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DroppedFields {
+    /// Positions in the flattened row (value columns; appended fields are never dropped).
+    pub value: Vec<usize>,
+    /// Positions in the key row.
+    pub key: Vec<usize>,
+}
+
+impl DroppedFields {
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty() && self.key.is_empty()
+    }
 }
 
 /// The fields a flattening transform appends to every row, shared by all its events.
@@ -214,8 +231,8 @@ pub struct ChangeEvent {
     /// The change's position, for logging.
     pub lsn: Lsn,
     /// Headers added by transforms, after the key-change and context headers; values in
-    /// Connect's `SimpleHeaderConverter` form.
-    pub headers: Vec<(Arc<str>, Vec<u8>)>,
+    /// Connect's `SimpleHeaderConverter` form, `None` for a null value.
+    pub headers: Vec<(Arc<str>, Option<Vec<u8>>)>,
     /// The envelope's `transaction` block (`provide.transaction.metadata`).
     pub transaction: Option<TxBlock>,
 }

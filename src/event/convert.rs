@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::parse::{array, interval, numeric, scalar, temporal, ParseErr};
+use super::parse::{array, geometric, hstore, interval, numeric, scalar, temporal, ParseErr};
 use super::schema::{self, Schema, SchemaType};
 use super::value::Value;
 
@@ -46,6 +46,12 @@ pub enum TimePrecisionMode {
     AdaptiveTimeMicroseconds,
     /// Kafka Connect's `Date`, `Time`, `Timestamp` (milliseconds).
     Connect,
+    /// `IsoDate`, `IsoTime`, `IsoTimestamp`: ISO 8601 strings (Debezium 3.x).
+    IsoString,
+    /// `MicroTime` and `MicroTimestamp` whatever the column precision (dates stay `Date`).
+    Microseconds,
+    /// `NanoTime` and `NanoTimestamp` (dates stay `Date`).
+    Nanoseconds,
 }
 
 /// `interval.handling.mode`.
@@ -58,6 +64,16 @@ pub enum IntervalMode {
     String,
 }
 
+/// `hstore.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HstoreMode {
+    /// `io.debezium.data.Json`: the map as a JSON object string.
+    #[default]
+    Json,
+    /// A Connect map of string to optional string.
+    Map,
+}
+
 /// The type-mapping options of a connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TypeModes {
@@ -65,6 +81,10 @@ pub struct TypeModes {
     pub binary: BinaryMode,
     pub time_precision: TimePrecisionMode,
     pub interval: IntervalMode,
+    pub hstore: HstoreMode,
+    /// `include.unknown.datatypes`: columns of types Debezium has no mapping for are emitted
+    /// as the bytes of their text form (else left out of events altogether).
+    pub include_unknown: bool,
 }
 
 /// How one column's text is turned into a [`Value`]. Chosen once per Relation message.
@@ -91,6 +111,16 @@ pub enum Conv {
     TimeMillis,
     TimestampMicros,
     TimestampMillis,
+    /// `io.debezium.time.NanoTime`.
+    TimeNanos,
+    /// `io.debezium.time.NanoTimestamp`; beyond the `i64` range the value is null.
+    TimestampNanos,
+    /// `io.debezium.time.IsoDate`.
+    IsoDate,
+    /// `io.debezium.time.IsoTime`.
+    IsoTime,
+    /// `io.debezium.time.IsoTimestamp`.
+    IsoTimestamp,
     ZonedTimestamp {
         fraction: u8,
     },
@@ -118,6 +148,27 @@ pub enum Conv {
     BitBool,
     Point,
     Array(Box<Conv>),
+    /// hstore as an `io.debezium.data.Json` string.
+    HstoreJson,
+    /// hstore as a Connect map.
+    HstoreMap,
+    /// A type Debezium has no mapping for: the bytes of its text form (geometric types with
+    /// their numbers in Java form), as bytes or a `binary.handling.mode` string.
+    Unknown {
+        geometric: bool,
+        binary: BinaryMode,
+    },
+}
+
+impl Conv {
+    /// Whether the column is of a type Debezium only emits with `include.unknown.datatypes`.
+    pub fn is_unknown(&self) -> bool {
+        match self {
+            Conv::Unknown { .. } => true,
+            Conv::Array(e) => e.is_unknown(),
+            _ => false,
+        }
+    }
 }
 
 /// Catalog facts about a type that pgoutput does not send (enum labels, domain base types).
@@ -170,11 +221,26 @@ fn numeric_type(typmod: i32, mode: DecimalMode) -> (Conv, Schema) {
 }
 
 fn time_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
-    if mode == TimePrecisionMode::Connect {
-        return (
-            Conv::TimeMillis,
-            s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Time"),
-        );
+    match mode {
+        TimePrecisionMode::Connect => {
+            return (
+                Conv::TimeMillis,
+                s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Time"),
+            )
+        }
+        TimePrecisionMode::IsoString => {
+            return (
+                Conv::IsoTime,
+                s(SchemaType::String).logical("io.debezium.time.IsoTime"),
+            )
+        }
+        TimePrecisionMode::Nanoseconds => {
+            return (
+                Conv::TimeNanos,
+                s(SchemaType::Int64).logical("io.debezium.time.NanoTime"),
+            )
+        }
+        _ => {}
     }
     if time_precision(typmod) <= 3 && mode == TimePrecisionMode::Adaptive {
         (
@@ -190,13 +256,28 @@ fn time_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
 }
 
 fn timestamp_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
-    if mode == TimePrecisionMode::Connect {
-        return (
-            Conv::TimestampMillis,
-            s(SchemaType::Int64).logical("org.apache.kafka.connect.data.Timestamp"),
-        );
+    match mode {
+        TimePrecisionMode::Connect => {
+            return (
+                Conv::TimestampMillis,
+                s(SchemaType::Int64).logical("org.apache.kafka.connect.data.Timestamp"),
+            )
+        }
+        TimePrecisionMode::IsoString => {
+            return (
+                Conv::IsoTimestamp,
+                s(SchemaType::String).logical("io.debezium.time.IsoTimestamp"),
+            )
+        }
+        TimePrecisionMode::Nanoseconds => {
+            return (
+                Conv::TimestampNanos,
+                s(SchemaType::Int64).logical("io.debezium.time.NanoTimestamp"),
+            )
+        }
+        _ => {}
     }
-    if time_precision(typmod) <= 3 {
+    if time_precision(typmod) <= 3 && mode != TimePrecisionMode::Microseconds {
         (
             Conv::TimestampMillis,
             s(SchemaType::Int64).logical("io.debezium.time.Timestamp"),
@@ -208,6 +289,87 @@ fn timestamp_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
         )
     }
 }
+
+fn date_type(mode: TimePrecisionMode) -> (Conv, Schema) {
+    match mode {
+        TimePrecisionMode::Connect => (
+            Conv::Date,
+            s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Date"),
+        ),
+        TimePrecisionMode::IsoString => (
+            Conv::IsoDate,
+            s(SchemaType::String).logical("io.debezium.time.IsoDate"),
+        ),
+        _ => (
+            Conv::Date,
+            s(SchemaType::Int32).logical("io.debezium.time.Date"),
+        ),
+    }
+}
+
+/// Builtin types Debezium 3.6.3 has no mapping for (checked with the oracle), and arrays of
+/// them; `true` for the geometric ones.
+fn unknown_builtin(oid: u32) -> Option<bool> {
+    match oid {
+        // line, lseg, box, path, polygon, circle; their arrays.
+        628 | 601 | 603 | 602 | 604 | 718 | 629 | 1018 | 1020 | 1019 | 1027 | 719 => Some(true),
+        // tid, xid, regclass, tsquery, pg_lsn, txid_snapshot, jsonpath; their arrays.
+        27 | 28 | 2205 | 3615 | 3220 | 2970 | 4072 | 1010 | 1011 | 2210 | 3645 | 3221 | 2949
+        | 4073 => Some(false),
+        _ => None,
+    }
+}
+
+fn is_builtin_array(oid: u32) -> bool {
+    matches!(
+        oid,
+        629 | 1018 | 1020 | 1019 | 1027 | 719 | 1010 | 1011 | 2210 | 3645 | 3221 | 2949 | 4073
+    )
+}
+
+fn unknown_type(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
+    let ty = if binary == BinaryMode::Bytes {
+        SchemaType::Bytes
+    } else {
+        SchemaType::String
+    };
+    (Conv::Unknown { geometric, binary }, s(ty))
+}
+
+/// Arrays of unknown types: Debezium marks their elements required.
+fn unknown_array(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
+    let (conv, elem) = unknown_type(geometric, binary);
+    (
+        Conv::Array(Box::new(conv)),
+        s(SchemaType::Array(Box::new(elem))),
+    )
+}
+
+fn hstore_type(mode: HstoreMode) -> (Conv, Schema) {
+    match mode {
+        HstoreMode::Json => (
+            Conv::HstoreJson,
+            s(SchemaType::String).logical("io.debezium.data.Json"),
+        ),
+        HstoreMode::Map => (
+            Conv::HstoreMap,
+            s(SchemaType::Map(
+                Box::new(s(SchemaType::String)),
+                Box::new(s(SchemaType::String).optional(true)),
+            )),
+        ),
+    }
+}
+
+fn optional_array((conv, elem): (Conv, Schema)) -> (Conv, Schema) {
+    (
+        Conv::Array(Box::new(conv)),
+        s(SchemaType::Array(Box::new(elem.optional(true)))),
+    )
+}
+
+/// First type OID that is not built in (`FirstNormalObjectId`): extension and user types.
+const FIRST_USER_OID: u32 = 16_384;
 
 fn string_logical(name: &'static str) -> (Conv, Schema) {
     (Conv::Text, s(SchemaType::String).logical(name))
@@ -227,7 +389,7 @@ fn bits_type(length: i32) -> (Conv, Schema) {
 }
 
 /// Element type of the array types Debezium supports, by array OID.
-fn array_element(oid: u32) -> Option<u32> {
+pub fn array_element(oid: u32) -> Option<u32> {
     Some(match oid {
         1000 => 16,   // _bool
         1001 => 17,   // _bytea
@@ -331,14 +493,7 @@ pub fn column_type_with(
         700 => (Conv::Float32, s(SchemaType::Float32)),
         701 => (Conv::Float64, s(SchemaType::Float64)),
         790 => money_type(modes.decimal),
-        1082 => (
-            Conv::Date,
-            s(SchemaType::Int32).logical(if modes.time_precision == TimePrecisionMode::Connect {
-                "org.apache.kafka.connect.data.Date"
-            } else {
-                "io.debezium.time.Date"
-            }),
-        ),
+        1082 => date_type(modes.time_precision),
         1083 => time_type(typmod, modes.time_precision),
         1114 => timestamp_type(typmod, modes.time_precision),
         1184 => (
@@ -366,12 +521,35 @@ pub fn column_type_with(
         1700 => numeric_type(typmod, modes.decimal),
         2950 => string_logical("io.debezium.data.Uuid"),
         3614 => string_logical("io.debezium.data.Tsvector"),
-        _ => match hints.type_name {
-            Some("ltree") => string_logical("io.debezium.data.Ltree"),
-            // text, varchar, bpchar, name, "char", inet, cidr, macaddr, ranges, citext,
-            // and anything unknown: the text form.
-            _ => (Conv::Text, s(SchemaType::String)),
-        },
+        _ => {
+            if let Some(geometric) = unknown_builtin(oid) {
+                return if is_builtin_array(oid) {
+                    unknown_array(geometric, modes.binary)
+                } else {
+                    unknown_type(geometric, modes.binary)
+                };
+            }
+            match hints.type_name {
+                Some("ltree") => string_logical("io.debezium.data.Ltree"),
+                Some("_ltree") => optional_array(string_logical("io.debezium.data.Ltree")),
+                Some("hstore") => hstore_type(modes.hstore),
+                Some("_hstore") => optional_array(hstore_type(modes.hstore)),
+                // citext is text to Debezium; PostGIS types are not mapped by pgcdc yet and
+                // keep their text form rather than vanish.
+                Some("citext" | "geometry" | "geography") => (Conv::Text, s(SchemaType::String)),
+                Some("_citext") => optional_array((Conv::Text, s(SchemaType::String))),
+                // Composite and other extension types (domains arrive here as their base type).
+                Some(name) if oid >= FIRST_USER_OID => {
+                    if name.starts_with('_') {
+                        unknown_array(false, modes.binary)
+                    } else {
+                        unknown_type(false, modes.binary)
+                    }
+                }
+                // text, varchar, bpchar, name, "char", inet, cidr, macaddr, ranges: the text form.
+                _ => (Conv::Text, s(SchemaType::String)),
+            }
+        }
     }
 }
 
@@ -406,6 +584,14 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
         Conv::TimeMillis => Value::Int32((temporal::parse_time(t)? / 1000) as i32),
         Conv::TimestampMicros => Value::Int64(temporal::parse_timestamp(t)?),
         Conv::TimestampMillis => Value::Int64(temporal::parse_timestamp(t)?.div_euclid(1000)),
+        Conv::TimeNanos => Value::Int64(temporal::parse_time(t)? * 1000),
+        Conv::TimestampNanos => Value::Int64(temporal::timestamp_nanos(t)?),
+        Conv::IsoDate => Value::Short(temporal::format_iso_date(temporal::parse_date(t)?)),
+        Conv::IsoTime => Value::Short(temporal::format_iso_time(temporal::parse_time(t)?)),
+        Conv::IsoTimestamp => Value::Short(temporal::format_zoned_timestamp(
+            temporal::parse_timestamp(t)?,
+            0,
+        )),
         Conv::ZonedTimestamp { fraction } => match temporal::parse_timestamptz(t)? {
             temporal::Timestamptz::Micros(us) => {
                 Value::Short(temporal::format_zoned_timestamp(us, *fraction))
@@ -431,7 +617,40 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             let (x, y) = scalar::parse_point(t)?;
             Value::Point { x, y }
         }
+        Conv::HstoreJson => {
+            let mut entries = hstore::parse_hstore(t)?;
+            hstore::java_hash_map_order(&mut entries);
+            owned_text(hstore::to_json(&entries))
+        }
+        Conv::HstoreMap => {
+            let mut entries = hstore::parse_hstore(t)?;
+            hstore::java_hash_map_order(&mut entries);
+            let text = |s: String| Value::Text(Bytes::from(s.into_bytes()));
+            Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (text(k), v.map(text).unwrap_or(Value::Null)))
+                    .collect(),
+            )
+        }
+        Conv::Unknown { geometric, binary } => {
+            let bytes = if *geometric {
+                geometric::java_numbers(t)?
+            } else {
+                t.to_vec()
+            };
+            match binary {
+                BinaryMode::Bytes => Value::Bytes(bytes.into()),
+                mode => owned_text(encode_binary(&bytes, *mode)),
+            }
+        }
         Conv::Array(elem) => {
+            if let Some(n) = array::outer_length_if_nested(t) {
+                // Debezium's array conversion does not descend into a multi-dimensional
+                // array: it emits one element per outer element, null for numbers (and a Java
+                // object name for strings, which pgcdc does not imitate).
+                return Ok(Value::Array(vec![Value::Null; n]));
+            }
             let elems = array::parse_array(t, b',')?;
             let mut out = Vec::with_capacity(elems.len());
             for e in elems {
@@ -453,6 +672,12 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             Value::Array(out)
         }
     })
+}
+
+/// Conversion errors for which Debezium emits null for the column instead of failing: numeric
+/// NaN/infinity without a decimal form, timestamps beyond the nanosecond range.
+pub fn emits_null(e: &ParseErr) -> bool {
+    *e == numeric::NOT_FINITE || *e == temporal::OUT_OF_RANGE
 }
 
 fn owned_text(s: String) -> Value {
@@ -884,5 +1109,187 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(toast_placeholder(&Conv::VarDecimal, &p), None);
+    }
+
+    fn named(oid: u32, name: &str, modes: TypeModes, text: &str) -> (Conv, Schema, Value) {
+        let hints = TypeHints {
+            type_name: Some(name),
+            ..Default::default()
+        };
+        let (conv, schema) = column_type_with(oid, -1, &hints, &modes);
+        let v = convert(&conv, &Bytes::copy_from_slice(text.as_bytes())).unwrap();
+        (conv, schema, v)
+    }
+
+    #[test]
+    fn new_time_precision_modes() {
+        let mode = |m| TypeModes {
+            time_precision: m,
+            ..Default::default()
+        };
+        let iso = mode(TimePrecisionMode::IsoString);
+        // Values Debezium 3.6.3 emitted.
+        let (sc, v) = with(1082, -1, iso, "2024-02-29");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoDate"));
+        assert_eq!(text_of_short(&v), "2024-02-29Z");
+        assert_eq!(
+            text_of_short(&with(1082, -1, iso, "-infinity").1),
+            "-5877611-06-22Z"
+        );
+        assert_eq!(
+            text_of_short(&with(1082, -1, iso, "10000-01-01").1),
+            "+10000-01-01Z"
+        );
+        let (sc, v) = with(1083, 3, iso, "13:45:56.123");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoTime"));
+        assert_eq!(text_of_short(&v), "13:45:56.123Z");
+        assert_eq!(
+            text_of_short(&with(1083, -1, iso, "24:00:00").1),
+            "00:00:00Z"
+        );
+        let (sc, v) = with(1114, -1, iso, "1900-01-01 00:00:00.5");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoTimestamp"));
+        assert_eq!(text_of_short(&v), "1900-01-01T00:00:00.5Z");
+        assert_eq!(
+            text_of_short(&with(1114, -1, iso, "infinity").1),
+            "+294247-01-10T04:00:25.2Z"
+        );
+        assert_eq!(
+            text_of_short(&with(1114, -1, iso, "0044-03-15 00:00:00 BC").1),
+            "-0043-03-15T00:00:00Z"
+        );
+        // timetz and timestamptz keep their zoned forms.
+        assert_eq!(
+            with(1266, -1, iso, "11:45:56+00").0.name.as_deref(),
+            Some("io.debezium.time.ZonedTime")
+        );
+
+        let micro = mode(TimePrecisionMode::Microseconds);
+        let (sc, v) = with(1114, 3, micro, "1969-12-31 23:59:59.999");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.MicroTimestamp"));
+        assert_eq!(v, Value::Int64(-1000));
+        assert_eq!(
+            with(1083, 3, micro, "23:59:59.999").1,
+            Value::Int64(86_399_999_000)
+        );
+        assert_eq!(
+            with(1082, -1, micro, "1960-01-01").0.name.as_deref(),
+            Some("io.debezium.time.Date")
+        );
+
+        let nano = mode(TimePrecisionMode::Nanoseconds);
+        let (sc, v) = with(1083, -1, nano, "13:45:56.123456");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.NanoTime"));
+        assert_eq!(v, Value::Int64(49_556_123_456_000));
+        let (sc, v) = with(1114, 3, nano, "1969-12-31 23:59:59.999");
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.time.NanoTimestamp"));
+        assert_eq!(v, Value::Int64(-1_000_000));
+        assert_eq!(with(1114, -1, nano, "infinity").1, Value::Int64(i64::MAX));
+        assert_eq!(with(1114, -1, nano, "-infinity").1, Value::Int64(i64::MIN));
+        // Beyond the nanosecond range Debezium emits null.
+        let (conv, _) = column_type_with(1114, -1, &TypeHints::default(), &nano);
+        let e = convert(&conv, &Bytes::from_static(b"2262-04-12 00:00:00")).unwrap_err();
+        assert!(emits_null(&e));
+    }
+
+    fn text_of_short(v: &Value) -> String {
+        match v {
+            Value::Short(s) => s.as_str().to_string(),
+            Value::Text(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hstore_modes() {
+        let text = r#""a"=>"1", "p"=>NULL"#;
+        let (_, sc, v) = named(16_500, "hstore", TypeModes::default(), text);
+        assert_eq!(sc.name.as_deref(), Some("io.debezium.data.Json"));
+        // Java's HashMap order: p (bucket 0) before a (bucket 1).
+        assert_eq!(text_of(&v), r#"{"p":null,"a":"1"}"#);
+        let map = TypeModes {
+            hstore: HstoreMode::Map,
+            ..Default::default()
+        };
+        let (_, sc, v) = named(16_500, "hstore", map, text);
+        match &sc.ty {
+            SchemaType::Map(k, v) => assert!(!k.optional && v.optional),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            v,
+            Value::Map(vec![
+                (Value::from_static("p"), Value::Null),
+                (Value::from_static("a"), Value::from_static("1")),
+            ])
+        );
+        let (_, sc, v) = named(16_501, "_hstore", map, r#"{"\"a\"=>\"1\""}"#);
+        assert!(matches!(&sc.ty, SchemaType::Array(items) if items.optional));
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::Map(vec![(
+                Value::from_static("a"),
+                Value::from_static("1")
+            )])])
+        );
+        let (_, sc, v) = named(16_502, "_ltree", TypeModes::default(), "{a.b,c}");
+        match &sc.ty {
+            SchemaType::Array(items) => {
+                assert_eq!(items.name.as_deref(), Some("io.debezium.data.Ltree"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::from_static("a.b"), Value::from_static("c")])
+        );
+    }
+
+    #[test]
+    fn unknown_types() {
+        let modes = TypeModes::default();
+        // line: the text with numbers in Java form, as bytes.
+        let (conv, sc) = column_type_with(628, -1, &TypeHints::default(), &modes);
+        assert!(conv.is_unknown());
+        assert_eq!(sc.ty, SchemaType::Bytes);
+        assert_eq!(
+            convert(&conv, &Bytes::from_static(b"{1,-1,0}")).unwrap(),
+            Value::Bytes(Bytes::from_static(b"{1.0,-1.0,0.0}"))
+        );
+        // A composite type: its text as is; under base64 mode a string.
+        let (conv, _, v) = named(16_600, "comp", modes, r#"(5,"x y")"#);
+        assert!(conv.is_unknown());
+        assert_eq!(v, Value::Bytes(Bytes::from_static(br#"(5,"x y")"#)));
+        let b64 = TypeModes {
+            binary: BinaryMode::Base64,
+            ..Default::default()
+        };
+        let (_, sc, v) = named(16_600, "comp", b64, "(,)");
+        assert_eq!(sc.ty, SchemaType::String);
+        assert_eq!(text_of(&v), "KCwp");
+        // Arrays of unknown types: required bytes elements.
+        let (conv, sc, _) = named(16_601, "_comp", modes, r#"{"(1,x)"}"#);
+        assert!(conv.is_unknown());
+        assert!(matches!(&sc.ty, SchemaType::Array(items) if !items.optional));
+        let (conv, _) = column_type_with(629, -1, &TypeHints::default(), &modes);
+        assert_eq!(
+            convert(&conv, &Bytes::from_static(br#"{"{1,-1,0}"}"#)).unwrap(),
+            Value::Array(vec![Value::Bytes(Bytes::from_static(b"{1.0,-1.0,0.0}"))])
+        );
+        // Known extension types are not unknown.
+        assert!(!named(16_602, "citext", modes, "x").0.is_unknown());
+        assert!(!column_type(3614, -1, &TypeHints::default()).0.is_unknown());
+    }
+
+    #[test]
+    fn multi_dimensional_arrays_become_outer_nulls() {
+        assert_eq!(
+            c(1007, -1, "{{1,2},{3,4}}").unwrap(),
+            Value::Array(vec![Value::Null, Value::Null])
+        );
+        assert_eq!(
+            c(1009, -1, "{{a}}").unwrap(),
+            Value::Array(vec![Value::Null])
+        );
     }
 }

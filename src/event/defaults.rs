@@ -85,7 +85,14 @@ fn epoch(conv: &Conv) -> Option<Value> {
     Some(match conv {
         Conv::Date => Value::Int32(0),
         Conv::TimeMillis => Value::Int32(0),
-        Conv::TimeMicros | Conv::TimestampMicros | Conv::TimestampMillis => Value::Int64(0),
+        Conv::TimeMicros
+        | Conv::TimestampMicros
+        | Conv::TimestampMillis
+        | Conv::TimeNanos
+        | Conv::TimestampNanos => Value::Int64(0),
+        Conv::IsoDate => Value::Short(temporal::format_iso_date(0)),
+        Conv::IsoTime => Value::Short(temporal::format_iso_time(0)),
+        Conv::IsoTimestamp => Value::Short(temporal::format_zoned_timestamp(0, 0)),
         Conv::ZonedTimestamp { fraction } => {
             Value::Short(temporal::format_zoned_timestamp(0, *fraction))
         }

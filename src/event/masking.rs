@@ -13,8 +13,9 @@
 //! - mask: the field schema gets `masked` = `true`; values of character columns (text,
 //!   varchar, char, "char", name) become N `*`, null included; other columns keep theirs.
 //! - hash: `masked` = `true` too; non-null values of character columns become the lowercase
-//!   hex digest of salt + value bytes (v1: the value as Java serializes a `String`; v2: its
-//!   UTF-8 bytes), cut to the column's declared length when it has one.
+//!   hex digest (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512) of salt + value bytes
+//!   (v1: the value as Java serializes a `String`; v2: its UTF-8 bytes), cut to the column's
+//!   declared length when it has one.
 
 use regex::{Regex, RegexBuilder};
 use ring::digest;
@@ -26,7 +27,9 @@ use bytes::Bytes;
 /// Hash algorithms (Java `MessageDigest` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlgorithm {
+    Md5,
     Sha1,
+    Sha224,
     Sha256,
     Sha384,
     Sha512,
@@ -36,7 +39,9 @@ impl HashAlgorithm {
     /// From a Java `MessageDigest` name (`SHA-256`, case-insensitive; `SHA256` too).
     pub fn from_java_name(name: &str) -> Option<Self> {
         match name.to_ascii_uppercase().replace('-', "").as_str() {
+            "MD5" => Some(HashAlgorithm::Md5),
             "SHA" | "SHA1" => Some(HashAlgorithm::Sha1),
+            "SHA224" => Some(HashAlgorithm::Sha224),
             "SHA256" => Some(HashAlgorithm::Sha256),
             "SHA384" => Some(HashAlgorithm::Sha384),
             "SHA512" => Some(HashAlgorithm::Sha512),
@@ -44,13 +49,30 @@ impl HashAlgorithm {
         }
     }
 
-    fn ring(self) -> &'static digest::Algorithm {
-        match self {
+    /// The digest of `parts`, concatenated.
+    pub fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
+        // ring has neither MD5 nor SHA-224; the RustCrypto crates (already behind
+        // postgres-protocol's SCRAM and MD5 authentication) have.
+        fn rust_crypto<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {
+            let mut d = D::new();
+            for p in parts {
+                d.update(p);
+            }
+            d.finalize().to_vec()
+        }
+        let ring_alg = match self {
+            HashAlgorithm::Md5 => return rust_crypto::<md5::Md5>(parts),
+            HashAlgorithm::Sha224 => return rust_crypto::<sha2::Sha224>(parts),
             HashAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
             HashAlgorithm::Sha256 => &digest::SHA256,
             HashAlgorithm::Sha384 => &digest::SHA384,
             HashAlgorithm::Sha512 => &digest::SHA512,
+        };
+        let mut ctx = digest::Context::new(ring_alg);
+        for p in parts {
+            ctx.update(p);
         }
+        ctx.finish().as_ref().to_vec()
     }
 }
 
@@ -71,6 +93,8 @@ pub enum Rule {
 #[derive(Debug, Clone, Default)]
 pub struct ColumnMasks {
     rules: Vec<(Vec<Regex>, Rule)>,
+    /// Source-type propagation, which Debezium tries before the rules above.
+    propagation: super::propagate::Propagation,
 }
 
 impl PartialEq for ColumnMasks {
@@ -82,6 +106,7 @@ impl PartialEq for ColumnMasks {
                 .iter()
                 .zip(&other.rules)
                 .all(|((a, ra), (b, rb))| pats(a) == pats(b) && ra == rb)
+            && self.propagation == other.propagation
     }
 }
 
@@ -121,7 +146,22 @@ impl ColumnMasks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.propagation.is_empty()
+    }
+
+    /// `column.propagate.source.type` / `datatype.propagate.source.type`.
+    pub fn set_propagation(&mut self, p: super::propagate::Propagation) {
+        self.propagation = p;
+    }
+
+    /// The field schema with the source-type parameters, when a propagation rule matches the
+    /// column (no masking rule applies to it then).
+    pub fn propagate(
+        &self,
+        column: &super::propagate::SourceColumn<'_>,
+        field: &Schema,
+    ) -> Option<Schema> {
+        self.propagation.apply(column, field)
     }
 
     /// The mapper for a column, and the field schema altered as Debezium does.
@@ -213,15 +253,15 @@ impl ColumnMapper {
                     Value::Null => return Value::Null,
                     _ => return v,
                 };
-                let mut ctx = digest::Context::new(algorithm.ring());
-                ctx.update(salt);
-                if *v2 {
-                    ctx.update(text.as_bytes());
+                let serialized;
+                let value: &[u8] = if *v2 {
+                    text.as_bytes()
                 } else {
-                    ctx.update(&java_serialized_string(text));
-                }
+                    serialized = java_serialized_string(text);
+                    &serialized
+                };
                 let mut hex = String::with_capacity(128);
-                for b in ctx.finish().as_ref() {
+                for b in algorithm.digest(&[salt, value]) {
                     hex.push_str(&format!("{b:02x}"));
                 }
                 if let Some(n) = cut_to {
@@ -403,6 +443,40 @@ mod tests {
             HashAlgorithm::from_java_name("sha-512"),
             Some(HashAlgorithm::Sha512)
         );
-        assert_eq!(HashAlgorithm::from_java_name("MD5"), None);
+        assert_eq!(HashAlgorithm::from_java_name("MD2"), None);
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn md5_and_sha224_digests() {
+        // RFC 1321 and FIPS 180-4 test vectors.
+        let md5 = HashAlgorithm::from_java_name("md5").unwrap();
+        assert_eq!(
+            hex(&md5.digest(&[b"a", b"bc"])),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        let sha224 = HashAlgorithm::from_java_name("SHA-224").unwrap();
+        assert_eq!(
+            hex(&sha224.digest(&[b"abc"])),
+            "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"
+        );
+        // What Debezium 3.6.3 emitted for `cit` under column.mask.hash.MD5.with.salt.s2 (v1:
+        // the salt, then the Java serialization of the string).
+        let m = masks(
+            Rule::Hash {
+                algorithm: md5,
+                salt: b"s2".to_vec(),
+                v2: false,
+            },
+            &["s\\.t\\.c"],
+        );
+        let (mapper, _) = m.for_column("s", "t", "c", 25, -1, string_schema());
+        assert_eq!(
+            mapper.unwrap().apply(text("cit")),
+            text("d9b95721a7a537d294db55df6b59fd89")
+        );
     }
 }

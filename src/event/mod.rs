@@ -15,6 +15,7 @@ pub mod masking;
 pub mod message_filter;
 mod name_filter;
 pub mod parse;
+pub mod propagate;
 mod relation;
 pub mod schema;
 pub mod txmeta;
@@ -22,10 +23,10 @@ pub mod value;
 
 pub use builder::{EventBuilder, SnapshotPoint};
 pub use change::{
-    ChangeEvent, ConnectorInfo, EventBody, FlatLayout, KeyHeaderKind, Op, Row, SnapshotMarker,
-    SourceInfo, TxBlock, TxRecord, TxStatus,
+    ChangeEvent, ConnectorInfo, DroppedFields, EventBody, FlatLayout, KeyHeaderKind, Op, Row,
+    SnapshotMarker, SourceInfo, TxBlock, TxRecord, TxStatus,
 };
-pub use relation::{ColumnInfo, ColumnSchema, TableInfo, TableSchema};
+pub use relation::{ColumnInfo, ColumnSchema, DomainBase, TableInfo, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};
 
 use crate::lsn::Lsn;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::change::Row;
 use super::convert::{self, Conv, TypeHints};
 use super::defaults;
+use super::propagate::SourceColumn;
 use super::schema::{self, Field, Schema, SchemaType};
 use super::value::Value;
 use crate::source::pgoutput::{Relation, ReplicaIdentity, Type};
@@ -24,6 +25,23 @@ pub struct ColumnInfo {
     /// `'abc'::text`, `nextval('s'::regclass)`); becomes the schema's `default` by Debezium's
     /// rules (see `event::defaults`).
     pub default_expr: Option<String>,
+    /// The column's type as the catalog has it now; the type facts below are only used when
+    /// it is still the type of the Relation message (the stream may be behind an ALTER TYPE).
+    pub type_oid: Option<u32>,
+    /// `pg_type.typname` of the column's type (`int4`, `_text`, `mood`, `hstore`).
+    pub type_name: Option<String>,
+    /// For a column whose type is a domain: the domain's base type, which Debezium maps the
+    /// column by.
+    pub domain_base: Option<DomainBase>,
+}
+
+/// The base type of a domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainBase {
+    pub oid: u32,
+    /// The domain's `typtypmod` (-1 when the domain does not constrain it).
+    pub type_modifier: i32,
+    pub name: String,
 }
 
 /// Catalog facts about one table.
@@ -254,14 +272,30 @@ impl RelationCache {
         // Keys keep the schemas without masking parameters.
         let mut unmasked = Vec::with_capacity(rel.columns.len());
         for (i, c) in rel.columns.iter().enumerate() {
-            let hints = TypeHints {
-                type_name: self.type_names.get(&c.type_oid).map(String::as_str),
-                enum_values: self.enum_labels.get(&c.type_oid).map(Vec::as_slice),
-                enum_array_values: self.enum_array_labels.get(&c.type_oid).map(Vec::as_slice),
-            };
-            let (conv, base) =
-                convert::column_type_with(c.type_oid, c.type_modifier, &hints, modes);
             let col_info = info.and_then(|t| t.columns.get(&c.name));
+            let type_facts = col_info.filter(|ci| ci.type_oid.is_none_or(|oid| oid == c.type_oid));
+            let own_name = type_facts
+                .and_then(|ci| ci.type_name.as_deref())
+                .or_else(|| self.type_names.get(&c.type_oid).map(String::as_str));
+            // Debezium maps a domain column by the domain's base type.
+            let domain = type_facts.and_then(|ci| ci.domain_base.as_ref());
+            let (type_oid, type_modifier, type_name) = match domain {
+                Some(b) => {
+                    let typmod = if b.type_modifier >= 0 {
+                        b.type_modifier
+                    } else {
+                        c.type_modifier
+                    };
+                    (b.oid, typmod, Some(b.name.as_str()))
+                }
+                None => (c.type_oid, c.type_modifier, own_name),
+            };
+            let hints = TypeHints {
+                type_name,
+                enum_values: self.enum_labels.get(&type_oid).map(Vec::as_slice),
+                enum_array_values: self.enum_array_labels.get(&type_oid).map(Vec::as_slice),
+            };
+            let (conv, base) = convert::column_type_with(type_oid, type_modifier, &hints, modes);
             let is_key = key_indices.contains(&i);
             let optional = col_info.and_then(|ci| ci.optional).unwrap_or(!is_key);
             let mut field_schema = base.optional(optional);
@@ -278,19 +312,31 @@ impl RelationCache {
             }
             let toast = convert::toast_placeholder(&conv, placeholder);
             unmasked.push(field_schema.clone());
-            let (mapper, field_schema) = self.masks.for_column(
-                &rel.namespace,
-                &rel.name,
-                &c.name,
-                c.type_oid,
-                c.type_modifier,
-                field_schema,
-            );
+            let label = convert::type_label(c.type_oid, own_name);
+            let source = SourceColumn {
+                schema: &rel.namespace,
+                table: &rel.name,
+                column: &c.name,
+                type_name: own_name.unwrap_or(&label),
+                base_oid: convert::array_element(type_oid).unwrap_or(type_oid),
+                type_modifier,
+            };
+            let (mapper, field_schema) = match self.masks.propagate(&source, &field_schema) {
+                Some(schema) => (None, schema),
+                None => self.masks.for_column(
+                    &rel.namespace,
+                    &rel.name,
+                    &c.name,
+                    c.type_oid,
+                    c.type_modifier,
+                    field_schema,
+                ),
+            };
             columns.push(ColumnSchema {
                 name: c.name.clone(),
                 type_oid: c.type_oid,
                 type_modifier: c.type_modifier,
-                type_label: convert::type_label(c.type_oid, hints.type_name).into_owned(),
+                type_label: label.into_owned(),
                 conv,
                 schema: field_schema,
                 toast,
@@ -299,8 +345,11 @@ impl RelationCache {
         }
         let value_indices: Vec<usize> = (0..columns.len())
             .filter(|&i| {
-                self.column_filter
-                    .matches(&rel.namespace, &rel.name, &columns[i].name)
+                // Debezium leaves columns of unmapped types out unless told to include them.
+                (modes.include_unknown || !columns[i].conv.is_unknown())
+                    && self
+                        .column_filter
+                        .matches(&rel.namespace, &rel.name, &columns[i].name)
             })
             .collect();
         let value_fields: Vec<Field> = value_indices
@@ -404,6 +453,8 @@ mod tests {
             ColumnInfo {
                 optional: Some(false),
                 default_expr: Some("0".into()),
+
+                ..Default::default()
             },
         );
         cache.set_table_info("public", "items", info);
@@ -439,5 +490,100 @@ mod tests {
             "dbz.public.my_table_"
         );
         assert_eq!(sanitize_topic("a-b_c.d"), "a-b_c.d");
+    }
+
+    fn relation(columns: &[(&str, u32, i32)]) -> Relation {
+        Relation {
+            xid: None,
+            oid: 16_390,
+            namespace: "public".into(),
+            name: "ext".into(),
+            replica_identity: ReplicaIdentity::Default,
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, (name, oid, typmod))| Column {
+                    flags: u8::from(i == 0),
+                    name: (*name).into(),
+                    type_oid: *oid,
+                    type_modifier: *typmod,
+                })
+                .collect(),
+        }
+    }
+
+    fn typed(oid: u32, name: &str) -> ColumnInfo {
+        ColumnInfo {
+            type_oid: Some(oid),
+            type_name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn domains_unknown_types_and_propagation() {
+        let rel = relation(&[
+            ("id", 23, -1),
+            ("d", 16_400, -1),
+            ("g", 628, -1),
+            ("n", 23, -1),
+        ]);
+        let mut info = TableInfo::default();
+        info.columns.insert(
+            "d".into(),
+            ColumnInfo {
+                domain_base: Some(super::super::DomainBase {
+                    oid: 1043,
+                    type_modifier: 12,
+                    name: "varchar".into(),
+                }),
+                ..typed(16_400, "short_text")
+            },
+        );
+        // The catalog is ahead of the stream: `n` is int8 there already.
+        info.columns.insert("n".into(), typed(20, "int8"));
+        let mut cache = RelationCache::default();
+        let mut masks = super::super::masking::ColumnMasks::default();
+        masks.set_propagation(
+            super::super::propagate::Propagation::new(&["public\\.ext\\..*".into()], &[]).unwrap(),
+        );
+        cache.set_masks(masks);
+        cache.set_table_info("public", "ext", info);
+        let t = cache.apply_relation(&rel, "dbz", &placeholder(), &convert::TypeModes::default());
+        // The domain is mapped by its base type, named by its own name.
+        assert_eq!(t.columns[1].conv, Conv::Text);
+        let param = |c: usize, k: &str| {
+            t.columns[c]
+                .schema
+                .parameters
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            param(1, "__debezium.source.column.type").as_deref(),
+            Some("SHORT_TEXT")
+        );
+        assert_eq!(
+            param(1, "__debezium.source.column.length").as_deref(),
+            Some("8")
+        );
+        // A stale catalog type is not used: the stream says int4.
+        assert_eq!(
+            param(3, "__debezium.source.column.type").as_deref(),
+            Some("int4".to_ascii_uppercase().as_str())
+        );
+        // The line column is left out of values unless include.unknown.datatypes.
+        assert!(t.columns[2].conv.is_unknown());
+        assert_eq!(t.value_indices, vec![0, 1, 3]);
+        let with_unknown = convert::TypeModes {
+            include_unknown: true,
+            ..Default::default()
+        };
+        let t = cache.apply_relation(&rel, "dbz", &placeholder(), &with_unknown);
+        assert_eq!(t.value_indices, vec![0, 1, 2, 3]);
+        // Keys keep plain schemas.
+        let key = t.key_schema.as_ref().unwrap();
+        assert!(key.fields()[0].schema.parameters.is_empty());
     }
 }

@@ -18,6 +18,8 @@ pub enum SchemaType {
     String,
     Bytes,
     Array(Box<Schema>),
+    /// Keys and values schemas (hstore under `hstore.handling.mode=map`).
+    Map(Box<Schema>, Box<Schema>),
     Struct(Vec<Field>),
 }
 

@@ -34,6 +34,8 @@ pub enum Value {
         y: f64,
     },
     Array(Vec<Value>),
+    /// A Connect map, entries in the order they are written (string keys).
+    Map(Vec<(Value, Value)>),
 }
 
 impl Value {
@@ -71,6 +73,12 @@ impl Value {
             }
             (Value::Array(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.java_eq(y))
+            }
+            // A Java map's equality ignores order.
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v.java_eq(v2)))
             }
             (a, b) => a == b,
         }

@@ -12,7 +12,9 @@ pub struct Record {
     pub topic: Arc<str>,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Names and values; `None` is a header without a value (what Kafka Connect writes for a
+    /// null header value).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
     /// Sent as the `pgcdc.event.id` header; set by the pipeline, which knows the WAL position.
     pub event_id: Option<EventId>,
 }

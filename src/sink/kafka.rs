@@ -420,7 +420,7 @@ impl KafkaSink {
             for (k, v) in &rec.headers {
                 h = h.insert(Header {
                     key: k,
-                    value: Some(v.as_slice()),
+                    value: v.as_deref(),
                 });
             }
             if let Some(id) = rec.event_id {

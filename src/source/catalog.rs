@@ -1,7 +1,7 @@
 //! Catalog facts the replication stream does not carry: which columns form the message key
 //! (the primary key, as Debezium uses, even under REPLICA IDENTITY FULL where pgoutput flags
-//! every column), which columns are NOT NULL, column default expressions, and the labels of
-//! enum types (and of arrays of them).
+//! every column), which columns are NOT NULL, column default expressions, column type names
+//! and the base types of domains, and the labels of enum types (and of arrays of them).
 //!
 //! Looked up once per Relation/Type message (rare: first use in a session and after DDL), so
 //! the cost stays off the per-row path.
@@ -39,9 +39,16 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
     };
     let cols = client
         .query(
-            "SELECT a.attname::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+            "SELECT a.attname::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
+                    t.typname::text,
+                    CASE WHEN t.typtype = 'd' THEN t.typbasetype END,
+                    CASE WHEN t.typtype = 'd' THEN t.typtypmod END,
+                    CASE WHEN t.typtype = 'd' THEN b.typname::text END,
+                    a.atttypid
              FROM pg_attribute a
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             JOIN pg_type t ON t.oid = a.atttypid
+             LEFT JOIN pg_type b ON b.oid = t.typbasetype
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
                AND a.attgenerated = ''",
             &[&relation_oid],
@@ -57,6 +64,15 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
                 ColumnInfo {
                     optional: Some(!not_null),
                     default_expr: r.get(2),
+                    type_name: r.get(3),
+                    type_oid: Some(r.get(7)),
+                    domain_base: r
+                        .get::<_, Option<u32>>(4)
+                        .map(|oid| crate::event::DomainBase {
+                            oid,
+                            type_modifier: r.get::<_, Option<i32>>(5).unwrap_or(-1),
+                            name: r.get::<_, Option<String>>(6).unwrap_or_default(),
+                        }),
                 },
             )
         })

@@ -3,12 +3,14 @@
 //!
 //! They work on typed [`ChangeEvent`]s, so a transform never re-parses serialized JSON.
 
+pub mod changed;
 pub mod unwrap;
 
 use crate::config::TransformConfig;
 use crate::event::ChangeEvent;
 use crate::format::{FormatError, JsonFormat, Record};
 
+pub use changed::{ExtractChanged, ExtractChangedOptions};
 pub use unwrap::{DeleteMode, FieldRef, Unwrap, UnwrapOptions};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +50,9 @@ impl TransformChain {
             .map(|c| match c {
                 TransformConfig::Unwrap(u) => {
                     Box::new(Unwrap::new(u.options())) as Box<dyn Transform>
+                }
+                TransformConfig::ExtractChanged(c) => {
+                    Box::new(ExtractChanged::new(c.options())) as Box<dyn Transform>
                 }
             })
             .collect();

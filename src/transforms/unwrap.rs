@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{Transform, TransformError};
 use crate::event::schema::{field, source_schema, transaction_block_schema, Schema, SchemaType};
 use crate::event::{
-    ChangeEvent, EventBody, FlatLayout, Op, Row, Value, CONNECTOR_NAME, DEBEZIUM_VERSION,
+    ChangeEvent, DroppedFields, EventBody, FlatLayout, Op, Row, TableSchema, Value, CONNECTOR_NAME,
+    DEBEZIUM_VERSION,
 };
 
 /// `__deleted`: Debezium's rewrite marker field (not affected by the prefixes).
@@ -256,14 +257,16 @@ impl FieldRef {
     }
 }
 
-/// Connect's `SimpleHeaderConverter` form of a header value; `None` for null, which a Kafka
-/// header without a value would carry (dropped here: our records have no null headers).
+/// Connect's `SimpleHeaderConverter` form of a header value; `None` for null, written as a
+/// Kafka header without a value, as Debezium does.
 fn header_bytes(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::Text(b) => Some(b.to_vec()),
         Value::Short(s) => Some(s.as_bytes().to_vec()),
         Value::Int64(i) => Some(i.to_string().into_bytes()),
         Value::Int32(i) => Some(i.to_string().into_bytes()),
+        Value::Int16(i) => Some(i.to_string().into_bytes()),
+        Value::Bool(b) => Some(b.to_string().into_bytes()),
         _ => None,
     }
 }
@@ -278,6 +281,13 @@ pub struct UnwrapOptions {
     /// `replace.null.with.default`: JsonConverter substitutes schema defaults for nulls
     /// anyway, so the serialized output is the same either way.
     pub replace_null_with_default: bool,
+    /// `drop.fields.header.name`: a header holding a list of field names (e.g. the unchanged
+    /// list of the `extract_changed` transform) to leave out of the flattened row.
+    pub drop_fields_header: Option<String>,
+    /// `drop.fields.from.key`: leave them out of the key too.
+    pub drop_fields_from_key: bool,
+    /// `drop.fields.keep.schema.compatible`: only optional fields are left out.
+    pub drop_fields_keep_schema_compatible: bool,
 }
 
 impl Default for UnwrapOptions {
@@ -288,6 +298,9 @@ impl Default for UnwrapOptions {
             add_headers: Vec::new(),
             route_by_field: None,
             replace_null_with_default: true,
+            drop_fields_header: None,
+            drop_fields_from_key: false,
+            drop_fields_keep_schema_compatible: true,
         }
     }
 }
@@ -333,9 +346,8 @@ impl Unwrap {
 
     fn add_headers(&self, ev: &mut ChangeEvent, op: Op) {
         for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
-            if let Some(v) = header_bytes(&f.value(ev, op)) {
-                ev.headers.push((name.clone(), v));
-            }
+            let v = header_bytes(&f.value(ev, op));
+            ev.headers.push((name.clone(), v));
         }
     }
 
@@ -347,7 +359,7 @@ impl Unwrap {
         self.add_headers(ev, Op::Delete);
         for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
             if f.is_op() {
-                ev.headers.push((name.clone(), b"d".to_vec()));
+                ev.headers.push((name.clone(), Some(b"d".to_vec())));
             }
         }
     }
@@ -359,6 +371,40 @@ impl Unwrap {
         }
         extra.extend(self.opts.add_fields.iter().map(|f| f.value(ev, op)));
         extra
+    }
+
+    /// The fields named by the drop-fields header, as Debezium's `ReplaceField` would remove
+    /// them; `None` when nothing is dropped.
+    fn dropped(&self, ev: &ChangeEvent, table: &TableSchema) -> Option<Arc<DroppedFields>> {
+        let header = self.opts.drop_fields_header.as_deref()?;
+        let bytes = ev
+            .headers
+            .iter()
+            .rev()
+            .find(|(k, _)| &**k == header)
+            .and_then(|(_, v)| v.as_deref())?;
+        let names = super::changed::parse_list_header(bytes)?;
+        if names.is_empty() {
+            return None;
+        }
+        let pick = |fields: &[crate::event::schema::Field]| -> Vec<usize> {
+            fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    names.contains(&f.name)
+                        && (!self.opts.drop_fields_keep_schema_compatible || f.schema.optional)
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let value = pick(table.value_schema.fields());
+        let key = match (&table.key_schema, &ev.key) {
+            (Some(k), Some(_)) if self.opts.drop_fields_from_key => pick(k.fields()),
+            _ => Vec::new(),
+        };
+        let d = DroppedFields { value, key };
+        (!d.is_empty()).then(|| Arc::new(d))
     }
 
     /// `route.by.field`: the row's value of that column becomes the topic (null or blank keep
@@ -422,6 +468,7 @@ impl Transform for Unwrap {
                 self.route(&mut ev, &row)?;
                 EventBody::Flat {
                     extra: self.extra(&ev, op, false),
+                    dropped: self.dropped(&ev, &table),
                     table,
                     op,
                     row: Some(row),
@@ -440,14 +487,18 @@ impl Transform for Unwrap {
                         row: None,
                         extra: Vec::new(),
                         layout: self.layout.clone(),
+                        dropped: None,
                     },
                     DeleteMode::DeleteToTombstone => EventBody::Tombstone { table },
+                    // Debezium drops fields of deletes before rewriting them, i.e. from the
+                    // null value: nothing (the rewritten old row keeps every field).
                     DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone => EventBody::Flat {
                         extra: self.extra(&ev, op, true),
                         table,
                         op,
                         row: Some(row),
                         layout: self.layout.clone(),
+                        dropped: None,
                     },
                 }
             }
@@ -570,7 +621,10 @@ mod tests {
     fn headers(ev: &ChangeEvent) -> Vec<(String, String)> {
         ev.headers
             .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8(v.clone()).unwrap()))
+            .map(|(k, v)| {
+                let v = v.as_ref().map(|v| String::from_utf8(v.clone()).unwrap());
+                (k.to_string(), v.unwrap_or_else(|| "<null>".into()))
+            })
             .collect()
     }
 
@@ -741,7 +795,7 @@ mod tests {
     fn add_headers_in_simple_header_converter_form() {
         let out = unwrap(UnwrapOptions {
             mode: DeleteMode::RewriteWithTombstone,
-            add_headers: ["op", "lsn", "db"]
+            add_headers: ["op", "lsn", "db", "xmin"]
                 .iter()
                 .map(|s| FieldRef::parse(s, "__").unwrap())
                 .collect(),
@@ -750,7 +804,13 @@ mod tests {
         let h = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert_eq!(
             headers(out[0].as_ref().unwrap()),
-            vec![h("__op", "c"), h("__lsn", "30"), h("__db", "db")]
+            vec![
+                h("__op", "c"),
+                h("__lsn", "30"),
+                h("__db", "db"),
+                // Null values are headers without a value, as Debezium sends them.
+                h("__xmin", "<null>")
+            ]
         );
         // Debezium's tombstone shares the delete's headers and adds `op` again.
         assert_eq!(
@@ -759,6 +819,7 @@ mod tests {
                 h("__op", "d"),
                 h("__lsn", "40"),
                 h("__db", "db"),
+                h("__xmin", "<null>"),
                 h("__op", "d")
             ]
         );

@@ -154,18 +154,20 @@ pub struct Rec {
     pub offset: i64,
     pub key: Option<serde_json::Value>,
     pub value: Option<serde_json::Value>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Names and values (`None`: a header without a value).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl Rec {
     pub fn op(&self) -> Option<&str> {
         self.value.as_ref()?.get("op")?.as_str()
     }
+    /// The value of the first header `name`; `None` when absent or without a value.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_slice())
+            .and_then(|(_, v)| v.as_deref())
     }
 }
 
@@ -230,7 +232,7 @@ pub fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Durati
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
                             .collect()
                     })
                     .unwrap_or_default();

@@ -97,3 +97,24 @@ ALTER TABLE t_nokey REPLICA IDENTITY FULL;
 CREATE TABLE t_ident (id int, code text NOT NULL, v text);
 CREATE UNIQUE INDEX t_ident_code ON t_ident (code);
 ALTER TABLE t_ident REPLICA IDENTITY USING INDEX t_ident_code;
+
+-- Extension, composite, domain and unmapped types: hstore (json/map), ltree, geometric types
+-- other than point, composite types, tsquery, pg_lsn, xid, jsonpath (emitted only with
+-- include.unknown.datatypes), multi-dimensional arrays.
+CREATE EXTENSION hstore;
+CREATE EXTENSION ltree;
+CREATE TYPE comp AS (a int, b text);
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE DOMAIN short_text AS varchar(8);
+CREATE TABLE t_ext (
+    id int PRIMARY KEY,
+    c_hstore hstore, c_hstore_arr hstore[], c_ltree ltree, c_ltree_arr ltree[],
+    c_line line, c_lseg lseg, c_box box, c_path path, c_polygon polygon, c_circle circle,
+    c_line_arr line[], c_comp comp, c_comp_arr comp[], c_posint posint, c_short short_text,
+    c_tsquery tsquery, c_pg_lsn pg_lsn, c_xid xid, c_jsonpath jsonpath,
+    c_int_2d int[], c_text_2d text[]
+);
+
+-- Schema changes between row changes (workload.sql): each event must carry the table's schema
+-- as of that change.
+CREATE TABLE t_evo (id int PRIMARY KEY, a int, b text, n int);

@@ -102,6 +102,29 @@ UPDATE t_ident SET v = 'w' WHERE id = 1;
 UPDATE t_ident SET code = 'k3' WHERE id = 2;
 DELETE FROM t_ident WHERE id = 1;
 
+-- Extension, composite, domain, unmapped types and multi-dimensional arrays.
+INSERT INTO t_ext VALUES (1, 'a=>1, p=>NULL, "b c"=>"x\\y", "é"=>"\"", k1=>v, k2=>v, k3=>v, k4=>v, k5=>v, k6=>v, k7=>v, k8=>v, k9=>v, k10=>v, k11=>v, k12=>v, k13=>v',
+    ARRAY['a=>1'::hstore, ''], 'Top.Science.Astronomy', '{a.b,c}',
+    '{1,-1,0}', '[(0,0),(1,2.5)]', '(3,4),(1,2)', '[(0,0),(1,1),(2,0)]', '((0,0),(1,1),(1,0))',
+    '<(1,2),3.5>', '{"{1,-1,0}"}', '(5,"x y")', '{"(1,x)","(,)"}', 7, 'short', 'fat & rat',
+    '0/16B3748', '42', '$.a[*]', '{{1,2},{3,4}}', '{{a,b},{"c d",NULL}}');
+INSERT INTO t_ext (id) VALUES (2);
+INSERT INTO t_ext (id, c_hstore, c_ltree, c_lseg, c_int_2d) VALUES (3, '', '', '[(1e-300,-0),(NaN,Infinity)]', '[0:0][1:1]={{5}}');
+UPDATE t_ext SET c_hstore = c_hstore || 'z=>"1"'::hstore, c_posint = 8 WHERE id = 1;
+DELETE FROM t_ext WHERE id = 3;
+
+-- Schema evolution: ADD COLUMN (with a default), DROP COLUMN, ALTER COLUMN TYPE, RENAME.
+INSERT INTO t_evo VALUES (1, 1, 'b', 10);
+ALTER TABLE t_evo ADD COLUMN c numeric(5,2) DEFAULT 1.5;
+INSERT INTO t_evo (id, a, b, n, c) VALUES (2, 2, 'b2', 20, 2.25);
+ALTER TABLE t_evo DROP COLUMN a;
+INSERT INTO t_evo (id, b, n) VALUES (3, 'b3', 30);
+ALTER TABLE t_evo ALTER COLUMN n TYPE bigint;
+INSERT INTO t_evo (id, b, n) VALUES (4, 'b4', 40000000000);
+ALTER TABLE t_evo RENAME COLUMN b TO bb;
+UPDATE t_evo SET bb = 'renamed' WHERE id = 1;
+DELETE FROM t_evo WHERE id = 2;
+
 -- Logical decoding messages, transactional and not, text and binary.
 SELECT pg_logical_emit_message(true, 'audit', 'hello');
 SELECT pg_logical_emit_message(false, 'nontx', 'héllo');

@@ -245,10 +245,17 @@ pub struct EventsConfig {
     pub decimal_handling_mode: DecimalHandlingMode,
     /// `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe`, `hex`.
     pub binary_handling_mode: BinaryHandlingMode,
-    /// `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`, `connect`.
+    /// `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`, `connect`,
+    /// `isostring`, `microseconds`, `nanoseconds`.
     pub time_precision_mode: TimePrecisionMode,
     /// `interval.handling.mode`: `numeric` (default), `string`.
     pub interval_handling_mode: IntervalHandlingMode,
+    /// `hstore.handling.mode`: `json` (default), `map`.
+    pub hstore_handling_mode: HstoreHandlingMode,
+    /// `include.unknown.datatypes`: emit columns of types Debezium has no mapping for
+    /// (geometric types other than point, composite types, tsquery, pg_lsn, ...) as the bytes
+    /// of their text form. Default false: such columns are left out.
+    pub include_unknown_datatypes: bool,
     /// `skip.messages.without.change`: drop updates that change no captured column (needs
     /// REPLICA IDENTITY FULL). Default false.
     pub skip_messages_without_change: bool,
@@ -294,6 +301,19 @@ pub enum TimePrecisionMode {
     Adaptive,
     AdaptiveTimeMicroseconds,
     Connect,
+    /// `isostring`.
+    Isostring,
+    Microseconds,
+    Nanoseconds,
+}
+
+/// `hstore.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HstoreHandlingMode {
+    #[default]
+    Json,
+    Map,
 }
 
 /// `interval.handling.mode`.
@@ -315,6 +335,8 @@ impl Default for EventsConfig {
             binary_handling_mode: BinaryHandlingMode::default(),
             time_precision_mode: TimePrecisionMode::default(),
             interval_handling_mode: IntervalHandlingMode::default(),
+            hstore_handling_mode: HstoreHandlingMode::default(),
+            include_unknown_datatypes: false,
             skip_messages_without_change: false,
             message_prefix_include: Vec::new(),
             message_prefix_exclude: Vec::new(),
@@ -378,11 +400,19 @@ impl EventsConfig {
                     convert::TimePrecisionMode::AdaptiveTimeMicroseconds
                 }
                 TimePrecisionMode::Connect => convert::TimePrecisionMode::Connect,
+                TimePrecisionMode::Isostring => convert::TimePrecisionMode::IsoString,
+                TimePrecisionMode::Microseconds => convert::TimePrecisionMode::Microseconds,
+                TimePrecisionMode::Nanoseconds => convert::TimePrecisionMode::Nanoseconds,
             },
             interval: match self.interval_handling_mode {
                 IntervalHandlingMode::Numeric => convert::IntervalMode::Numeric,
                 IntervalHandlingMode::String => convert::IntervalMode::String,
             },
+            hstore: match self.hstore_handling_mode {
+                HstoreHandlingMode::Json => convert::HstoreMode::Json,
+                HstoreHandlingMode::Map => convert::HstoreMode::Map,
+            },
+            include_unknown: self.include_unknown_datatypes,
         }
     }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Violation;
 use crate::event::masking::{ColumnMasks, HashAlgorithm, Rule};
+use crate::event::propagate::Propagation;
 
 /// `[columns]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -16,6 +17,13 @@ pub struct ColumnsConfig {
     pub mask: Vec<LengthRule>,
     /// `[[columns.hash]]`: `column.mask.hash[.v2].<algorithm>.with.salt.<salt>=<columns>`.
     pub hash: Vec<HashRule>,
+    /// `column.propagate.source.type`: `schema.table.column` regular expressions (anchored,
+    /// case-insensitive) of columns whose value schema gets `__debezium.source.column.*`
+    /// parameters. Takes precedence over truncate, mask and hash rules, as in Debezium.
+    pub propagate_source_type: Vec<String>,
+    /// `datatype.propagate.source.type`: `schema.table.typename` regular expressions (e.g.
+    /// `.+\\.varchar`), the same parameters for every column of those types.
+    pub propagate_datatype_source_type: Vec<String>,
 }
 
 /// A truncate or mask rule.
@@ -33,7 +41,7 @@ pub struct LengthRule {
 #[serde(deny_unknown_fields)]
 pub struct HashRule {
     pub columns: Vec<String>,
-    /// Java `MessageDigest` name: `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`.
+    /// Java `MessageDigest` name: `MD5`, `SHA-1`, `SHA-224`, `SHA-256`, `SHA-384`, `SHA-512`.
     pub algorithm: String,
     pub salt: String,
     /// 1 (Debezium's default: the value as Java serializes it) or 2 (`column.mask.hash.v2`:
@@ -51,9 +59,33 @@ impl ColumnsConfig {
         self.masks().map(|_| ())
     }
 
-    /// Compiles the rules in Debezium's order: truncate, mask, hash (the first match wins).
+    /// Compiles the rules in Debezium's order: propagation, truncate, mask, hash (the first
+    /// match wins).
     pub fn masks(&self) -> Result<ColumnMasks, Violation> {
         let mut m = ColumnMasks::default();
+        let propagation = Propagation::new(
+            &self.propagate_source_type,
+            &self.propagate_datatype_source_type,
+        )
+        .map_err(|(columns, i, e)| {
+            let (key, list) = if columns {
+                ("propagate_source_type", &self.propagate_source_type)
+            } else {
+                (
+                    "propagate_datatype_source_type",
+                    &self.propagate_datatype_source_type,
+                )
+            };
+            Violation::new(
+                format!("columns.{key}[{i}]"),
+                format!(
+                    "{:?} is not a valid regular expression: {}",
+                    list[i],
+                    e.replace(char::is_whitespace, " ")
+                ),
+            )
+        })?;
+        m.set_propagation(propagation);
         let bad = |key: String, list: &[String], (i, e): (usize, String)| {
             Violation::new(
                 format!("{key}.columns[{i}]"),
@@ -78,7 +110,7 @@ impl ColumnsConfig {
                 Violation::new(
                     format!("{key}.algorithm"),
                     format!(
-                        "{:?} is not supported; use SHA-1, SHA-256, SHA-384 or SHA-512",
+                        "{:?} is not supported; use MD5, SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512",
                         r.algorithm
                     ),
                 )
@@ -125,7 +157,7 @@ salt = "pepper"
         assert_eq!(c.hash[0].version, 1);
         assert!(!c.masks().unwrap().is_empty());
         let mut bad = c.clone();
-        bad.hash[0].algorithm = "MD5".into();
+        bad.hash[0].algorithm = "MD2".into();
         assert_eq!(bad.validate().unwrap_err().key, "columns.hash[0].algorithm");
         let mut bad = c.clone();
         bad.mask[0].columns.push("(".into());
@@ -136,5 +168,33 @@ salt = "pepper"
         let mut bad = c;
         bad.hash[0].version = 3;
         assert_eq!(bad.validate().unwrap_err().key, "columns.hash[0].version");
+    }
+
+    #[test]
+    fn propagation_lists_and_new_algorithms() {
+        let c: ColumnsConfig = toml::from_str(
+            r#"
+propagate_source_type = ['public\.t\..*']
+propagate_datatype_source_type = ['.+\.varchar', '(']
+[[hash]]
+columns = ['public\.users\.ssn']
+algorithm = "SHA-224"
+salt = "s"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "columns.propagate_datatype_source_type[1]"
+        );
+        let mut ok = c.clone();
+        ok.propagate_datatype_source_type.pop();
+        ok.hash[0].algorithm = "md5".into();
+        assert!(!ok.masks().unwrap().is_empty());
+        let only_propagation = ColumnsConfig {
+            propagate_source_type: vec!["x".into()],
+            ..Default::default()
+        };
+        assert!(!only_propagation.masks().unwrap().is_empty());
     }
 }

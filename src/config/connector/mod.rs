@@ -23,7 +23,7 @@ pub use output::{
     SinkKind, TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
 };
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
-pub use transforms::{TransformConfig, UnwrapConfig};
+pub use transforms::{ExtractChangedConfig, TransformConfig, UnwrapConfig};
 
 use super::error::{ConfigError, Violation};
 use super::parse::{self, EnvLookup};
@@ -199,12 +199,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(c.transforms.len(), 2);
-        let TransformConfig::Unwrap(first) = &c.transforms[0];
+        let TransformConfig::Unwrap(first) = &c.transforms[0] else {
+            panic!("{:?}", c.transforms[0])
+        };
         let opts = first.options();
         assert_eq!(opts.mode, crate::transforms::DeleteMode::Rewrite);
         let names: Vec<&str> = opts.add_fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["__op", "__source_ts_ms"]);
-        let TransformConfig::Unwrap(second) = &c.transforms[1];
+        let TransformConfig::Unwrap(second) = &c.transforms[1] else {
+            panic!("{:?}", c.transforms[1])
+        };
         assert_eq!(second, &UnwrapConfig::default());
         assert_eq!(
             second.options().mode,
@@ -212,6 +216,40 @@ mod tests {
         );
         assert!(second.replace_null_with_default);
         assert!(load(MINIMAL).unwrap().transforms.is_empty());
+    }
+
+    #[test]
+    fn extract_changed_and_drop_fields() {
+        let c = load(&format!(
+            "{MINIMAL}[[transforms]]\ntype = \"extract_changed\"\n\
+             header_unchanged_name = \"Unchanged\"\n\
+             [[transforms]]\ntype = \"unwrap\"\n\
+             drop_fields_header_name = \"Unchanged\"\ndrop_fields_from_key = true\n"
+        ))
+        .unwrap();
+        let TransformConfig::ExtractChanged(first) = &c.transforms[0] else {
+            panic!("{:?}", c.transforms[0])
+        };
+        assert_eq!(first.options().unchanged.as_deref(), Some("Unchanged"));
+        assert_eq!(first.options().changed, None);
+        let TransformConfig::Unwrap(second) = &c.transforms[1] else {
+            panic!("{:?}", c.transforms[1])
+        };
+        let opts = second.options();
+        assert_eq!(opts.drop_fields_header.as_deref(), Some("Unchanged"));
+        assert!(opts.drop_fields_from_key && opts.drop_fields_keep_schema_compatible);
+        let e = load(&format!(
+            "{MINIMAL}[[transforms]]\ntype = \"extract_changed\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("transforms[0].header_unchanged_name"), "{e}");
+        let e = load(&format!(
+            "{MINIMAL}[[transforms]]\ntype = \"extract_changed\"\nheader_name = \"x\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field"), "{e}");
     }
 
     #[test]

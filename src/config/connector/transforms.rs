@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::error::Violation;
-use crate::transforms::{DeleteMode, FieldRef, UnwrapOptions};
+use crate::transforms::{DeleteMode, ExtractChangedOptions, FieldRef, UnwrapOptions};
 
 /// One `[[transforms]]` entry, selected by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,6 +12,39 @@ use crate::transforms::{DeleteMode, FieldRef, UnwrapOptions};
 pub enum TransformConfig {
     /// Debezium's `io.debezium.transforms.ExtractNewRecordState`.
     Unwrap(UnwrapConfig),
+    /// Debezium's `io.debezium.transforms.ExtractChangedRecordState`.
+    ExtractChanged(ExtractChangedConfig),
+}
+
+/// `type = "extract_changed"`: headers listing the fields an update changed / left unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractChangedConfig {
+    /// `header.changed.name`: header with the changed field names. Default none.
+    pub header_changed_name: String,
+    /// `header.unchanged.name`: header with the unchanged field names. Default none.
+    pub header_unchanged_name: String,
+}
+
+impl ExtractChangedConfig {
+    pub fn options(&self) -> ExtractChangedOptions {
+        let name = |n: &str| (!n.trim().is_empty()).then(|| n.to_string());
+        ExtractChangedOptions {
+            changed: name(&self.header_changed_name),
+            unchanged: name(&self.header_unchanged_name),
+        }
+    }
+
+    fn validate(&self, index: usize) -> Result<(), Violation> {
+        if self.options() == ExtractChangedOptions::default() {
+            return Err(Violation::new(
+                format!("transforms[{index}].header_unchanged_name"),
+                "set header_changed_name, header_unchanged_name or both: without either the \
+                 transform does nothing",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `type = "unwrap"`: the options of `ExtractNewRecordState`, dots written as underscores.
@@ -33,6 +66,13 @@ pub struct UnwrapConfig {
     pub route_by_field: String,
     /// `replace.null.with.default`. Default true.
     pub replace_null_with_default: bool,
+    /// `drop.fields.header.name`: a header listing field names to leave out of the row
+    /// (normally the `extract_changed` transform's unchanged header). Default none.
+    pub drop_fields_header_name: String,
+    /// `drop.fields.from.key`: leave those fields out of the key too. Default false.
+    pub drop_fields_from_key: bool,
+    /// `drop.fields.keep.schema.compatible`: only drop optional fields. Default true.
+    pub drop_fields_keep_schema_compatible: bool,
 }
 
 impl Default for UnwrapConfig {
@@ -45,6 +85,9 @@ impl Default for UnwrapConfig {
             add_headers_prefix: "__".into(),
             route_by_field: String::new(),
             replace_null_with_default: true,
+            drop_fields_header_name: String::new(),
+            drop_fields_from_key: false,
+            drop_fields_keep_schema_compatible: true,
         }
     }
 }
@@ -87,6 +130,10 @@ impl UnwrapConfig {
             add_headers,
             route_by_field: (!route.is_empty()).then(|| route.to_string()),
             replace_null_with_default: self.replace_null_with_default,
+            drop_fields_header: (!self.drop_fields_header_name.trim().is_empty())
+                .then(|| self.drop_fields_header_name.clone()),
+            drop_fields_from_key: self.drop_fields_from_key,
+            drop_fields_keep_schema_compatible: self.drop_fields_keep_schema_compatible,
         })
     }
 
@@ -102,6 +149,7 @@ pub(crate) fn validate(list: &[TransformConfig]) -> Result<(), Violation> {
             TransformConfig::Unwrap(u) => {
                 u.try_options(i)?;
             }
+            TransformConfig::ExtractChanged(c) => c.validate(i)?,
         }
     }
     Ok(())

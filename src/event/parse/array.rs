@@ -87,9 +87,56 @@ pub fn parse_array(s: &[u8], delim: u8) -> Result<Vec<Element<'_>>, ParseErr> {
     }
 }
 
+/// For a multi-dimensional array (`{{1,2},{3,4}}`), the number of its outer elements;
+/// `None` for a one-dimensional or malformed one.
+pub fn outer_length_if_nested(s: &[u8]) -> Option<usize> {
+    let mut s = s;
+    if s.first() == Some(&b'[') {
+        let eq = s.iter().position(|&b| b == b'=')?;
+        s = &s[eq + 1..];
+    }
+    let inner = s.strip_prefix(b"{")?.strip_suffix(b"}")?;
+    if inner.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut depth, mut quoted, mut escaped, mut n) = (0usize, false, false, 0usize);
+    for &b in inner {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b'{' if !quoted => {
+                if depth == 0 {
+                    n += 1;
+                }
+                depth += 1;
+            }
+            b'}' if !quoted => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+    }
+    (depth == 0 && !quoted).then_some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outer_length_of_nested_arrays() {
+        assert_eq!(outer_length_if_nested(b"{{1,2},{3,4}}"), Some(2));
+        assert_eq!(
+            outer_length_if_nested(br#"{{a,"}{"},{"c d",NULL},{x,y}}"#),
+            Some(3)
+        );
+        assert_eq!(outer_length_if_nested(b"[1:1][1:2]={{1,2}}"), Some(1));
+        assert_eq!(outer_length_if_nested(b"{1,2}"), None);
+        assert_eq!(outer_length_if_nested(b"{}"), None);
+        assert_eq!(outer_length_if_nested(b"{{1,2}"), None);
+    }
 
     fn strs(v: Vec<Element<'_>>) -> Vec<Option<String>> {
         v.into_iter()

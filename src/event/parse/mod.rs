@@ -5,6 +5,8 @@
 //! of what was expected, and the caller adds the table, column and offending text.
 
 pub mod array;
+pub mod geometric;
+pub mod hstore;
 pub mod interval;
 pub mod numeric;
 pub mod scalar;

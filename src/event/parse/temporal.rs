@@ -311,6 +311,42 @@ pub fn format_zoned_timestamp(micros: i64, fraction: u8) -> ShortStr {
     out
 }
 
+/// `io.debezium.time.IsoDate` text of epoch days (Java `ISO_LOCAL_DATE` and `Z`); the
+/// infinity days format as the far-away dates Debezium emits for them.
+pub fn format_iso_date(days: i32) -> ShortStr {
+    let (y, m, d) = civil_from_days(i64::from(days));
+    let mut out = ShortStr::new();
+    write_year(&mut out, y);
+    let _ = write!(out, "-{m:02}-{d:02}Z");
+    out
+}
+
+/// `io.debezium.time.IsoTime` text (Java `ISO_LOCAL_TIME` and `Z`): `24:00:00` wraps to
+/// midnight, as a Java `LocalTime` cannot hold it.
+pub fn format_iso_time(micros_of_day: i64) -> ShortStr {
+    let of_day = micros_of_day.rem_euclid(MICROS_PER_DAY);
+    let mut out = ShortStr::new();
+    write_hms(&mut out, of_day);
+    write_fraction(&mut out, of_day % MICROS_PER_SECOND, None);
+    out.push_bytes(b"Z");
+    out
+}
+
+/// A timestamp as epoch nanoseconds (`io.debezium.time.NanoTimestamp`): ±infinity become
+/// `i64::MAX`/`i64::MIN`, values beyond the `i64` range the [`OUT_OF_RANGE`] error (Debezium
+/// emits null for them).
+pub fn timestamp_nanos(s: &[u8]) -> Result<i64, ParseErr> {
+    match s {
+        b"infinity" => return Ok(i64::MAX),
+        b"-infinity" => return Ok(i64::MIN),
+        _ => {}
+    }
+    parse_timestamp(s)?.checked_mul(1000).ok_or(OUT_OF_RANGE)
+}
+
+/// A value Debezium cannot represent in the column's type and emits as null.
+pub const OUT_OF_RANGE: ParseErr = ParseErr("a timestamp within ±292 years of 1970");
+
 /// `io.debezium.time.ZonedTime` text (Java `ISO_OFFSET_TIME` at UTC).
 pub fn format_zoned_time(micros_of_day: i64) -> ShortStr {
     let mut out = ShortStr::new();

@@ -28,6 +28,47 @@ pub use self::schema::schema_json;
 
 /// Drop cached per-table renderings beyond this many (old Relation versions pile up otherwise).
 const MAX_CACHED_TABLES: usize = 4096;
+/// Per table, renderings of rows with dropped fields kept at most.
+const MAX_CACHED_DROPPED: usize = 64;
+
+/// A key with some fields left out (`drop.fields.from.key`): rendered per record, since which
+/// fields go varies.
+fn dropped_key_json(t: &TableSchema, dropped: &[usize], key: &Row, schemas: bool) -> Vec<u8> {
+    let kept = |pos: &usize| !dropped.contains(pos);
+    let fields = FieldPrefixes::new(
+        t.key_indices
+            .iter()
+            .enumerate()
+            .filter(|(pos, _)| kept(pos))
+            .map(|(_, &i)| column_field(t, i)),
+    );
+    let mut out = Vec::with_capacity(64);
+    let key_schema = t.key_schema.as_ref().map(|s| {
+        let mut s = s.clone();
+        let kept_fields = s
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(pos, _)| kept(pos))
+            .map(|(_, f)| f.clone())
+            .collect();
+        s.ty = crate::event::schema::SchemaType::Struct(kept_fields);
+        s
+    });
+    if let (true, Some(s)) = (schemas, &key_schema) {
+        out.extend_from_slice(&schema::envelope_prefix(s));
+    }
+    let values = key
+        .iter()
+        .enumerate()
+        .filter(|(pos, _)| kept(pos))
+        .map(|(_, v)| v);
+    fields.write_values(&mut out, values);
+    if schemas && key_schema.is_some() {
+        out.push(b'}');
+    }
+    out
+}
 
 /// Field-name prefixes of a struct: `{"a":`, `,"b":`, ... in one buffer, and each field's
 /// schema default.
@@ -103,8 +144,14 @@ struct FlatJson {
 }
 
 impl FlatJson {
-    fn new(t: &TableSchema, layout: &FlatLayout) -> Self {
-        let columns = t.value_indices.iter().map(|&i| column_field(t, i));
+    /// `dropped`: positions of value fields left out (`drop.fields.header.name`).
+    fn new(t: &TableSchema, layout: &FlatLayout, dropped: &[usize]) -> Self {
+        let columns = t
+            .value_indices
+            .iter()
+            .enumerate()
+            .filter(|(pos, _)| !dropped.contains(pos))
+            .map(|(_, &i)| column_field(t, i));
         let extra = layout
             .fields
             .iter()
@@ -112,8 +159,15 @@ impl FlatJson {
         // A row keeps its struct's own (required) Value schema, extended by InsertField and
         // add.fields; a null value keeps the envelope's optional `after` field schema.
         let mut schema = t.value_schema.clone().optional(false);
-        if !layout.fields.is_empty() {
-            let mut fields = t.value_schema.fields().to_vec();
+        if !layout.fields.is_empty() || !dropped.is_empty() {
+            let mut fields: Vec<_> = t
+                .value_schema
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(pos, _)| !dropped.contains(pos))
+                .map(|(_, f)| f.clone())
+                .collect();
             fields.extend(layout.fields.iter().cloned());
             schema.ty = crate::event::schema::SchemaType::Struct(fields);
         }
@@ -140,6 +194,8 @@ struct TableJson {
     value_size_hint: usize,
     /// Flattened-row renderings by layout id (few: one per unwrap stage).
     flat: Vec<(u64, FlatJson)>,
+    /// Renderings of flattened rows with dropped fields, by layout id and dropped positions.
+    flat_dropped: Vec<((u64, Vec<usize>), FlatJson)>,
 }
 
 impl TableJson {
@@ -158,6 +214,7 @@ impl TableJson {
             source_table,
             value_size_hint: 256,
             flat: Vec::new(),
+            flat_dropped: Vec::new(),
         }
     }
 }
@@ -212,7 +269,11 @@ impl JsonFormat {
             | EventBody::Flat { table, .. } => {
                 let mut r = self.encode_table_event(ev, table);
                 // Debezium puts them on table events (tombstones included), not on messages.
-                r.headers.extend(self.context_headers.iter().cloned());
+                r.headers.extend(
+                    self.context_headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone()))),
+                );
                 r
             }
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
@@ -254,24 +315,33 @@ impl JsonFormat {
             .tables
             .entry(table.id)
             .or_insert_with(|| TableJson::new(table));
-        let key = ev.key.as_ref().map(|k| {
-            let mut out = Vec::with_capacity(64);
-            if schemas {
-                if let Some(prefix) = &tj.key_prefix {
-                    out.extend_from_slice(prefix);
+        let dropped_key = match &ev.body {
+            EventBody::Flat {
+                dropped: Some(d), ..
+            } if !d.key.is_empty() => Some(d.key.as_slice()),
+            _ => None,
+        };
+        let key = ev.key.as_ref().map(|k| match dropped_key {
+            Some(positions) => dropped_key_json(table, positions, k, schemas),
+            None => {
+                let mut out = Vec::with_capacity(64);
+                if schemas {
+                    if let Some(prefix) = &tj.key_prefix {
+                        out.extend_from_slice(prefix);
+                    }
                 }
+                tj.key_fields.write_row(&mut out, k);
+                if schemas && tj.key_prefix.is_some() {
+                    out.push(b'}');
+                }
+                out
             }
-            tj.key_fields.write_row(&mut out, k);
-            if schemas && tj.key_prefix.is_some() {
-                out.push(b'}');
-            }
-            out
         });
         let headers = match &ev.key_header {
             Some((kind, k)) => {
                 let mut h = Vec::with_capacity(32);
                 tj.key_fields.write_row(&mut h, k);
-                vec![(kind.header_name().to_string(), h)]
+                vec![(kind.header_name().to_string(), Some(h))]
             }
             None => Vec::new(),
         };
@@ -303,24 +373,54 @@ impl JsonFormat {
                 Some(out)
             }
             EventBody::Flat {
-                row, extra, layout, ..
+                row,
+                extra,
+                layout,
+                dropped,
+                ..
             } => {
-                let pos = match tj.flat.iter().position(|(id, _)| *id == layout.id) {
-                    Some(p) => p,
-                    None => {
-                        tj.flat.push((layout.id, FlatJson::new(table, layout)));
-                        tj.flat.len() - 1
-                    }
+                let dropped_values = dropped.as_ref().map(|d| d.value.as_slice()).unwrap_or(&[]);
+                let fj = if dropped_values.is_empty() {
+                    let pos = match tj.flat.iter().position(|(id, _)| *id == layout.id) {
+                        Some(p) => p,
+                        None => {
+                            tj.flat.push((layout.id, FlatJson::new(table, layout, &[])));
+                            tj.flat.len() - 1
+                        }
+                    };
+                    &tj.flat[pos].1
+                } else {
+                    let pos = tj
+                        .flat_dropped
+                        .iter()
+                        .position(|((id, d), _)| *id == layout.id && d == dropped_values);
+                    let pos = match pos {
+                        Some(p) => p,
+                        None => {
+                            // Which fields an update left unchanged varies; keep a few.
+                            if tj.flat_dropped.len() >= MAX_CACHED_DROPPED {
+                                tj.flat_dropped.clear();
+                            }
+                            let fj = FlatJson::new(table, layout, dropped_values);
+                            tj.flat_dropped
+                                .push(((layout.id, dropped_values.to_vec()), fj));
+                            tj.flat_dropped.len() - 1
+                        }
+                    };
+                    &tj.flat_dropped[pos].1
                 };
-                let fj = &tj.flat[pos].1;
                 let mut out = Vec::with_capacity(tj.value_size_hint);
                 match row {
                     Some(row) => {
                         if schemas {
                             out.extend_from_slice(&fj.prefix);
                         }
-                        fj.fields
-                            .write_values(&mut out, row.iter().chain(extra.iter()));
+                        let kept = row
+                            .iter()
+                            .enumerate()
+                            .filter(|(pos, _)| !dropped_values.contains(pos))
+                            .map(|(_, v)| v);
+                        fj.fields.write_values(&mut out, kept.chain(extra.iter()));
                     }
                     None => {
                         // JsonConverter writes a null value that has a schema as `null`
@@ -583,6 +683,8 @@ mod tests {
             ColumnInfo {
                 optional: Some(true),
                 default_expr: Some("'abc'::text".into()),
+
+                ..Default::default()
             },
         );
         b.set_table_info("s", "t", info);
@@ -646,7 +748,10 @@ mod tests {
         f.set_context_headers(vec![("h".into(), b"v".to_vec())]);
         let mut recs = Vec::new();
         f.encode(&ev, &mut recs).unwrap();
-        assert_eq!(recs[0].headers, vec![("h".to_string(), b"v".to_vec())]);
+        assert_eq!(
+            recs[0].headers,
+            vec![("h".to_string(), Some(b"v".to_vec()))]
+        );
         let msg = ChangeEvent {
             body: EventBody::Message {
                 prefix: "p".into(),

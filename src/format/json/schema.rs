@@ -1,6 +1,6 @@
 //! Connect schemas as JsonConverter writes them (`schemas.enable=true`).
 //!
-//! Key order per schema: type, items/fields, optional, name, version, doc, parameters, default,
+//! Key order per schema: type, items/keys+values/fields, optional, name, version, doc, parameters, default,
 //! and for struct members the trailing `field`.
 
 use super::value::value;
@@ -18,6 +18,7 @@ fn type_name(t: &SchemaType) -> &'static str {
         SchemaType::String => "string",
         SchemaType::Bytes => "bytes",
         SchemaType::Array(_) => "array",
+        SchemaType::Map(..) => "map",
         SchemaType::Struct(_) => "struct",
     }
 }
@@ -31,6 +32,12 @@ pub fn schema_json(out: &mut Vec<u8>, schema: &Schema, field: Option<&str>) {
         SchemaType::Array(items) => {
             out.extend_from_slice(b",\"items\":");
             schema_json(out, items, None);
+        }
+        SchemaType::Map(keys, values) => {
+            out.extend_from_slice(b",\"keys\":");
+            schema_json(out, keys, None);
+            out.extend_from_slice(b",\"values\":");
+            schema_json(out, values, None);
         }
         SchemaType::Struct(fields) => {
             out.extend_from_slice(b",\"fields\":[");

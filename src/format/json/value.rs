@@ -76,5 +76,28 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
             }
             out.push(b']');
         }
+        // JsonConverter writes a map with string keys as an object.
+        Value::Map(entries) => {
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match k {
+                    Value::Text(t) => write::string(out, t),
+                    Value::Short(s) => write::string(out, s.as_bytes()),
+                    other => {
+                        // Only string keys are produced; quote anything else rather than
+                        // write invalid JSON.
+                        let mut tmp = Vec::new();
+                        value(&mut tmp, other);
+                        write::string(out, &tmp);
+                    }
+                }
+                out.push(b':');
+                value(out, v);
+            }
+            out.push(b'}');
+        }
     }
 }
