@@ -181,6 +181,33 @@ fn two_tables_go_to_their_own_topics_and_filters_apply() {
 }
 
 #[test]
+fn schema_lists_pick_the_schemas() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql(
+        "CREATE SCHEMA inv; CREATE SCHEMA staging;
+         CREATE TABLE inv.t (id int PRIMARY KEY); CREATE TABLE staging.t (id int PRIMARY KEY);",
+    );
+    let cap = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("sch").extra("\n[tables]\nschema_include = [\"INV\"]\n"),
+    );
+    cap.run_once();
+    pg.psql("BEGIN; INSERT INTO staging.t VALUES (7); INSERT INTO inv.t VALUES (1); COMMIT;");
+    cap.run_to_current(&pg);
+    let inv = kafka.read_topic("sch.inv.t", 1, WAIT);
+    assert_eq!(inv.len(), 1);
+    assert_eq!(after(&inv[0])["id"], json!(1));
+    assert!(
+        kafka
+            .read_topic("sch.staging.t", 1, Duration::from_secs(3))
+            .is_empty(),
+        "a schema outside schema_include must not be published"
+    );
+}
+
+#[test]
 fn restart_does_not_republish_acknowledged_transactions() {
     let pg = TestPg::start();
     let kafka = TestKafka::start();

@@ -110,6 +110,11 @@ impl PublicationConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TablesConfig {
+    /// `schema.include.list`: schema-name regexes, anchored, ignoring case. Default empty:
+    /// every schema. Applies together with the table lists (a table must pass both).
+    pub schema_include: Vec<String>,
+    /// `schema.exclude.list`. Default empty.
+    pub schema_exclude: Vec<String>,
     /// `table.include.list`. Default empty: every table in the publication.
     pub include: Vec<String>,
     /// `table.exclude.list`. Default empty.
@@ -178,7 +183,16 @@ impl TablesConfig {
                  table.include.list and table.exclude.list are mutually exclusive); keep one",
             ));
         }
+        if !self.schema_include.is_empty() && !self.schema_exclude.is_empty() {
+            return Err(Violation::new(
+                "tables.schema_exclude",
+                "cannot be set together with tables.schema_include (as in Debezium, \
+                 schema.include.list and schema.exclude.list are mutually exclusive); keep one",
+            ));
+        }
         Ok(TableFilter {
+            schema_include: compile_all(&self.schema_include, "tables.schema_include")?,
+            schema_exclude: compile_all(&self.schema_exclude, "tables.schema_exclude")?,
             include: compile_all(&self.include, "tables.include")?,
             exclude: compile_all(&self.exclude, "tables.exclude")?,
         })
@@ -210,6 +224,8 @@ fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>, Violation> 
 /// Decides which tables are captured.
 #[derive(Debug, Clone)]
 pub struct TableFilter {
+    schema_include: Vec<Regex>,
+    schema_exclude: Vec<Regex>,
     include: Vec<Regex>,
     exclude: Vec<Regex>,
 }
@@ -217,6 +233,14 @@ pub struct TableFilter {
 impl TableFilter {
     /// Whether `schema.table` is captured.
     pub fn matches(&self, schema: &str, table: &str) -> bool {
+        if !self.schema_include.is_empty()
+            && !self.schema_include.iter().any(|r| r.is_match(schema))
+        {
+            return false;
+        }
+        if self.schema_exclude.iter().any(|r| r.is_match(schema)) {
+            return false;
+        }
         let name = format!("{schema}.{table}");
         if !self.include.is_empty() {
             return self.include.iter().any(|r| r.is_match(&name));
@@ -226,7 +250,10 @@ impl TableFilter {
 
     /// True when no list is set and every table passes.
     pub fn is_everything(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
+        self.include.is_empty()
+            && self.exclude.is_empty()
+            && self.schema_include.is_empty()
+            && self.schema_exclude.is_empty()
     }
 }
 
@@ -531,6 +558,42 @@ mod tests {
         assert!(!f.matches("public", "audit_log"));
         assert!(f.matches("public", "orders"));
         assert!(TablesConfig::default().filter().unwrap().is_everything());
+    }
+
+    #[test]
+    fn schema_lists_apply_with_the_table_lists() {
+        let t = TablesConfig {
+            schema_include: vec!["inv.*".into()],
+            exclude: vec!["inventory\\.audit".into()],
+            ..Default::default()
+        };
+        let f = t.filter().unwrap();
+        assert!(f.matches("inventory", "orders"));
+        assert!(f.matches("INV", "x"), "case is ignored");
+        assert!(!f.matches("inventory", "audit"), "table list still applies");
+        assert!(!f.matches("public", "orders"), "schema not included");
+        assert!(!f.matches("xinv", "orders"), "anchored");
+        assert!(!f.is_everything());
+
+        let t = TablesConfig {
+            schema_exclude: vec!["staging".into()],
+            ..Default::default()
+        };
+        let f = t.filter().unwrap();
+        assert!(!f.matches("staging", "t"));
+        assert!(f.matches("staging2", "t"));
+
+        let both = TablesConfig {
+            schema_include: vec!["a".into()],
+            schema_exclude: vec!["b".into()],
+            ..Default::default()
+        };
+        assert_eq!(both.filter().unwrap_err().key, "tables.schema_exclude");
+        let bad = TablesConfig {
+            schema_include: vec!["(".into()],
+            ..Default::default()
+        };
+        assert_eq!(bad.filter().unwrap_err().key, "tables.schema_include[0]");
     }
 
     #[test]
