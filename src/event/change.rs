@@ -45,6 +45,8 @@ pub enum SnapshotMarker {
     Last,
     FirstInDataCollection,
     LastInDataCollection,
+    /// A row read by an incremental snapshot while streaming.
+    Incremental,
 }
 
 impl SnapshotMarker {
@@ -77,6 +79,7 @@ impl SnapshotMarker {
             SnapshotMarker::Last => "last",
             SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
             SnapshotMarker::LastInDataCollection => "last_in_data_collection",
+            SnapshotMarker::Incremental => "incremental",
         }
     }
 }

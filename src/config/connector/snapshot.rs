@@ -19,6 +19,9 @@ pub struct SnapshotConfig {
     /// Size of one chunk, in heap pages (8 KiB each by default): tables are split into ctid
     /// ranges of this many pages. Default 4096 (32 MiB).
     pub chunk_pages: u32,
+    /// Debezium `incremental.snapshot.chunk.size`: rows per chunk of an incremental snapshot.
+    /// Default 1024.
+    pub incremental_chunk_size: u32,
 }
 
 impl Default for SnapshotConfig {
@@ -27,6 +30,7 @@ impl Default for SnapshotConfig {
             mode: SnapshotMode::Initial,
             parallelism: 2,
             chunk_pages: 4096,
+            incremental_chunk_size: 1024,
         }
     }
 }
@@ -66,6 +70,12 @@ impl SnapshotConfig {
                 "must be at least 1 (heap pages per chunk, e.g. 4096)",
             ));
         }
+        if self.incremental_chunk_size == 0 {
+            return Err(Violation::new(
+                "snapshot.incremental_chunk_size",
+                "must be at least 1 (rows per incremental snapshot chunk, e.g. 1024)",
+            ));
+        }
         Ok(())
     }
 }
@@ -85,5 +95,11 @@ mod tests {
         c.parallelism = 1;
         c.chunk_pages = 0;
         assert_eq!(c.validate().unwrap_err().key, "snapshot.chunk_pages");
+        c.chunk_pages = 1;
+        c.incremental_chunk_size = 0;
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "snapshot.incremental_chunk_size"
+        );
     }
 }
