@@ -181,6 +181,7 @@ impl TablesConfig {
         Ok(TableFilter {
             include: compile_all(&self.include, "tables.include")?,
             exclude: compile_all(&self.exclude, "tables.exclude")?,
+            never: None,
         })
     }
 }
@@ -212,11 +213,27 @@ fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>, Violation> 
 pub struct TableFilter {
     include: Vec<Regex>,
     exclude: Vec<Regex>,
+    /// A table never captured whatever the lists say (the signal table), as (schema, table).
+    never: Option<(String, String)>,
 }
 
 impl TableFilter {
+    /// The same filter, never capturing `schema.table` (the signal table: its rows are
+    /// signals, not data).
+    pub fn never(mut self, schema: &str, table: &str) -> Self {
+        self.never = Some((schema.to_string(), table.to_string()));
+        self
+    }
+
     /// Whether `schema.table` is captured.
     pub fn matches(&self, schema: &str, table: &str) -> bool {
+        if self
+            .never
+            .as_ref()
+            .is_some_and(|(s, t)| s == schema && t == table)
+        {
+            return false;
+        }
         let name = format!("{schema}.{table}");
         if !self.include.is_empty() {
             return self.include.iter().any(|r| r.is_match(&name));
@@ -226,7 +243,7 @@ impl TableFilter {
 
     /// True when no list is set and every table passes.
     pub fn is_everything(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
+        self.include.is_empty() && self.exclude.is_empty() && self.never.is_none()
     }
 }
 
