@@ -26,6 +26,8 @@ pub(super) struct Signals {
     poll: Option<tokio::time::Interval>,
     signal_table: Option<(String, String)>,
     signal_oid: Option<u32>,
+    /// `source` is in signal.enabled_channels: signal-table rows other than watermarks act.
+    source_channel: bool,
     resume: Option<Lsn>,
     /// The open transaction: committed before the resume position (already handled), its
     /// commit record's position and its xid.
@@ -87,6 +89,7 @@ impl Signals {
             poll,
             signal_table,
             signal_oid: None,
+            source_channel: s.signal.channel_enabled(SignalChannel::Source),
             resume,
             skip: false,
             in_tx: false,
@@ -170,9 +173,11 @@ impl Signals {
                     self.read_chunk().await?;
                 } else if sig.kind == signal::WINDOW_OPEN {
                     self.inc.window_opened(&sig.id);
-                } else {
+                } else if self.source_channel {
                     self.act(&sig, false).await?;
                     self.read_chunk().await?;
+                } else {
+                    tracing::debug!(signal = %sig.id, "signal-table row ignored: \"source\" is not in signal.enabled_channels");
                 }
                 self.stage(tx);
             }

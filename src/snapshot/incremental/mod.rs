@@ -311,14 +311,18 @@ impl Incremental {
         self.watermark(format!("{chunk_id}-close"), signal::WINDOW_CLOSE)
             .await?;
         if !self.state.running() {
-            tracing::info!(
-                chunks = self.state.chunks,
-                rows = self.state.rows,
-                tables = self.state.tables_done,
-                "incremental snapshot completed"
-            );
+            self.log_completed();
         }
         Ok(())
+    }
+
+    fn log_completed(&self) {
+        tracing::info!(
+            chunks = self.state.chunks,
+            rows = self.state.rows,
+            tables = self.state.tables_done,
+            "incremental snapshot completed"
+        );
     }
 
     /// An open watermark arrived through the stream.
@@ -376,6 +380,9 @@ impl Incremental {
         if flight.table_done {
             tracing::info!(table = %table.name, "incremental snapshot of table done");
             self.table = None;
+        }
+        if !self.state.running() {
+            self.log_completed();
         }
         Ok(Some(events))
     }
