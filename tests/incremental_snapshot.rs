@@ -415,3 +415,55 @@ fn sigkill_mid_snapshot_resumes_after_the_last_acknowledged_chunk() {
         "{reads} snapshot reads for {rows} rows ({before_kill} acknowledged before the kill): restarted from the beginning?"
     );
 }
+
+#[test]
+fn read_only_snapshot_without_a_signal_table_converges() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    let rows = 3000;
+    setup(&pg, rows);
+    // No signal table at all: signals come from the file, windows close by WAL position.
+    let file = ConnectorFile::new("ro")
+        .autocreate_mode("filtered")
+        .include_tables(&["public.churn"])
+        .extra(
+            "[snapshot]\nmode = \"no_data\"\nincremental_chunk_size = 250\nincremental_read_only = true\n\
+             [signal]\nenabled_channels = [\"file\"]\npoll_interval = \"100ms\"\n",
+        );
+    let cap = Capture::new(&pg, &kafka, file);
+    let mut child = cap.spawn(None);
+    wait_for_log(&cap, "streaming");
+    let mut writer = background_psql(&pg, &writer_sql(rows, 4));
+    let said = cli_snapshot(&cap, &["--tables", "public.churn"]);
+    assert!(said.contains("appended to"), "{said}");
+    assert!(writer.wait().unwrap().success(), "writer failed");
+    wait_for_log(&cap, "incremental snapshot completed");
+    // Again on an idle database: its windows close on the server's keepalives.
+    let end = pg.mark_end();
+    assert!(common::verify::wait_confirmed(&pg, "ro_slot", &end, WAIT));
+    cli_snapshot(
+        &cap,
+        &["--tables", "public.churn", "--filter", "id <= 1000"],
+    );
+    let started = Instant::now();
+    wait_until("the idle snapshot", &cap, WAIT, || {
+        cap.log().matches("incremental snapshot completed").count() == 2
+    });
+    // Without asking the server for keepalives this takes the server's own keepalive period
+    // per chunk (over 10 s each here).
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "idle read-only snapshot took {:?}",
+        started.elapsed()
+    );
+    catch_up_and_stop(&pg, &cap, "ro_slot", &mut child);
+    let recs = kafka.read_topic("ro.public.churn", rows as usize, WAIT);
+    assert!(snapshot_reads(&recs).len() > rows as usize / 2);
+    assert_eq!(replay(&recs), table_state(&pg));
+    assert_eq!(pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'dbz_signal' AND schemaname = 'public'").trim(), "1");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM dbz_signal").trim(),
+        "0",
+        "read-only wrote watermarks"
+    );
+}

@@ -18,12 +18,17 @@ use crate::snapshot::incremental::{Incremental, IncrementalConfig, IncrementalSt
 use crate::source::admin::Admin;
 use crate::source::pgoutput::{Message, OldTuple};
 
+const NUDGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 pub(super) struct Signals {
     inc: Incremental,
     staged: Staged,
     last_staged: IncrementalState,
     file: Option<FileChannel>,
     poll: Option<tokio::time::Interval>,
+    /// Read-only windows: how often to ask the server for a keepalive while one waits, so an
+    /// idle database does not keep it open until the server's next unprompted keepalive.
+    nudge: tokio::time::Interval,
     signal_table: Option<(String, String)>,
     signal_oid: Option<u32>,
     /// `source` is in signal.enabled_channels: signal-table rows other than watermarks act.
@@ -57,7 +62,7 @@ impl Signals {
             check_signal_table(s, admin, schema, table).await?;
         }
         let mut state = stored.unwrap_or_default();
-        if state.running() && signal_table.is_none() {
+        if state.running() && signal_table.is_none() && !s.snapshot.incremental_read_only {
             tracing::error!(connector = %s.name, tables = state.tables.len(), "an incremental snapshot was running but signal.data_collection is no longer set; it is dropped");
             state.tables.clear();
         }
@@ -77,11 +82,15 @@ impl Signals {
             params: s.params.clone(),
             signal_table: signal_table.clone(),
             chunk_size: s.snapshot.incremental_chunk_size,
+            read_only: s.snapshot.incremental_read_only,
             filter: s.table_filter.clone(),
             publication: s.publication.clone(),
             event: s.event.clone(),
         };
+        let mut nudge = tokio::time::interval(NUDGE_INTERVAL);
+        nudge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Ok(Signals {
+            nudge,
             last_staged: state.clone(),
             inc: Incremental::new(cfg, state),
             staged,
@@ -99,20 +108,29 @@ impl Signals {
     }
 
     /// Completes when there is something to do outside any message: a chunk to read (a
-    /// snapshot resumed or unpaused) or the signal file to poll.
+    /// snapshot resumed or unpaused), the signal file to poll, or a read-only window waiting.
     pub(super) async fn due(&mut self) {
         if self.inc.wants_chunk() {
             return;
         }
-        match &mut self.poll {
-            Some(t) => {
-                t.tick().await;
+        let nudge = self.inc.awaits_position();
+        let poll = async {
+            match &mut self.poll {
+                Some(t) => {
+                    t.tick().await;
+                }
+                None => std::future::pending().await,
             }
-            None => std::future::pending().await,
+        };
+        tokio::select! {
+            _ = poll => {}
+            _ = self.nudge.tick(), if nudge => {}
         }
     }
 
-    pub(super) async fn on_due(&mut self, tx: &TxState) -> Result<(), ConnectorError> {
+    /// Acts on what [`Signals::due`] found; `true` asks the caller to request a keepalive
+    /// from the server (its position may close a read-only window).
+    pub(super) async fn on_due(&mut self, tx: &TxState) -> Result<bool, ConnectorError> {
         if let Some(file) = &mut self.file {
             let polled = file.poll().map_err(|e| {
                 ConnectorError::Config(format!(
@@ -132,7 +150,7 @@ impl Signals {
         }
         self.read_chunk().await?;
         self.stage(tx);
-        Ok(())
+        Ok(self.inc.awaits_position())
     }
 
     /// Called for every decoded message, after the pipeline turned it into `records`.
@@ -151,6 +169,13 @@ impl Signals {
                 self.final_lsn = b.final_lsn;
                 self.xid = b.xid;
                 self.skip = self.resume.is_some_and(|r| b.final_lsn < r);
+                // Read-only windows close before the first transaction committing at or after
+                // the position read with the chunk: its changes are newer than the read.
+                if let Some(id) = self.inc.close_due(b.final_lsn).filter(|_| !self.skip) {
+                    self.close_window(s, wal_start, &id, tx, format, records)?;
+                    self.read_chunk().await?;
+                    self.stage(tx);
+                }
             }
             Message::Commit(_) => self.in_tx = false,
             Message::Relation(r)
@@ -199,6 +224,32 @@ impl Signals {
         Ok(())
     }
 
+    /// A server keepalive outside any transaction: in read-only mode, a window whose position
+    /// the stream has passed closes here. The records go out before the keepalive's
+    /// checkpoint, which then covers them.
+    pub(super) async fn on_keepalive(
+        &mut self,
+        s: &Settings,
+        wal_end: Lsn,
+        tx: &mut TxState,
+        format: &mut JsonFormat,
+        records: &mut Vec<Record>,
+    ) -> Result<(), ConnectorError> {
+        if tx.in_tx {
+            return Ok(());
+        }
+        let Some(id) = self.inc.close_due(wal_end) else {
+            return Ok(());
+        };
+        // Outside a transaction the records are numbered after the keepalive's position.
+        tx.commit_lsn = wal_end;
+        tx.next_index = 0;
+        self.close_window(s, wal_end, &id, tx, format, records)?;
+        self.read_chunk().await?;
+        self.stage(tx);
+        Ok(())
+    }
+
     async fn act(&mut self, sig: &Signal, from_file: bool) -> Result<(), ConnectorError> {
         match sig.action() {
             Ok(Action::ExecuteSnapshot(spec)) => self.inc.execute(&sig.id, spec).await?,
@@ -230,7 +281,7 @@ impl Signals {
     ) -> Result<(), ConnectorError> {
         let point = SnapshotPoint {
             lsn: wal_start,
-            xid: Some(self.xid),
+            xid: self.in_tx.then_some(self.xid),
             ts_micros: now_micros(),
         };
         let Some(events) = self.inc.window_closed(id, &point)? else {

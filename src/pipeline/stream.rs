@@ -184,7 +184,11 @@ pub(super) async fn stream_changes(
                     commit_eos(s, e, sink, ack).await?;
                 }
             }
-            _ = signals.due() => signals.on_due(&tx).await?,
+            _ = signals.due() => {
+                if signals.on_due(&tx).await? {
+                    stream.send_status(true).await?;
+                }
+            }
             ev = stream.next() => {
                 match ev? {
                     None => return Err(ConnectorError::StreamEnded),
@@ -205,6 +209,10 @@ pub(super) async fn stream_changes(
                         // Everything the server decoded before wal_end has been received; when no
                         // transaction is open, confirming it lets an idle or filtered database
                         // release WAL (what pg_recvlogical does, and Debezium does not).
+                        signals.on_keepalive(s, wal_end, &mut tx, &mut format, &mut records).await?;
+                        for rec in records.drain(..) {
+                            sink.send(&rec).await?;
+                        }
                         if !tx.in_tx && wal_end > tx.last_checkpoint {
                             on_checkpoint(s, eos, sink, ack, &mut tx, wal_end).await?;
                         }

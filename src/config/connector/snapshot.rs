@@ -22,6 +22,10 @@ pub struct SnapshotConfig {
     /// Debezium `incremental.snapshot.chunk.size`: rows per chunk of an incremental snapshot.
     /// Default 1024.
     pub incremental_chunk_size: u32,
+    /// Debezium `read.only`: incremental snapshots write nothing to the database; a chunk's
+    /// window closes when the stream passes the WAL position read right after the chunk, so
+    /// they work on a standby or without INSERT on the signal table. Default false.
+    pub incremental_read_only: bool,
 }
 
 impl Default for SnapshotConfig {
@@ -31,6 +35,7 @@ impl Default for SnapshotConfig {
             parallelism: 2,
             chunk_pages: 4096,
             incremental_chunk_size: 1024,
+            incremental_read_only: false,
         }
     }
 }

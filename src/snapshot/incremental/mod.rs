@@ -21,6 +21,7 @@ use window::Window;
 
 use crate::config::{split_table, TableFilter};
 use crate::event::{ChangeEvent, EventBuilder, EventConfig, SnapshotMarker, SnapshotPoint};
+use crate::lsn::Lsn;
 use crate::signal::{self, Signal, SnapshotSpec};
 use crate::snapshot::SnapshotError;
 use crate::source::admin::{Admin, AdminError};
@@ -35,6 +36,8 @@ pub struct IncrementalConfig {
     pub signal_table: Option<(String, String)>,
     /// `snapshot.incremental_chunk_size`.
     pub chunk_size: u32,
+    /// `snapshot.incremental_read_only`: no watermark rows; windows close by WAL position.
+    pub read_only: bool,
     pub filter: TableFilter,
     pub publication: String,
     pub event: EventConfig,
@@ -45,6 +48,9 @@ pub struct IncrementalConfig {
 struct InFlight {
     last_key: Option<KeyText>,
     table_done: bool,
+    /// Read-only mode: the chunk's id and the WAL position read right after it; every
+    /// change the read saw committed before it.
+    close_at: Option<(String, Lsn)>,
 }
 
 pub struct Incremental {
@@ -98,8 +104,8 @@ impl Incremental {
 
     /// `execute-snapshot`: queues the named tables (every captured one when none is named).
     pub async fn execute(&mut self, id: &str, spec: SnapshotSpec) -> Result<(), SnapshotError> {
-        if self.cfg.signal_table.is_none() {
-            tracing::error!(signal = id, "incremental snapshots write watermarks to the signal table: set signal.data_collection; signal ignored");
+        if self.cfg.signal_table.is_none() && !self.cfg.read_only {
+            tracing::error!(signal = id, "incremental snapshots write watermarks to the signal table: set signal.data_collection (or snapshot.incremental_read_only); signal ignored");
             return Ok(());
         }
         let names = if spec.tables.is_empty() {
@@ -195,6 +201,9 @@ impl Incremental {
     }
 
     async fn watermark(&mut self, id: String, kind: &str) -> Result<(), SnapshotError> {
+        if self.cfg.read_only {
+            return Ok(());
+        }
         let (schema, table) = self
             .cfg
             .signal_table
@@ -302,9 +311,18 @@ impl Incremental {
                 rows.into_iter().map(|r| (table.key_of(&r), r)).collect();
             tracing::debug!(table = %task.table, chunk = %chunk_id, rows = keyed.len(), "incremental snapshot chunk read");
             self.window.fill(&chunk_id, keyed);
+            let close_at = if self.cfg.read_only {
+                // Whatever the stream delivers from now on may be newer than the read: the
+                // window is open at once, and closes once the stream passes this position.
+                self.window.open(&chunk_id);
+                Some((chunk_id.clone(), self.wal_position().await?))
+            } else {
+                None
+            };
             self.in_flight = Some(InFlight {
                 last_key: last,
                 table_done,
+                close_at,
             });
             break;
         }
@@ -323,6 +341,42 @@ impl Incremental {
             tables = self.state.tables_done,
             "incremental snapshot completed"
         );
+    }
+
+    /// The server's WAL position now: on a primary the insert position, on a standby the
+    /// replay position. Every transaction the last read saw has its commit record before it.
+    async fn wal_position(&mut self) -> Result<Lsn, SnapshotError> {
+        let text: String = self
+            .conn()
+            .await?
+            .client()
+            .query_one(
+                "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                         ELSE pg_current_wal_insert_lsn() END)::text",
+                &[],
+            )
+            .await
+            .map_err(db("cannot read the WAL position"))?
+            .get(0);
+        text.parse()
+            .map_err(|_| SnapshotError::Unexpected(format!("WAL position {text:?}")))
+    }
+
+    /// Read-only mode: a window waits for the stream to reach a position.
+    pub fn awaits_position(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| f.close_at.is_some())
+    }
+
+    /// Read-only mode: the chunk whose window closes once the stream is at `position` (a
+    /// transaction committing there or later, or the server's keepalive outside transactions).
+    pub fn close_due(&self, position: Lsn) -> Option<String> {
+        self.in_flight
+            .as_ref()
+            .and_then(|f| f.close_at.as_ref())
+            .filter(|(_, at)| position >= *at)
+            .map(|(id, _)| format!("{id}-close"))
     }
 
     /// An open watermark arrived through the stream.
@@ -374,6 +428,7 @@ impl Incremental {
         let flight = self.in_flight.take().unwrap_or(InFlight {
             last_key: None,
             table_done: false,
+            close_at: None,
         });
         self.state
             .chunk_emitted(events.len() as u64, flight.last_key, flight.table_done);
