@@ -109,6 +109,14 @@ pub struct SourceInfo {
     pub origin_lsn: Option<Lsn>,
 }
 
+impl SourceInfo {
+    /// The `lsn` field: Debezium leaves it null on incremental snapshot rows (their position
+    /// is only in `sequence`).
+    pub fn lsn_field(&self) -> Option<Lsn> {
+        (self.snapshot != SnapshotMarker::Incremental).then_some(self.lsn)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventBody {
     /// A row change (or truncate) on a table topic.

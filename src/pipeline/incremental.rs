@@ -34,12 +34,11 @@ pub(super) struct Signals {
     /// `source` is in signal.enabled_channels: signal-table rows other than watermarks act.
     source_channel: bool,
     resume: Option<Lsn>,
-    /// The open transaction: committed before the resume position (already handled), its
-    /// commit record's position and its xid.
+    /// The open transaction: committed before the resume position (already handled), and its
+    /// commit record's position.
     skip: bool,
     in_tx: bool,
     final_lsn: Lsn,
-    xid: u32,
 }
 
 fn now_micros() -> i64 {
@@ -103,7 +102,6 @@ impl Signals {
             skip: false,
             in_tx: false,
             final_lsn: Lsn::ZERO,
-            xid: 0,
         })
     }
 
@@ -167,7 +165,6 @@ impl Signals {
             Message::Begin(b) => {
                 self.in_tx = true;
                 self.final_lsn = b.final_lsn;
-                self.xid = b.xid;
                 self.skip = self.resume.is_some_and(|r| b.final_lsn < r);
                 // Read-only windows close before the first transaction committing at or after
                 // the position read with the chunk: its changes are newer than the read.
@@ -279,14 +276,19 @@ impl Signals {
         format: &mut JsonFormat,
         records: &mut Vec<Record>,
     ) -> Result<(), ConnectorError> {
+        // As Debezium 3.6.3 writes them: `sequence` is the watermark's position twice, `lsn`
+        // and `txId` are null, `ts_ms` is the time of emission.
         let point = SnapshotPoint {
             lsn: wal_start,
-            xid: self.in_tx.then_some(self.xid),
+            xid: None,
             ts_micros: now_micros(),
         };
-        let Some(events) = self.inc.window_closed(id, &point)? else {
+        let Some(mut events) = self.inc.window_closed(id, &point)? else {
             return Ok(());
         };
+        for ev in &mut events {
+            ev.source.last_commit_lsn = Some(wal_start);
+        }
         let first = records.len();
         let rows = events.len();
         for ev in events {
