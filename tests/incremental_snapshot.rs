@@ -474,3 +474,47 @@ fn read_only_snapshot_without_a_signal_table_converges() {
         "read-only wrote watermarks"
     );
 }
+
+#[test]
+fn exactly_once_mode_commits_the_state_with_the_offset_record() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    let rows = 1500;
+    setup(&pg, rows);
+    let file = ConnectorFile::new("eoi").extra(
+        "exactly_once = true\ntransaction_interval = \"100ms\"\n\
+         [snapshot]\nmode = \"no_data\"\nincremental_chunk_size = 200\n\
+         [signal]\ndata_collection = \"public.dbz_signal\"\n",
+    );
+    let cap = Capture::new(&pg, &kafka, file);
+    let mut child = cap.spawn(None);
+    wait_for_log(&cap, "streaming");
+    let mut writer = background_psql(&pg, &writer_sql(rows, 3));
+    cli_snapshot(&cap, &["--tables", "public.churn"]);
+    wait_for_log(&cap, "incremental snapshot completed");
+    assert!(writer.wait().unwrap().success(), "writer failed");
+    catch_up_and_stop(&pg, &cap, "eoi_slot", &mut child);
+    let recs = kafka.read_topic("eoi.public.churn", rows as usize, WAIT);
+    assert_eq!(replay(&recs), table_state(&pg));
+    // The last committed offset record carries the finished snapshot's state.
+    let last = pgcdc::offsets::kafka::read_latest(
+        &kafka.bootstrap(),
+        &[],
+        "eoi.pgcdc-offsets",
+        "eoi",
+        "eoi_slot",
+        WAIT,
+    )
+    .unwrap()
+    .expect("an offset record");
+    let state = last
+        .incremental
+        .expect("incremental state in the offset record");
+    assert_eq!(state.tables_done, 1, "{state:?}");
+    assert!(!state.running());
+    assert_eq!(
+        state.rows,
+        snapshot_reads(&recs).len() as u64,
+        "rows counted = rows published"
+    );
+}
