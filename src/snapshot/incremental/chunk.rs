@@ -224,6 +224,18 @@ pub fn key_text(key: &Key) -> KeyText {
         .collect()
 }
 
+/// Every value of a tuple as text (a row of key columns only, e.g. the maximum key).
+pub fn tuple_text(tuple: &TupleData) -> KeyText {
+    tuple
+        .0
+        .iter()
+        .map(|v| match v {
+            TupleValue::Text(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Runs a `COPY ... TO STDOUT` and parses each row into `columns` values.
 pub async fn copy_rows(
     client: &Client,
@@ -335,5 +347,6 @@ mod tests {
         );
         let short = TupleData(vec![text("1"), TupleValue::Null]);
         assert_eq!(t.key_of(&short), vec![Some(Bytes::from("1")), None]);
+        assert_eq!(tuple_text(&short), vec![Some("1".to_string()), None]);
     }
 }

@@ -242,55 +242,14 @@ impl Incremental {
         self.watermark(format!("{chunk_id}-open"), signal::WINDOW_OPEN)
             .await?;
         while let Some(task) = self.state.current().cloned() {
-            if self.table.as_ref().is_none_or(|t| t.name != task.table) {
-                let (schema, table) = split_table(&task.table).expect("checked when queued");
-                let version = self.conn().await?.server_version_num();
-                let conn = self.conn.as_ref().expect("connected");
-                match chunk::lookup(conn.client(), version, &mut self.builder, &schema, &table)
-                    .await?
-                {
-                    Ok(t) => self.table = Some(t),
-                    Err(refusal) => {
-                        tracing::warn!(table = %task.table, "{}", refusal.message(&task.table));
-                        self.state.finish_current();
-                        continue;
-                    }
-                }
+            if !self.describe_current(&task).await? {
+                continue;
             }
+            let Some(max) = self.max_key(&task).await? else {
+                continue;
+            };
             let table = self.table.as_ref().expect("described above");
             let client = self.conn.as_ref().expect("connected").client();
-            let max = match &task.max_key {
-                Some(m) => m.clone(),
-                None => {
-                    let sql = table.max_key_sql(task.filter.as_deref());
-                    let rows = chunk::copy_rows(client, &sql, table.key_len(), &task.table).await?;
-                    match rows.first() {
-                        Some(r) => {
-                            let all: Vec<usize> = (0..table.key_len()).collect();
-                            let key = all
-                                .iter()
-                                .map(|&i| match r.0.get(i) {
-                                    Some(crate::source::pgoutput::TupleValue::Text(b)) => {
-                                        Some(String::from_utf8_lossy(b).into_owned())
-                                    }
-                                    _ => None,
-                                })
-                                .collect::<KeyText>();
-                            tracing::info!(table = %task.table, max_key = ?key, "incremental snapshot of table started");
-                            if let Some(t) = self.state.tables.first_mut() {
-                                t.max_key = Some(key.clone());
-                            }
-                            key
-                        }
-                        None => {
-                            tracing::info!(table = %task.table, "table is empty; incremental snapshot of it done");
-                            self.state.finish_current();
-                            self.table = None;
-                            continue;
-                        }
-                    }
-                }
-            };
             let sql = table.chunk_sql(
                 task.last_key.as_ref(),
                 &max,
@@ -332,6 +291,53 @@ impl Incremental {
             self.log_completed();
         }
         Ok(())
+    }
+
+    /// Makes `self.table` describe the current table; `false` when the table cannot be read
+    /// incrementally (it is then skipped, and the next one is current).
+    async fn describe_current(&mut self, task: &TableTask) -> Result<bool, SnapshotError> {
+        if self.table.as_ref().is_some_and(|t| t.name == task.table) {
+            return Ok(true);
+        }
+        let (schema, table) = split_table(&task.table).expect("checked when queued");
+        let version = self.conn().await?.server_version_num();
+        let conn = self.conn.as_ref().expect("connected");
+        match chunk::lookup(conn.client(), version, &mut self.builder, &schema, &table).await? {
+            Ok(t) => {
+                self.table = Some(t);
+                Ok(true)
+            }
+            Err(refusal) => {
+                tracing::warn!(table = %task.table, "{}", refusal.message(&task.table));
+                self.table = None;
+                self.state.finish_current();
+                Ok(false)
+            }
+        }
+    }
+
+    /// The current table's upper bound, read (and remembered in the state) when its
+    /// snapshot starts; `None` when the table has no rows (it is then done).
+    async fn max_key(&mut self, task: &TableTask) -> Result<Option<KeyText>, SnapshotError> {
+        if let Some(m) = &task.max_key {
+            return Ok(Some(m.clone()));
+        }
+        let table = self.table.as_ref().expect("described");
+        let client = self.conn.as_ref().expect("connected").client();
+        let sql = table.max_key_sql(task.filter.as_deref());
+        let rows = chunk::copy_rows(client, &sql, table.key_len(), &task.table).await?;
+        let Some(row) = rows.first() else {
+            tracing::info!(table = %task.table, "table is empty; incremental snapshot of it done");
+            self.state.finish_current();
+            self.table = None;
+            return Ok(None);
+        };
+        let key = chunk::tuple_text(row);
+        tracing::info!(table = %task.table, max_key = ?key, "incremental snapshot of table started");
+        if let Some(t) = self.state.tables.first_mut() {
+            t.max_key = Some(key.clone());
+        }
+        Ok(Some(key))
     }
 
     fn log_completed(&self) {
