@@ -206,13 +206,13 @@ pub(super) async fn stream_changes(
                         }
                     }
                     Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
-                        // Everything the server decoded before wal_end has been received; when no
-                        // transaction is open, confirming it lets an idle or filtered database
-                        // release WAL (what pg_recvlogical does, and Debezium does not).
                         signals.on_keepalive(s, wal_end, &mut tx, &mut format, &mut records).await?;
                         for rec in records.drain(..) {
                             sink.send(&rec).await?;
                         }
+                        // Everything the server decoded before wal_end has been received; when no
+                        // transaction is open, confirming it lets an idle or filtered database
+                        // release WAL (what pg_recvlogical does, and Debezium does not).
                         if !tx.in_tx && wal_end > tx.last_checkpoint {
                             on_checkpoint(s, eos, sink, ack, &mut tx, wal_end).await?;
                         }
