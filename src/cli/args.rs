@@ -25,6 +25,38 @@ pub enum Command {
     Run(RunArgs),
     /// Show each connector's stored position, its slot and the slot's lag (read-only).
     Status(StatusArgs),
+    /// Ask a running connector for an incremental snapshot (or stop, pause or resume one)
+    /// through its signal table or signal file.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The connector file.
+    #[arg(value_name = "CONNECTOR_FILE")]
+    pub path: PathBuf,
+
+    /// Tables to snapshot (or stop), `schema.table`, comma-separated [default: every captured
+    /// table].
+    #[arg(long, value_delimiter = ',', value_name = "TABLES")]
+    pub tables: Vec<String>,
+
+    /// An SQL condition limiting the rows read from each of --tables (Debezium's
+    /// additional-conditions), e.g. "created_at > '2026-01-01'".
+    #[arg(long, value_name = "CONDITION", requires = "tables")]
+    pub filter: Option<String>,
+
+    /// Stop the running snapshot (of --tables only, when given).
+    #[arg(long, conflicts_with_all = ["pause", "resume", "filter"])]
+    pub stop: bool,
+
+    /// Pause the running snapshot after its current chunk.
+    #[arg(long, conflicts_with_all = ["stop", "resume", "filter", "tables"])]
+    pub pause: bool,
+
+    /// Resume a paused snapshot.
+    #[arg(long, conflicts_with_all = ["stop", "pause", "filter", "tables"])]
+    pub resume: bool,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +117,33 @@ mod tests {
     #[test]
     fn bad_lsn_is_a_usage_error() {
         let e = Cli::try_parse_from(["pgcdc", "run", "--until-lsn", "nope"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn snapshot_takes_tables_and_a_filter() {
+        let cli = Cli::try_parse_from([
+            "pgcdc",
+            "snapshot",
+            "c.toml",
+            "--tables",
+            "public.a,public.b",
+            "--filter",
+            "x > 1",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Snapshot(a) => {
+                assert_eq!(a.tables, vec!["public.a", "public.b"]);
+                assert_eq!(a.filter.as_deref(), Some("x > 1"));
+                assert!(!a.stop);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let e = Cli::try_parse_from(["pgcdc", "snapshot", "c.toml", "--filter", "x"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "a filter needs tables");
+        let e = Cli::try_parse_from(["pgcdc", "snapshot", "c.toml", "--pause", "--resume"])
+            .unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
 

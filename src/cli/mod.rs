@@ -4,6 +4,7 @@
 mod args;
 mod logging;
 mod run;
+mod snapshot;
 mod status;
 mod validate;
 
@@ -38,6 +39,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(cli.config.as_deref(), args),
         Command::Run(args) => run::run(cli.config.as_deref(), args),
         Command::Status(args) => status::run(cli.config.as_deref(), args),
+        Command::Snapshot(args) => snapshot::run(cli.config.as_deref(), args),
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use pgcdc::config::{ConnectorConfig, ProcessConfig};
 use pgcdc::offsets::FileOffsetStore;
 use pgcdc::pipeline::Settings;
+use pgcdc::snapshot::incremental::IncrementalState;
 use pgcdc::source::admin::Admin;
 use pgcdc::Lsn;
 
@@ -45,6 +46,30 @@ pub fn run(config: Option<&std::path::Path>, args: StatusArgs) -> ExitCode {
     }
 }
 
+/// The incremental snapshot's state as the offsets file records it (acknowledged progress).
+fn incremental(state: Option<&IncrementalState>) -> String {
+    let Some(st) = state.filter(|s| s.running()) else {
+        return match state {
+            Some(s) if s.tables_done > 0 => format!(
+                "none running (last one: {} tables, {} chunks, {} rows)",
+                s.tables_done, s.chunks, s.rows
+            ),
+            _ => "none running".to_string(),
+        };
+    };
+    let cur = st.current().expect("running");
+    format!(
+        "{}, table {} ({} chunks, {} rows done), {} tables queued after it; total {} chunks, {} rows",
+        if st.paused { "paused" } else { "running" },
+        cur.table,
+        cur.chunks,
+        cur.rows,
+        st.tables.len() - 1,
+        st.chunks,
+        st.rows
+    )
+}
+
 async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(out, "connector {}", c.name);
@@ -63,6 +88,11 @@ async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, 
                 out,
                 "  offsets: {} (position {pos}, {snap})",
                 path.display()
+            );
+            let _ = writeln!(
+                out,
+                "  incremental snapshot: {}",
+                incremental(store.incremental())
             );
         }
         Err(e) => {

@@ -14,11 +14,12 @@ mod secret;
 mod set;
 
 pub use connector::{
-    AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, EventsConfig,
+    split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, EventsConfig,
     ExtractChangedConfig, FormatConfig, FormatKind, HeartbeatConfig, MismatchStrategy,
-    OffsetStoreKind, OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig,
-    SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig, TopicCreationConfig,
-    TransformConfig, UnwrapConfig, DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
+    OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel, SignalConfig, SinkConfig,
+    SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig,
+    TopicCreationConfig, TransformConfig, UnwrapConfig, DEFAULT_TRANSACTION_INTERVAL,
+    MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -45,6 +45,8 @@ pub enum SnapshotMarker {
     Last,
     FirstInDataCollection,
     LastInDataCollection,
+    /// A row read by an incremental snapshot while streaming.
+    Incremental,
 }
 
 impl SnapshotMarker {
@@ -77,6 +79,7 @@ impl SnapshotMarker {
             SnapshotMarker::Last => "last",
             SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
             SnapshotMarker::LastInDataCollection => "last_in_data_collection",
+            SnapshotMarker::Incremental => "incremental",
         }
     }
 }
@@ -104,6 +107,14 @@ pub struct SourceInfo {
     pub xid: Option<u32>,
     pub origin: Option<Arc<str>>,
     pub origin_lsn: Option<Lsn>,
+}
+
+impl SourceInfo {
+    /// The `lsn` field: Debezium leaves it null on incremental snapshot rows (their position
+    /// is only in `sequence`).
+    pub fn lsn_field(&self) -> Option<Lsn> {
+        (self.snapshot != SnapshotMarker::Incremental).then_some(self.lsn)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,8 +5,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{OffsetError, StoredOffset};
+use super::{OffsetError, Staged, StoredOffset};
 use crate::lsn::Lsn;
+use crate::snapshot::incremental::IncrementalState;
 
 pub struct FileOffsetStore {
     path: PathBuf,
@@ -15,6 +16,10 @@ pub struct FileOffsetStore {
     /// Last written position: writes never move it backwards.
     last: Option<Lsn>,
     snapshot_completed: bool,
+    /// The incremental snapshot state last written.
+    incremental: Option<IncrementalState>,
+    /// States waiting for their checkpoint (see [`Staged`]).
+    staged: Option<Staged>,
 }
 
 impl FileOffsetStore {
@@ -26,10 +31,13 @@ impl FileOffsetStore {
             slot: slot.to_string(),
             last: None,
             snapshot_completed: false,
+            incremental: None,
+            staged: None,
         };
         if let Some(o) = store.read()? {
             store.last = Some(o.lsn);
             store.snapshot_completed = o.snapshot_completed;
+            store.incremental = o.incremental;
         }
         Ok(store)
     }
@@ -46,6 +54,17 @@ impl FileOffsetStore {
     /// Whether a snapshot was completed (all its records acknowledged) for this connector.
     pub fn snapshot_completed(&self) -> bool {
         self.snapshot_completed
+    }
+
+    /// The stored incremental snapshot state.
+    pub fn incremental(&self) -> Option<&IncrementalState> {
+        self.incremental.as_ref()
+    }
+
+    /// From now on, every write takes the newest incremental state staged before its
+    /// position.
+    pub fn set_staged(&mut self, staged: Option<Staged>) {
+        self.staged = staged;
     }
 
     fn read(&self) -> Result<Option<StoredOffset>, OffsetError> {
@@ -84,7 +103,18 @@ impl FileOffsetStore {
     /// Durably records `lsn`. A position at or below the stored one is a no-op, so callers can
     /// never move progress backwards.
     pub fn store(&mut self, lsn: Lsn) -> Result<bool, OffsetError> {
+        let incremental = self.staged.as_ref().and_then(|s| s.settle(lsn));
+        let changed = incremental.is_some() && incremental != self.incremental;
+        if changed {
+            self.incremental = incremental;
+        }
         if self.last.is_some_and(|l| lsn <= l) {
+            if changed {
+                // A state reached at an already stored position (a signal acted on while
+                // idle): stored without moving the position.
+                let last = self.last.expect("checked");
+                self.write(last, self.snapshot_completed)?;
+            }
             return Ok(false);
         }
         self.write(lsn, self.snapshot_completed)?;
@@ -107,13 +137,18 @@ impl FileOffsetStore {
             return Ok(false);
         }
         let lsn = self.last.map_or(o.lsn, |l| l.max(o.lsn));
+        if ahead {
+            self.incremental = o.incremental.clone();
+        }
         self.write(lsn, self.snapshot_completed || o.snapshot_completed)?;
         Ok(true)
     }
 
     /// The record this store would write for `lsn`.
     pub fn record(&self, lsn: Lsn, snapshot_completed: bool) -> StoredOffset {
-        StoredOffset::new(&self.connector, &self.slot, lsn, snapshot_completed)
+        let mut o = StoredOffset::new(&self.connector, &self.slot, lsn, snapshot_completed);
+        o.incremental = self.incremental.clone();
+        o
     }
 
     fn write(&mut self, lsn: Lsn, snapshot_completed: bool) -> Result<(), OffsetError> {
@@ -203,6 +238,49 @@ mod tests {
         let again = FileOffsetStore::open(&path, "c", "s").unwrap();
         assert_eq!(again.position(), Some(Lsn(70)));
         assert!(again.snapshot_completed());
+    }
+
+    #[test]
+    fn incremental_state_is_written_with_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        let mut s = FileOffsetStore::open(&path, "c", "s").unwrap();
+        s.store(Lsn(10)).unwrap();
+        let staged = Staged::new(None);
+        s.set_staged(Some(staged.clone()));
+        let state = IncrementalState {
+            rows: 7,
+            ..Default::default()
+        };
+        staged.stage(Lsn(20), state.clone());
+        // The checkpoint at 20 is not after the state's position: not yet.
+        s.store(Lsn(20)).unwrap();
+        assert_eq!(
+            FileOffsetStore::open(&path, "c", "s")
+                .unwrap()
+                .incremental(),
+            None
+        );
+        s.store(Lsn(30)).unwrap();
+        let again = FileOffsetStore::open(&path, "c", "s").unwrap();
+        assert_eq!(again.incremental(), Some(&state));
+        assert_eq!(again.position(), Some(Lsn(30)));
+        // A state reached at the stored position is written without moving it.
+        let idle = IncrementalState {
+            signal_file_offset: 99,
+            ..Default::default()
+        };
+        staged.stage(Lsn(0), idle.clone());
+        assert!(!s.store(Lsn(30)).unwrap());
+        assert_eq!(
+            FileOffsetStore::open(&path, "c", "s")
+                .unwrap()
+                .incremental(),
+            Some(&idle)
+        );
+        // Snapshot completion and the offset record keep it.
+        s.store_snapshot_completed(Lsn(5)).unwrap();
+        assert_eq!(s.record(Lsn(5), true).incremental, Some(idle));
     }
 
     #[test]

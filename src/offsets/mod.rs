@@ -6,10 +6,13 @@
 
 mod file;
 pub mod kafka;
+mod staged;
 
 pub use file::FileOffsetStore;
+pub use staged::Staged;
 
 use crate::lsn::Lsn;
+use crate::snapshot::incremental::IncrementalState;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredOffset {
@@ -26,6 +29,10 @@ pub struct StoredOffset {
     /// Files written before snapshots existed lack it: no snapshot was recorded.
     #[serde(default)]
     pub snapshot_completed: bool,
+    /// The incremental snapshot and signal file position at this checkpoint. Files written
+    /// before incremental snapshots existed lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalState>,
 }
 
 impl StoredOffset {
@@ -41,6 +48,7 @@ impl StoredOffset {
             lsn_int: lsn.as_u64(),
             updated_ms,
             snapshot_completed,
+            incremental: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! position after a backoff; definite errors stop the connector with a message saying what to do.
 
 mod error;
+mod incremental;
 mod position;
 mod settings;
 mod snapshot_phase;
@@ -25,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{ConnectorConfig, ProcessConfig};
-use crate::offsets::FileOffsetStore;
+use crate::offsets::{FileOffsetStore, Staged};
 use crate::progress;
 use crate::sink::KafkaSink;
 use crate::source::admin::{Admin, PublicationMode};
@@ -261,12 +262,21 @@ async fn session_inner(
         stream.set_flushed(r);
     }
     let snapshot_completed = store.snapshot_completed();
+    let stored = store.incremental().cloned();
+    let staged = Staged::new(stored.clone());
+    let mut signals =
+        match incremental::Signals::start(s, &admin, stored, staged.clone(), resume).await {
+            Ok(sig) => sig,
+            Err(e) => return (store, false, Err(e)),
+        };
+    store.set_staged(Some(staged.clone()));
     let ack = progress::spawn(store, sink.acks(), s.offsets_flush_interval, ACK_CHANNEL);
     let mut durable = ack.durable.clone();
     let mut eos = s.exactly_once.as_ref().map(|cfg| EosState {
         cfg,
         snapshot_completed,
         pending: None,
+        staged: staged.clone(),
     });
     let streamed = stream_changes(
         &mut eos,
@@ -279,13 +289,15 @@ async fn session_inner(
         resume,
         opts,
         stop,
+        &mut signals,
     )
     .await;
     drop(ack.tx);
-    let (store, acked) = match ack.handle.await {
+    let (mut store, acked) = match ack.handle.await {
         Ok(r) => r,
         Err(e) => panic!("acknowledger task panicked: {e}"),
     };
+    store.set_staged(None);
     // When the acknowledger stopped first, its error is the cause worth reporting.
     let mut result = match (streamed, acked) {
         (Err(ConnectorError::AcknowledgerGone), Err(e)) => Err(e.into()),
@@ -315,7 +327,12 @@ async fn prepare(s: &Settings) -> Result<Admin, ConnectorError> {
         return Err(ConnectorError::WalLevel(wal_level));
     }
     let tables = if s.publication_mode == PublicationMode::Filtered {
-        publication_tables(&admin, &s.table_filter).await?
+        let mut t = publication_tables(&admin, &s.table_filter).await?;
+        // Signals and watermarks arrive through the stream, whatever the table filter says.
+        if let Some((schema, table)) = s.signal.table() {
+            t.push(format!("{schema}.{table}"));
+        }
+        t
     } else {
         Vec::new()
     };

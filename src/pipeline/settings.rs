@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::ConnectorError;
 use crate::config::{
     self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
-    SnapshotConfig, TableFilter,
+    SignalConfig, SnapshotConfig, TableFilter,
 };
 use crate::event::EventConfig;
 use crate::lsn::Lsn;
@@ -49,6 +49,10 @@ pub struct Settings {
     pub transforms: Arc<TransformChain>,
     /// `sink.exactly_once`: Kafka transactions with offset records.
     pub exactly_once: Option<ExactlyOnce>,
+    /// `[signal]`.
+    pub signal: SignalConfig,
+    /// The file channel's file (`signal.file` or its default).
+    pub signal_file: std::path::PathBuf,
 }
 
 /// Exactly-once mode settings.
@@ -114,9 +118,12 @@ impl Settings {
                 .transaction_interval
                 .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
         });
-        let table_filter = c
+        let mut table_filter = c
             .table_filter()
             .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?;
+        if let Some((schema, table)) = c.signal.table() {
+            table_filter = table_filter.never(&schema, &table);
+        }
         Ok(Settings {
             name: c.name.clone(),
             params,
@@ -166,6 +173,8 @@ impl Settings {
             offsets_flush_interval: Duration::from_millis(200),
             transforms: Arc::new(TransformChain::from_config(&c.transforms)),
             exactly_once,
+            signal: c.signal.clone(),
+            signal_file: c.signal_file(process),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use tokio::sync::watch;
 
+use super::incremental::Signals;
 use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
 use crate::event::txmeta::TxMetadata;
 use crate::event::{ChangeEvent, EventBody, EventBuilder};
@@ -36,6 +37,8 @@ pub(super) struct EosState<'a> {
     pub(super) snapshot_completed: bool,
     /// The newest position covered by the open Kafka transaction, to be committed with it.
     pub(super) pending: Option<Lsn>,
+    /// Incremental snapshot states, written into the offset record of their checkpoint.
+    pub(super) staged: crate::offsets::Staged,
 }
 
 /// The offset record for `o`, keyed by connector name (the topic is compacted).
@@ -60,7 +63,8 @@ pub(super) async fn commit_eos(
     let Some(lsn) = eos.pending.take() else {
         return Ok(());
     };
-    let o = StoredOffset::new(&s.name, &s.slot, lsn, eos.snapshot_completed);
+    let mut o = StoredOffset::new(&s.name, &s.slot, lsn, eos.snapshot_completed);
+    o.incremental = eos.staged.at(lsn);
     sink.send(&offset_record(eos.cfg, &s.name, &o)).await?;
     let records = sink.transaction_records();
     sink.commit_transaction()?;
@@ -112,6 +116,7 @@ pub(super) async fn stream_changes(
     resume: Option<Lsn>,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
+    signals: &mut Signals,
 ) -> Result<(), ConnectorError> {
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
@@ -179,6 +184,11 @@ pub(super) async fn stream_changes(
                     commit_eos(s, e, sink, ack).await?;
                 }
             }
+            _ = signals.due() => {
+                if signals.on_due(&tx).await? {
+                    stream.send_status(true).await?;
+                }
+            }
             ev = stream.next() => {
                 match ev? {
                     None => return Err(ConnectorError::StreamEnded),
@@ -187,6 +197,7 @@ pub(super) async fn stream_changes(
                         lookup_catalog(admin, &msg, &mut builder).await?;
                         let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records };
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
+                        signals.on_message(s, wal_start, &msg, &mut tx, &mut format, &mut records).await?;
                         for rec in records.drain(..) {
                             sink.send(&rec).await?;
                         }
@@ -195,6 +206,10 @@ pub(super) async fn stream_changes(
                         }
                     }
                     Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
+                        signals.on_keepalive(s, wal_end, &mut tx, &mut format, &mut records).await?;
+                        for rec in records.drain(..) {
+                            sink.send(&rec).await?;
+                        }
                         // Everything the server decoded before wal_end has been received; when no
                         // transaction is open, confirming it lets an idle or filtered database
                         // release WAL (what pg_recvlogical does, and Debezium does not).

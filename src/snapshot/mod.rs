@@ -13,6 +13,7 @@
 //! encode records; the coordinator alone produces to Kafka (one producer, its backpressure),
 //! and a waiter task collects the acknowledgements.
 
+pub mod incremental;
 mod markers;
 mod plan;
 mod progress;
@@ -134,7 +135,7 @@ fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Snaps
 /// A connection with the session settings the replication connection uses, so every value's
 /// text is what pgoutput would send; no timeouts, since the coordinator sits idle in its
 /// transaction for the whole snapshot.
-async fn connect(params: &ConnectParams) -> Result<Admin, SnapshotError> {
+pub(crate) async fn connect(params: &ConnectParams) -> Result<Admin, SnapshotError> {
     let conn = Admin::connect(params).await?;
     let mut sql: String = SESSION_SETTINGS
         .iter()

@@ -144,6 +144,71 @@ pub async fn tables(
         .map_err(db(format!(
             "cannot list the tables of publication {publication:?}"
         )))?;
+    // TID range scans (PostgreSQL 14+) make a ctid range cost only its pages; before that each
+    // chunk would scan the whole table.
+    let can_split = server_version_num >= 140000;
+    let mut out = Vec::new();
+    for r in &rows {
+        let oid: u32 = r.get(0);
+        let namespace: String = r.get(1);
+        let name: String = r.get(2);
+        if !filter.matches(&namespace, &name) {
+            continue;
+        }
+        let relkind: String = r.get(3);
+        let replident: String = r.get(4);
+        let pages: i64 = r.get(5);
+        let d = describe(
+            client,
+            server_version_num,
+            builder,
+            oid,
+            &namespace,
+            &name,
+            &relkind,
+            &replident,
+        )
+        .await?;
+        let plain = relkind == "r";
+        let chunk_pages = (plain && can_split && pages >= MIN_SPLIT_PAGES).then(|| {
+            // Spread a table over all workers, but never beyond the configured chunk size.
+            let per_worker = (pages + parallelism as i64 - 1) / parallelism as i64;
+            per_worker.clamp(1, i64::from(chunk_pages))
+        });
+        out.push(SnapshotTable {
+            schema: d.schema,
+            from: d.from,
+            columns: d.columns,
+            pages,
+            chunk_pages,
+        });
+    }
+    Ok(out)
+}
+
+/// A table registered with an [`EventBuilder`] the way a Relation message would register it.
+pub(crate) struct Described {
+    pub schema: Arc<TableSchema>,
+    /// `ONLY "schema"."table"` (plain tables) or `"schema"."table"`.
+    pub from: String,
+    /// The quoted column list in attnum order.
+    pub columns: String,
+}
+
+/// Builds the schema of one table as a Relation message would describe it, with the catalog
+/// facts the stream path adds (key columns, NOT NULL, type names, enum labels), and registers
+/// it with `builder`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn describe(
+    client: &Client,
+    server_version_num: u32,
+    builder: &mut EventBuilder,
+    oid: u32,
+    namespace: &str,
+    name: &str,
+    relkind: &str,
+    replident: &str,
+) -> Result<Described, SnapshotError> {
     let generated = if server_version_num >= 120000 {
         "AND a.attgenerated = ''"
     } else {
@@ -162,88 +227,62 @@ pub async fn tables(
          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped {generated}
          ORDER BY a.attnum"
     );
-    // TID range scans (PostgreSQL 14+) make a ctid range cost only its pages; before that each
-    // chunk would scan the whole table.
-    let can_split = server_version_num >= 140000;
-    let mut out = Vec::new();
-    for r in &rows {
-        let oid: u32 = r.get(0);
-        let namespace: String = r.get(1);
-        let name: String = r.get(2);
-        if !filter.matches(&namespace, &name) {
-            continue;
+    let replica_identity = match replident {
+        "f" => ReplicaIdentity::Full,
+        "n" => ReplicaIdentity::Nothing,
+        "i" => ReplicaIdentity::Index,
+        _ => ReplicaIdentity::Default,
+    };
+    let cols = client
+        .query(&column_sql, &[&oid])
+        .await
+        .map_err(db(format!("cannot read the columns of {namespace}.{name}")))?;
+    let mut columns = Vec::with_capacity(cols.len());
+    for c in &cols {
+        let type_oid: u32 = c.get(1);
+        if type_oid >= FIRST_NON_BUILTIN_TYPE {
+            register_type(client, builder, type_oid).await?;
         }
-        let relkind: String = r.get(3);
-        let replica_identity = match r.get::<_, String>(4).as_str() {
-            "f" => ReplicaIdentity::Full,
-            "n" => ReplicaIdentity::Nothing,
-            "i" => ReplicaIdentity::Index,
-            _ => ReplicaIdentity::Default,
-        };
-        let pages: i64 = r.get(5);
-        let cols = client
-            .query(&column_sql, &[&oid])
-            .await
-            .map_err(db(format!("cannot read the columns of {namespace}.{name}")))?;
-        let mut columns = Vec::with_capacity(cols.len());
-        for c in &cols {
-            let type_oid: u32 = c.get(1);
-            if type_oid >= FIRST_NON_BUILTIN_TYPE {
-                register_type(client, builder, type_oid).await?;
-            }
-            columns.push(Column {
-                flags: u8::from(c.get::<_, bool>(3)),
-                name: c.get(0),
-                type_oid,
-                type_modifier: c.get(2),
-            });
-        }
-        let column_list = columns
-            .iter()
-            .map(|c| quote_ident(&c.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let info = catalog::table_info(client, oid).await?;
-        builder.set_table_info(&namespace, &name, info);
-        let relation = Relation {
-            xid: None,
-            oid,
-            namespace: namespace.clone(),
-            name: name.clone(),
-            replica_identity,
-            columns,
-        };
-        let mut none = Vec::new();
-        builder.handle(Lsn::ZERO, &Message::Relation(relation), &mut none)?;
-        let schema = builder
-            .table(oid)
-            .cloned()
-            .ok_or_else(|| SnapshotError::Unexpected(format!("no schema built for {oid}")))?;
-        let plain = relkind == "r";
-        let from = format!(
-            "{}{}.{}",
-            if plain { "ONLY " } else { "" },
-            quote_ident(&namespace),
-            quote_ident(&name)
-        );
-        let chunk_pages = (plain && can_split && pages >= MIN_SPLIT_PAGES).then(|| {
-            // Spread a table over all workers, but never beyond the configured chunk size.
-            let per_worker = (pages + parallelism as i64 - 1) / parallelism as i64;
-            per_worker.clamp(1, i64::from(chunk_pages))
-        });
-        out.push(SnapshotTable {
-            schema,
-            from,
-            columns: if column_list.is_empty() {
-                String::new()
-            } else {
-                column_list
-            },
-            pages,
-            chunk_pages,
+        columns.push(Column {
+            flags: u8::from(c.get::<_, bool>(3)),
+            name: c.get(0),
+            type_oid,
+            type_modifier: c.get(2),
         });
     }
-    Ok(out)
+    let column_list = columns
+        .iter()
+        .map(|c| quote_ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let info = catalog::table_info(client, oid).await?;
+    builder.set_table_info(namespace, name, info);
+    let relation = Relation {
+        xid: None,
+        oid,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        replica_identity,
+        columns,
+    };
+    let mut none = Vec::new();
+    builder.handle(Lsn::ZERO, &Message::Relation(relation), &mut none)?;
+    let schema = builder
+        .table(oid)
+        .cloned()
+        .ok_or_else(|| SnapshotError::Unexpected(format!("no schema built for {oid}")))?;
+    let plain = relkind == "r";
+    let from = format!(
+        "{}{}.{}",
+        if plain { "ONLY " } else { "" },
+        quote_ident(namespace),
+        quote_ident(name)
+    );
+    Ok(Described {
+        schema,
+        from,
+        columns: column_list,
+    })
 }
 
 async fn register_type(

@@ -243,7 +243,9 @@ impl FieldRef {
             EnvelopeField::Schema => table.map_or(Value::Null, |t| text(&t.schema_name)),
             EnvelopeField::Table => table.map_or(Value::Null, |t| text(&t.table_name)),
             EnvelopeField::TxId => s.xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
-            EnvelopeField::Lsn => Value::Int64(s.lsn.as_u64() as i64),
+            EnvelopeField::Lsn => s
+                .lsn_field()
+                .map_or(Value::Null, |l| Value::Int64(l.as_u64() as i64)),
             EnvelopeField::Xmin | EnvelopeField::Transaction => Value::Null,
             EnvelopeField::Origin => s.origin.as_deref().map_or(Value::Null, text),
             EnvelopeField::OriginLsn => s

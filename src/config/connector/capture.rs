@@ -195,6 +195,7 @@ impl TablesConfig {
             schema_exclude: compile_all(&self.schema_exclude, "tables.schema_exclude")?,
             include: compile_all(&self.include, "tables.include")?,
             exclude: compile_all(&self.exclude, "tables.exclude")?,
+            never: None,
         })
     }
 }
@@ -228,11 +229,27 @@ pub struct TableFilter {
     schema_exclude: Vec<Regex>,
     include: Vec<Regex>,
     exclude: Vec<Regex>,
+    /// A table never captured whatever the lists say (the signal table), as (schema, table).
+    never: Option<(String, String)>,
 }
 
 impl TableFilter {
+    /// The same filter, never capturing `schema.table` (the signal table: its rows are
+    /// signals, not data).
+    pub fn never(mut self, schema: &str, table: &str) -> Self {
+        self.never = Some((schema.to_string(), table.to_string()));
+        self
+    }
+
     /// Whether `schema.table` is captured.
     pub fn matches(&self, schema: &str, table: &str) -> bool {
+        if self
+            .never
+            .as_ref()
+            .is_some_and(|(s, t)| s == schema && t == table)
+        {
+            return false;
+        }
         if !self.schema_include.is_empty()
             && !self.schema_include.iter().any(|r| r.is_match(schema))
         {
@@ -254,6 +271,7 @@ impl TableFilter {
             && self.exclude.is_empty()
             && self.schema_include.is_empty()
             && self.schema_exclude.is_empty()
+            && self.never.is_none()
     }
 }
 

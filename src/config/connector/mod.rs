@@ -5,6 +5,7 @@ mod columns;
 mod database;
 mod heartbeat;
 mod output;
+mod signal;
 mod snapshot;
 mod transforms;
 
@@ -22,6 +23,7 @@ pub use output::{
     FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
     SinkKind, TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
 };
+pub use signal::{split_table, SignalChannel, SignalConfig};
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
 pub use transforms::{ExtractChangedConfig, TransformConfig, UnwrapConfig};
 
@@ -63,6 +65,9 @@ pub struct ConnectorConfig {
     pub offsets: OffsetsConfig,
     #[serde(default)]
     pub heartbeat: HeartbeatConfig,
+    /// `[signal]`: signal channels (incremental snapshots on demand).
+    #[serde(default)]
+    pub signal: SignalConfig,
     /// The file this connector was loaded from (empty when built in code).
     #[serde(skip)]
     pub file: PathBuf,
@@ -138,6 +143,7 @@ impl ConnectorConfig {
         self.sink.validate()?;
         self.offsets.validate()?;
         self.heartbeat.validate()?;
+        self.signal.validate()?;
         Ok(())
     }
 
@@ -146,6 +152,14 @@ impl ConnectorConfig {
         match &self.offsets.path {
             Some(path) => path.clone(),
             None => process.data_dir.join(format!("{}.offsets.json", self.name)),
+        }
+    }
+
+    /// The file channel's signal file: `signal.file`, or `<data_dir>/<name>.signals`.
+    pub fn signal_file(&self, process: &ProcessConfig) -> PathBuf {
+        match &self.signal.file {
+            Some(path) => path.clone(),
+            None => process.data_dir.join(format!("{}.signals", self.name)),
         }
     }
 

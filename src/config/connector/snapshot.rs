@@ -23,6 +23,13 @@ pub struct SnapshotConfig {
     /// a snapshot runs, when no progress bar is shown. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub progress_interval: std::time::Duration,
+    /// Debezium `incremental.snapshot.chunk.size`: rows per chunk of an incremental snapshot.
+    /// Default 1024.
+    pub incremental_chunk_size: u32,
+    /// Debezium `read.only`: incremental snapshots write nothing to the database; a chunk's
+    /// window closes when the stream passes the WAL position read right after the chunk, so
+    /// they work on a standby or without INSERT on the signal table. Default false.
+    pub incremental_read_only: bool,
 }
 
 impl Default for SnapshotConfig {
@@ -32,6 +39,8 @@ impl Default for SnapshotConfig {
             parallelism: 2,
             chunk_pages: 4096,
             progress_interval: std::time::Duration::from_secs(5),
+            incremental_chunk_size: 1024,
+            incremental_read_only: false,
         }
     }
 }
@@ -77,6 +86,12 @@ impl SnapshotConfig {
                 "must be longer than zero (e.g. \"5s\")",
             ));
         }
+        if self.incremental_chunk_size == 0 {
+            return Err(Violation::new(
+                "snapshot.incremental_chunk_size",
+                "must be at least 1 (rows per incremental snapshot chunk, e.g. 1024)",
+            ));
+        }
         Ok(())
     }
 }
@@ -96,5 +111,11 @@ mod tests {
         c.parallelism = 1;
         c.chunk_pages = 0;
         assert_eq!(c.validate().unwrap_err().key, "snapshot.chunk_pages");
+        c.chunk_pages = 1;
+        c.incremental_chunk_size = 0;
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "snapshot.incremental_chunk_size"
+        );
     }
 }

@@ -634,7 +634,7 @@ fn write_source(
     out.extend_from_slice(schema_table_txid);
     write_opt_i64(out, s.xid.map(i64::from));
     out.extend_from_slice(b",\"lsn\":");
-    write::i64(out, s.lsn.as_u64() as i64);
+    write_opt_i64(out, s.lsn_field().map(|l| l.as_u64() as i64));
     out.extend_from_slice(b",\"xmin\":null,\"origin\":");
     match &s.origin {
         Some(o) => write::str(out, o),
