@@ -564,7 +564,12 @@ fn primary_key_change_headers() {
     let h = |r: &Record| {
         r.headers
             .iter()
-            .map(|(k, v)| (k.clone(), String::from_utf8(v.clone().unwrap()).unwrap()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8(v.clone().unwrap().to_vec()).unwrap(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(

@@ -29,7 +29,7 @@ async fn records_arrive_in_order_with_keys_and_headers() {
                 Some(format!("{{\"n\":{i}}}").into_bytes())
             },
             headers: vec![
-                ("h".into(), Some(format!("{i}").into_bytes())),
+                ("h".into(), Some(format!("{i}").into_bytes().into())),
                 ("n".into(), None),
             ],
             event_id: None,

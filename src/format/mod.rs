@@ -6,6 +6,11 @@ use std::sync::Arc;
 
 pub use json::JsonFormat;
 
+/// One Kafka header: a name and a value, `None` for a header without a value. Both are
+/// reference-counted so that headers on every record (Debezium's context headers) are shared,
+/// not copied per record.
+pub type Header = (Arc<str>, Option<bytes::Bytes>);
+
 /// One Kafka record. `value: None` is a tombstone; `key: None` a null key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -14,7 +19,7 @@ pub struct Record {
     pub value: Option<Vec<u8>>,
     /// Names and values; `None` is a header without a value (what Kafka Connect writes for a
     /// null header value).
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub headers: Vec<Header>,
     /// Sent as the `pgcdc.event.id` header; set by the pipeline, which knows the WAL position.
     pub event_id: Option<EventId>,
 }

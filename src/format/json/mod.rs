@@ -231,7 +231,7 @@ pub struct JsonFormat {
     connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
     binary_mode: BinaryMode,
     /// Appended to every record's headers (Debezium's `__debezium.context.*`).
-    context_headers: Vec<(String, Vec<u8>)>,
+    context_headers: Vec<crate::format::Header>,
 }
 
 impl JsonFormat {
@@ -258,7 +258,10 @@ impl JsonFormat {
 
     /// Headers added to every table record after any key-change header.
     pub fn set_context_headers(&mut self, headers: Vec<(String, Vec<u8>)>) {
-        self.context_headers = headers;
+        self.context_headers = headers
+            .into_iter()
+            .map(|(k, v)| (Arc::from(k), Some(bytes::Bytes::from(v))))
+            .collect();
     }
 
     /// Appends the record(s) of one event (always exactly one today).
@@ -269,20 +272,18 @@ impl JsonFormat {
             | EventBody::Flat { table, .. } => {
                 let mut r = self.encode_table_event(ev, table);
                 // Debezium puts them on table events (tombstones included), not on messages.
-                r.headers.extend(
-                    self.context_headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Some(v.clone()))),
-                );
+                r.headers.extend(self.context_headers.iter().cloned());
                 r
             }
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
             EventBody::Transaction(rec) => self.encode_transaction(ev, rec),
         };
         let mut record = record;
-        record
-            .headers
-            .extend(ev.headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        record.headers.extend(
+            ev.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().map(bytes::Bytes::from))),
+        );
         out.push(record);
         Ok(())
     }
@@ -341,7 +342,7 @@ impl JsonFormat {
             Some((kind, k)) => {
                 let mut h = Vec::with_capacity(32);
                 tj.key_fields.write_row(&mut h, k);
-                vec![(kind.header_name().to_string(), Some(h))]
+                vec![(Arc::from(kind.header_name()), Some(h.into()))]
             }
             None => Vec::new(),
         };
@@ -750,7 +751,7 @@ mod tests {
         f.encode(&ev, &mut recs).unwrap();
         assert_eq!(
             recs[0].headers,
-            vec![("h".to_string(), Some(b"v".to_vec()))]
+            vec![(Arc::from("h"), Some(bytes::Bytes::from_static(b"v")))]
         );
         let msg = ChangeEvent {
             body: EventBody::Message {
