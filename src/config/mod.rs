@@ -14,11 +14,11 @@ mod secret;
 mod set;
 
 pub use connector::{
-    AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, EventsConfig, FormatConfig,
-    FormatKind, HeartbeatConfig, MismatchStrategy, OffsetStoreKind, OffsetsConfig,
-    PublicationConfig, SinkConfig, SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode,
-    TableFilter, TablesConfig, TopicCreationConfig, TransformConfig, UnwrapConfig,
-    DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
+    AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, ErrorsConfig, EventsConfig,
+    FailureMode, FormatConfig, FormatKind, HeartbeatConfig, MismatchStrategy, OffsetStoreKind,
+    OffsetsConfig, PublicationConfig, SinkConfig, SinkKind, SlotConfig, SnapshotConfig,
+    SnapshotMode, SslMode, TableFilter, TablesConfig, TopicCreationConfig, TransformConfig,
+    UnwrapConfig, DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::failure::FailurePolicy;
 use super::ConnectorError;
 use crate::config::{
     self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
@@ -49,6 +50,8 @@ pub struct Settings {
     pub transforms: Arc<TransformChain>,
     /// `sink.exactly_once`: Kafka transactions with offset records.
     pub exactly_once: Option<ExactlyOnce>,
+    /// `[errors]`: what a failing event does.
+    pub failure: FailurePolicy,
 }
 
 /// Exactly-once mode settings.
@@ -102,6 +105,7 @@ impl Settings {
                     .unwrap_or_else(|| format!("pgcdc-{}", c.name))
             }),
         };
+        let failure = FailurePolicy::from_config(&c.errors, &sink.properties);
         let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
             offsets_topic: c
                 .sink
@@ -166,6 +170,7 @@ impl Settings {
             offsets_flush_interval: Duration::from_millis(200),
             transforms: Arc::new(TransformChain::from_config(&c.transforms)),
             exactly_once,
+            failure,
         })
     }
 }

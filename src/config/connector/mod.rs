@@ -3,6 +3,7 @@
 mod capture;
 mod columns;
 mod database;
+mod errors;
 mod heartbeat;
 mod output;
 mod snapshot;
@@ -17,6 +18,7 @@ pub use capture::{
 };
 pub use columns::ColumnsConfig;
 pub use database::{DatabaseConfig, SslMode};
+pub use errors::{ErrorsConfig, FailureMode};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
     FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
@@ -63,6 +65,9 @@ pub struct ConnectorConfig {
     pub offsets: OffsetsConfig,
     #[serde(default)]
     pub heartbeat: HeartbeatConfig,
+    /// `[errors]`: per-event failure handling and the dead-letter topic.
+    #[serde(default)]
+    pub errors: ErrorsConfig,
     /// The file this connector was loaded from (empty when built in code).
     #[serde(skip)]
     pub file: PathBuf,
@@ -138,6 +143,7 @@ impl ConnectorConfig {
         self.sink.validate()?;
         self.offsets.validate()?;
         self.heartbeat.validate()?;
+        self.errors.validate()?;
         Ok(())
     }
 
