@@ -5,4 +5,5 @@
 pub mod cdc;
 pub mod kafka;
 pub mod pg;
+pub mod s3;
 pub mod verify;
