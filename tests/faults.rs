@@ -11,8 +11,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::cdc::{Capture, ConnectorFile};
-use common::kafka::{KafkaOptions, TestKafka};
+use common::kafka::{free_port, KafkaOptions, TestKafka};
 use common::pg::{StopMode, TestPg};
+use common::proxy::{CutMode, Proxy};
 use common::verify::{verify, wait_confirmed, Verified, Workload, Writer};
 
 struct Rig {
@@ -387,4 +388,165 @@ fn broker_restarted_with(name: &'static str, message_timeout_ms: Option<u32>) {
             "expected failed deliveries to end sessions:\n{log}"
         );
     }
+}
+
+/// The network between pgcdc and a server cut while transactions are in flight, through a TCP
+/// proxy (tests/common/proxy.rs): `Reset` drops every connection and closes new ones,
+/// `Blackhole` lets nothing through and answers nothing (only timeouts tell), `DropReplies`
+/// lets produce requests reach the broker but loses its acknowledgements, then `heal`. In
+/// front of the broker (which advertises the proxy, so every connection goes through it) and,
+/// at the same time, in front of PostgreSQL (replication and SQL connections). While the
+/// broker is cut off the slot must stand still; pgcdc must recover by itself, lose nothing,
+/// keep per-key order, and give replays the event id of their first copy.
+#[test]
+fn network_cut() {
+    std::thread::scope(|s| {
+        let broker = s.spawn(network_cut_broker);
+        let postgres = s.spawn(network_cut_postgres);
+        for h in [broker, postgres] {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+/// Time for acknowledgements that crossed before a cut to reach the slot.
+const SETTLE: Duration = Duration::from_millis(2500);
+
+fn network_cut_broker() {
+    const CUTS: [(CutMode, Duration); 4] = [
+        (CutMode::Reset, Duration::from_secs(6)),
+        (CutMode::Blackhole, Duration::from_secs(12)),
+        (CutMode::Reset, Duration::from_secs(6)),
+        (CutMode::DropReplies, Duration::from_secs(8)),
+    ];
+    let name = "netcutkafka";
+    let w = Workload {
+        txns: 4000,
+        keys: 10,
+        pace: Duration::from_millis(100),
+    };
+    let started = Instant::now();
+    let proxy_port = free_port();
+    let kafka = TestKafka::start_with(KafkaOptions {
+        advertised_port: Some(proxy_port),
+        ..Default::default()
+    });
+    let proxy = Proxy::start(proxy_port, kafka.port());
+    let pg = TestPg::start();
+    w.create_tables(&pg);
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new(name));
+    cap.run_once();
+    let mut rig = Rig {
+        name,
+        pg,
+        kafka,
+        cap,
+        w,
+        started,
+    };
+    let mut child = rig.cap.spawn(None);
+    rig.wait_streaming(Duration::from_secs(30));
+    let writer = rig.w.start_writer(&rig.pg);
+    let mut while_writing = 0;
+    for (mode, len) in CUTS {
+        std::thread::sleep(Duration::from_secs(3));
+        rig.cap.assert_running(&mut child);
+        while_writing += writer.is_running() as usize;
+        proxy.cut(mode);
+        std::thread::sleep(SETTLE);
+        let held = rig.slot_lsn();
+        std::thread::sleep(len - SETTLE);
+        let after = rig.slot_lsn();
+        assert_eq!(
+            held, after,
+            "the slot moved from {held} to {after} while the broker was cut off ({mode:?})"
+        );
+        proxy.heal();
+    }
+    let interruptions = writer.interruptions();
+    let v = rig.finish(child, writer);
+    let count = |mode| CUTS.iter().filter(|(m, _)| *m == mode).count();
+    rig.report(
+        &format!(
+            "network cuts to the broker {} ({} reset, {} blackhole, {} replies dropped; \
+             {while_writing} while writing; {} connections through the proxy)",
+            CUTS.len(),
+            count(CutMode::Reset),
+            count(CutMode::Blackhole),
+            count(CutMode::DropReplies),
+            proxy.accepted()
+        ),
+        &v,
+        interruptions,
+    );
+    assert_eq!(while_writing, CUTS.len(), "the writer finished too early");
+}
+
+fn network_cut_postgres() {
+    const CUTS: [(CutMode, Duration); 3] = [
+        (CutMode::Reset, Duration::from_secs(4)),
+        (CutMode::Blackhole, Duration::from_secs(8)),
+        (CutMode::Reset, Duration::from_secs(4)),
+    ];
+    let name = "netcutpg";
+    let w = Workload {
+        txns: 4000,
+        keys: 10,
+        pace: Duration::from_millis(100),
+    };
+    let started = Instant::now();
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    let proxy = Proxy::start(free_port(), pg.port());
+    w.create_tables(&pg);
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new(name).port(proxy.port()));
+    cap.run_once();
+    let mut rig = Rig {
+        name,
+        pg,
+        kafka,
+        cap,
+        w,
+        started,
+    };
+    let mut child = rig.cap.spawn(None);
+    rig.wait_streaming(Duration::from_secs(30));
+    let writer = rig.w.start_writer(&rig.pg);
+    let mut while_writing = 0;
+    for (mode, len) in CUTS {
+        rig.wait_streaming(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_secs(2));
+        rig.cap.assert_running(&mut child);
+        while_writing += writer.is_running() as usize;
+        proxy.cut(mode);
+        std::thread::sleep(len);
+        proxy.heal();
+    }
+    rig.wait_streaming(Duration::from_secs(60));
+    let interruptions = writer.interruptions();
+    let v = rig.finish(child, writer);
+    let reconnects = rig
+        .cap
+        .log()
+        .matches("session failed, reconnecting")
+        .count();
+    let resets = CUTS.iter().filter(|(m, _)| *m == CutMode::Reset).count();
+    rig.report(
+        &format!(
+            "network cuts to postgres {} ({resets} reset, {} blackhole; {while_writing} while \
+             writing), {reconnects} reconnects",
+            CUTS.len(),
+            CUTS.len() - resets,
+        ),
+        &v,
+        interruptions,
+    );
+    assert_eq!(while_writing, CUTS.len(), "the writer finished too early");
+    assert!(
+        reconnects >= CUTS.len(),
+        "{reconnects} reconnects for {} cuts",
+        CUTS.len()
+    );
 }
