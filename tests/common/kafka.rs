@@ -187,6 +187,26 @@ impl TestKafka {
         assert!(ok, "kill -{sig} {pid} failed");
     }
 
+    /// Stops the broker the way an operator does (SIGTERM, then waits for the process to
+    /// exit; SIGKILL after 30 s).
+    pub fn shut_down(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.wait();
+    }
+
     /// Stops the broker (SIGKILL: the process is gone). In-memory storage goes with it;
     /// persistent storage stays for [`TestKafka::start_again`].
     pub fn stop(&mut self) {
