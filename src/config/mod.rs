@@ -14,12 +14,12 @@ mod secret;
 mod set;
 
 pub use connector::{
-    split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, EventsConfig,
-    ExtractChangedConfig, FormatConfig, FormatKind, HeartbeatConfig, MismatchStrategy,
-    OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel, SignalConfig, SinkConfig,
-    SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig,
-    TopicCreationConfig, TransformConfig, UnwrapConfig, DEFAULT_TRANSACTION_INTERVAL,
-    MAX_SNAPSHOT_PARALLELISM,
+    split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, ErrorsConfig,
+    EventsConfig, ExtractChangedConfig, FailureMode, FormatConfig, FormatKind, HeartbeatConfig,
+    MismatchStrategy, OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel,
+    SignalConfig, SinkConfig, SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode,
+    TableFilter, TablesConfig, TopicCreationConfig, TransformConfig, UnwrapConfig,
+    DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -50,6 +50,9 @@ pub struct EventBuilder {
     txn: Option<Txn>,
     last_commit_lsn: Option<Lsn>,
     last_commit_ts: Option<PgTimestamp>,
+    /// Values that fail to convert become null instead of an error (see
+    /// [`EventBuilder::handle_with_nulls`]).
+    lenient: bool,
 }
 
 fn now_nanos() -> i64 {
@@ -82,6 +85,7 @@ impl EventBuilder {
             txn: None,
             last_commit_lsn: None,
             last_commit_ts: None,
+            lenient: false,
         }
     }
 
@@ -125,6 +129,22 @@ impl EventBuilder {
             out.truncate(mark);
         }
         result
+    }
+
+    /// Like [`EventBuilder::handle`] for a row change whose values failed to convert: builds it
+    /// with every unconvertible value as null. The result is not a faithful event; it only
+    /// tells where the change would have gone (topic, key) so that a failure can be reported
+    /// or dead-lettered.
+    pub fn handle_with_nulls(
+        &mut self,
+        wal_start: Lsn,
+        msg: &Message,
+        out: &mut Vec<ChangeEvent>,
+    ) -> Result<(), EventError> {
+        self.lenient = true;
+        let r = self.handle(wal_start, msg, out);
+        self.lenient = false;
+        r
     }
 
     fn dispatch(
@@ -314,6 +334,7 @@ impl EventBuilder {
                         );
                         Value::Null
                     }
+                    Err(_) if self.lenient => Value::Null,
                     Err(e) => {
                         return Err(EventError::Value {
                             table: qualified(table),

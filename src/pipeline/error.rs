@@ -60,6 +60,9 @@ pub enum ConnectorError {
     },
     #[error("replication slot {slot:?} was invalidated by the server (wal_status = lost: it fell behind max_slot_wal_keep_size and the WAL it needed is gone), so it can never stream again; to start over: drop the slot (SELECT pg_drop_replication_slot('{slot}')), delete the offsets file {path}, and re-snapshot with snapshot.mode = \"when_needed\" or \"always\" (changes made since the slot fell behind are otherwise lost)")]
     SlotInvalidated { slot: String, path: String },
+    /// One event failed and `[errors] mode` is `fail`: the slot stays before it.
+    #[error("{0}")]
+    EventFailed(Box<super::failure::EventFailure>),
     #[error("heartbeat.action_query failed: {0}")]
     HeartbeatQuery(String),
     #[error("{0}")]
@@ -104,7 +107,8 @@ impl ConnectorError {
             | ConnectorError::SlotAhead { .. }
             | ConnectorError::SlotLost { .. }
             | ConnectorError::SlotInvalidated { .. }
-            | ConnectorError::HeartbeatQuery(_) => false,
+            | ConnectorError::HeartbeatQuery(_)
+            | ConnectorError::EventFailed(_) => false,
         }
     }
 }

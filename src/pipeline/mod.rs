@@ -7,6 +7,7 @@
 //! position after a backoff; definite errors stop the connector with a message saying what to do.
 
 mod error;
+mod failure;
 mod incremental;
 mod position;
 mod settings;
@@ -14,6 +15,7 @@ mod snapshot_phase;
 mod stream;
 
 pub use error::{ConnectorError, PipelineError};
+pub use failure::{EventFailure, FailureKind, FailurePolicy};
 pub use settings::{ExactlyOnce, RunOptions, Settings};
 
 use position::{adopt_kafka_offset, open_stream, publication_tables};
@@ -106,6 +108,7 @@ async fn run_connector(
     let mut sink = KafkaSink::new(s.sink.clone())?;
     let mut retry = Retry::new();
     let mut state = RunState::default();
+    state.failures.policy = s.failure.clone();
     loop {
         // Inside the retry loop: brokers that are not up yet are a transient failure.
         let ready = match sink.init_transactions() {
@@ -159,6 +162,8 @@ struct RunState {
     /// A snapshot completed during this run (`always` takes one per start of pgcdc, not one
     /// per reconnect).
     snapshot_taken: bool,
+    /// `[errors]` and the events it passed so far.
+    failures: failure::Failures,
 }
 
 /// Reconnect policy. Until the first session has streamed, transient errors (connection
@@ -290,6 +295,7 @@ async fn session_inner(
         opts,
         stop,
         &mut signals,
+        &mut state.failures,
     )
     .await;
     drop(ack.tx);
@@ -305,10 +311,14 @@ async fn session_inner(
     };
     if let Some(lsn) = store.position() {
         stream.set_flushed(lsn);
-        if result.is_ok() {
+        // A failed event leaves the stream healthy: confirm what is durable, so that the slot
+        // shows exactly where the connector stopped.
+        if matches!(result, Ok(()) | Err(ConnectorError::EventFailed(_))) {
             // Graceful end: tell the server what is durable before closing.
             if let Err(e) = stream.send_status(false).await {
-                result = Err(e.into());
+                if result.is_ok() {
+                    result = Err(e.into());
+                }
             } else if let Err(e) = stream.finish().await {
                 tracing::debug!(error = %e, "closing the replication stream");
             }

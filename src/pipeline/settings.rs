@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::failure::FailurePolicy;
 use super::ConnectorError;
 use crate::config::{
     self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
@@ -53,6 +54,8 @@ pub struct Settings {
     pub signal: SignalConfig,
     /// The file channel's file (`signal.file` or its default).
     pub signal_file: std::path::PathBuf,
+    /// `[errors]`: what a failing event does.
+    pub failure: FailurePolicy,
 }
 
 /// Exactly-once mode settings.
@@ -106,6 +109,7 @@ impl Settings {
                     .unwrap_or_else(|| format!("pgcdc-{}", c.name))
             }),
         };
+        let failure = FailurePolicy::from_config(&c.errors, &sink.properties);
         let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
             offsets_topic: c
                 .sink
@@ -175,6 +179,7 @@ impl Settings {
             exactly_once,
             signal: c.signal.clone(),
             signal_file: c.signal_file(process),
+            failure,
         })
     }
 }

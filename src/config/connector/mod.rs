@@ -3,6 +3,7 @@
 mod capture;
 mod columns;
 mod database;
+mod errors;
 mod heartbeat;
 mod output;
 mod signal;
@@ -18,6 +19,7 @@ pub use capture::{
 };
 pub use columns::ColumnsConfig;
 pub use database::{DatabaseConfig, SslMode};
+pub use errors::{ErrorsConfig, FailureMode};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
     FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
@@ -68,6 +70,9 @@ pub struct ConnectorConfig {
     /// `[signal]`: signal channels (incremental snapshots on demand).
     #[serde(default)]
     pub signal: SignalConfig,
+    /// `[errors]`: per-event failure handling and the dead-letter topic.
+    #[serde(default)]
+    pub errors: ErrorsConfig,
     /// The file this connector was loaded from (empty when built in code).
     #[serde(skip)]
     pub file: PathBuf,
@@ -144,6 +149,7 @@ impl ConnectorConfig {
         self.offsets.validate()?;
         self.heartbeat.validate()?;
         self.signal.validate()?;
+        self.errors.validate()?;
         Ok(())
     }
 
