@@ -150,46 +150,56 @@ pub fn parse_variable(s: &[u8]) -> Result<(i32, Unscaled), ParseErr> {
     Ok((frac.len() as i32, unscaled))
 }
 
+/// What money text must look like: the replication session pins `lc_monetary` to C, so any
+/// other form (another locale's separators or symbol) is refused rather than misread.
+const MONEY_FORM: &str = "a money amount in lc_monetary C form, like $1,234.56, -$1.00 or ($1.00)";
+
 /// money text (`$1,234.56`, `-$1.00`, `($1.00)`) → unscaled value at `scale`, rounding half up
 /// like Debezium's `setScale(fractionDigits, HALF_UP)`.
 pub fn parse_money(s: &[u8], scale: u32) -> Result<Unscaled, ParseErr> {
-    let negative = matches!(s.first(), Some(b'-') | Some(b'('));
-    let mut int = [0u8; 40];
-    let mut frac = [0u8; 40];
-    let (mut ni, mut nf) = (0usize, 0usize);
-    let mut in_frac = false;
-    let mut any_digit = false;
-    for &b in s {
-        match b {
-            b'0'..=b'9' => {
-                any_digit = true;
-                let (buf, n) = if in_frac {
-                    (&mut frac, &mut nf)
-                } else {
-                    (&mut int, &mut ni)
-                };
-                if *n >= buf.len() {
-                    return Err(ParseErr("a money amount of at most 40 digits"));
-                }
-                buf[*n] = b;
-                *n += 1;
-            }
-            b'.' if !in_frac => in_frac = true,
-            // Currency symbol, thousands separators, sign and parentheses.
-            _ => {}
-        }
+    let (negative, body) = match s {
+        [b'(', inner @ .., b')'] => (true, inner),
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    let body = body.strip_prefix(b"$").unwrap_or(body);
+    let (int_text, frac_text) = match body.iter().position(|&b| b == b'.') {
+        Some(dot) => (&body[..dot], &body[dot + 1..]),
+        None => (body, &b""[..]),
+    };
+    // Thousands separators only between digits; the fraction is digits only.
+    if int_text.first().is_none_or(|b| !b.is_ascii_digit())
+        || int_text.last().is_some_and(|&b| b == b',')
+        || int_text.windows(2).any(|w| w == b",,")
+        || !int_text.iter().all(|&b| b.is_ascii_digit() || b == b',')
+        || !frac_text.iter().all(u8::is_ascii_digit)
+    {
+        return Err(ParseErr(MONEY_FORM));
     }
-    if !any_digit {
-        return Err(ParseErr("a money amount"));
+    let mut int = [0u8; 40];
+    let mut ni = 0usize;
+    for &b in int_text.iter().filter(|b| b.is_ascii_digit()) {
+        if ni >= int.len() {
+            return Err(ParseErr("a money amount of at most 40 digits"));
+        }
+        int[ni] = b;
+        ni += 1;
+    }
+    if frac_text.len() > 40 {
+        return Err(ParseErr("a money amount of at most 40 digits"));
     }
     let scale = scale as usize;
-    let round_up = nf > scale && frac[scale] >= b'5';
+    let nf = frac_text.len();
+    let round_up = nf > scale && frac_text[scale] >= b'5';
     let frac_used = nf.min(scale);
-    let mut v =
-        match unscaled_from_digits(false, &[&int[..ni], &frac[..frac_used]], scale - frac_used) {
-            Unscaled::Small(v) => v,
-            Unscaled::Big(_) => return Err(ParseErr("a money amount that fits 38 digits")),
-        };
+    let mut v = match unscaled_from_digits(
+        false,
+        &[&int[..ni], &frac_text[..frac_used]],
+        scale - frac_used,
+    ) {
+        Unscaled::Small(v) => v,
+        Unscaled::Big(_) => return Err(ParseErr("a money amount that fits 38 digits")),
+    };
     if round_up {
         v += 1;
     }
@@ -278,5 +288,22 @@ mod tests {
             -9223372036854775808
         );
         assert!(parse_money(b"$", 2).is_err());
+        // Other locales' forms are refused, never misread (1.234,56 would otherwise be 1.23).
+        for bad in [
+            &b"1.234,56 \xe2\x82\xac"[..],
+            b"EUR 1,00",
+            b"$1..2",
+            b"$1,,000.00",
+            b"$1,",
+            b"$,1",
+            b"1 234.56",
+            b"(1.00",
+        ] {
+            assert!(
+                parse_money(bad, 2).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

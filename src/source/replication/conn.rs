@@ -28,6 +28,8 @@ pub const SESSION_SETTINGS: &[(&str, &str)] = &[
     ("extra_float_digits", "3"),
     ("bytea_output", "hex"),
     ("client_encoding", "UTF8"),
+    // money's text form follows lc_monetary; the parser reads the C form only.
+    ("lc_monetary", "C"),
 ];
 
 /// How often we confirm our position when nothing else prompts us to.
