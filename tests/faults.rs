@@ -33,8 +33,20 @@ impl Rig {
         let started = Instant::now();
         let pg = TestPg::start();
         let kafka = TestKafka::start();
+        Rig::with(name, w, started, pg, kafka, ConnectorFile::new(name))
+    }
+
+    /// Creates the workload's tables and runs pgcdc once (slot and publication created).
+    fn with(
+        name: &'static str,
+        w: Workload,
+        started: Instant,
+        pg: TestPg,
+        kafka: TestKafka,
+        file: ConnectorFile,
+    ) -> Rig {
         w.create_tables(&pg);
-        let cap = Capture::new(&pg, &kafka, ConnectorFile::new(name));
+        let cap = Capture::new(&pg, &kafka, file);
         cap.run_once();
         Rig {
             name,
@@ -304,24 +316,13 @@ fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
     let started = Instant::now();
     let pg = TestPg::start();
     let kafka = TestKafka::start();
-    w.create_tables(&pg);
     let mut file = ConnectorFile::new(name);
     if let Some(ms) = message_timeout_ms {
         file = file.extra(&format!(
             "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
         ));
     }
-    let cap = Capture::new(&pg, &kafka, file);
-    cap.run_once();
-    let mut rig = Rig {
-        name,
-        pg,
-        kafka,
-        cap,
-        w,
-        started,
-        notes: Vec::new(),
-    };
+    let mut rig = Rig::with(name, w, started, pg, kafka, file);
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));
     let writer = rig.w.start_writer(&rig.pg);
@@ -398,24 +399,13 @@ fn broker_restarted_with(name: &'static str, message_timeout_ms: Option<u32>) {
         persistent: true,
         ..Default::default()
     });
-    w.create_tables(&pg);
     let mut file = ConnectorFile::new(name);
     if let Some(ms) = message_timeout_ms {
         file = file.extra(&format!(
             "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
         ));
     }
-    let cap = Capture::new(&pg, &kafka, file);
-    cap.run_once();
-    let mut rig = Rig {
-        name,
-        pg,
-        kafka,
-        cap,
-        w,
-        started,
-        notes: Vec::new(),
-    };
+    let mut rig = Rig::with(name, w, started, pg, kafka, file);
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));
     let writer = rig.w.start_writer(&rig.pg);
@@ -519,18 +509,7 @@ fn network_cut_broker() {
     });
     let proxy = Proxy::start(proxy_port, kafka.port());
     let pg = TestPg::start();
-    w.create_tables(&pg);
-    let cap = Capture::new(&pg, &kafka, ConnectorFile::new(name));
-    cap.run_once();
-    let mut rig = Rig {
-        name,
-        pg,
-        kafka,
-        cap,
-        w,
-        started,
-        notes: Vec::new(),
-    };
+    let mut rig = Rig::with(name, w, started, pg, kafka, ConnectorFile::new(name));
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));
     let writer = rig.w.start_writer(&rig.pg);
@@ -589,18 +568,14 @@ fn network_cut_postgres() {
     let pg = TestPg::start();
     let kafka = TestKafka::start();
     let proxy = Proxy::start(free_port(), pg.port());
-    w.create_tables(&pg);
-    let cap = Capture::new(&pg, &kafka, ConnectorFile::new(name).port(proxy.port()));
-    cap.run_once();
-    let mut rig = Rig {
+    let mut rig = Rig::with(
         name,
-        pg,
-        kafka,
-        cap,
         w,
         started,
-        notes: Vec::new(),
-    };
+        pg,
+        kafka,
+        ConnectorFile::new(name).port(proxy.port()),
+    );
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));
     let writer = rig.w.start_writer(&rig.pg);
