@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::cdc::{Capture, ConnectorFile};
 use common::kafka::{Rec, TestKafka};
 use common::pg::TestPg;
+use common::replay::{background_psql, replay, table_state};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -80,49 +80,6 @@ fn wait_for_log(cap: &Capture, needle: &str) {
     wait_until(&format!("{needle:?} in the log"), cap, WAIT, || {
         cap.log().contains(needle)
     });
-}
-
-/// Replays a topic key by key: the last value wins, deletes and tombstones remove the key.
-fn replay(recs: &[Rec]) -> BTreeMap<i64, Value> {
-    let mut state = BTreeMap::new();
-    for r in recs {
-        let id = r.key.as_ref().unwrap()["id"].as_i64().unwrap();
-        match &r.value {
-            None => {
-                state.remove(&id);
-            }
-            Some(v) if v["op"] == "d" => {
-                state.remove(&id);
-            }
-            Some(v) => {
-                let a = &v["after"];
-                state.insert(id, json!({"id": a["id"], "v": a["v"]}));
-            }
-        }
-    }
-    state
-}
-
-fn table_state(pg: &TestPg) -> BTreeMap<i64, Value> {
-    pg.psql("SELECT id, v FROM churn ORDER BY id")
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (id, v) = l.split_once('|').unwrap();
-            let id: i64 = id.parse().unwrap();
-            (id, json!({"id": id, "v": v.parse::<i64>().unwrap()}))
-        })
-        .collect()
-}
-
-fn background_psql(pg: &TestPg, sql: &str) -> Child {
-    Command::new(pg.bin("psql"))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-        .args(["-U", "postgres", "-p", &pg.port().to_string()])
-        .args(["-d", "postgres", "-c", sql])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("psql")
 }
 
 /// Random updates, deletes, inserts and primary-key changes on `churn`, one small transaction
@@ -226,7 +183,7 @@ fn cli_snapshot_under_a_concurrent_writer_converges() {
         .iter()
         .filter(|r| r.op() == Some("u"))
         .all(|r| r.value.as_ref().unwrap()["source"]["snapshot"] == "false"));
-    let table = table_state(&pg);
+    let table = table_state(&pg, "churn");
     let topic = replay(&recs);
     assert_eq!(topic.len(), table.len(), "row count");
     for (id, row) in &table {
@@ -413,7 +370,7 @@ fn sigkill_mid_snapshot_resumes_after_the_last_acknowledged_chunk() {
     catch_up_and_stop(&pg, &cap, "kil_slot", &mut child);
 
     let recs = kafka.read_topic("kil.public.churn", rows as usize, WAIT);
-    let table = table_state(&pg);
+    let table = table_state(&pg, "churn");
     assert_eq!(replay(&recs), table);
     // Resumed, not restarted: at most the chunks in flight at the kill are read twice.
     let reads = snapshot_reads(&recs).len() as u64;
@@ -466,7 +423,7 @@ fn read_only_snapshot_without_a_signal_table_converges() {
     catch_up_and_stop(&pg, &cap, "ro_slot", &mut child);
     let recs = kafka.read_topic("ro.public.churn", rows as usize, WAIT);
     assert!(snapshot_reads(&recs).len() > rows as usize / 2);
-    assert_eq!(replay(&recs), table_state(&pg));
+    assert_eq!(replay(&recs), table_state(&pg, "churn"));
     assert_eq!(pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'dbz_signal' AND schemaname = 'public'").trim(), "1");
     assert_eq!(
         pg.psql("SELECT count(*) FROM dbz_signal").trim(),
@@ -495,7 +452,7 @@ fn exactly_once_mode_commits_the_state_with_the_offset_record() {
     assert!(writer.wait().unwrap().success(), "writer failed");
     catch_up_and_stop(&pg, &cap, "eoi_slot", &mut child);
     let recs = kafka.read_topic("eoi.public.churn", rows as usize, WAIT);
-    assert_eq!(replay(&recs), table_state(&pg));
+    assert_eq!(replay(&recs), table_state(&pg, "churn"));
     // The last committed offset record carries the finished snapshot's state.
     let last = pgcdc::offsets::kafka::read_latest(
         &kafka.bootstrap(),

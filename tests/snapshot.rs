@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::cdc::{Capture, ConnectorFile};
 use common::kafka::{Rec, TestKafka};
 use common::pg::TestPg;
+use common::replay::{background_psql, replay, table_state};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -35,67 +36,6 @@ fn offsets(cap: &Capture, name: &str) -> Option<Value> {
     std::fs::read_to_string(path)
         .ok()
         .map(|t| serde_json::from_str(&t).unwrap())
-}
-
-/// Replays a topic key by key: the last value wins, deletes and tombstones remove the key.
-fn replay(recs: &[Rec]) -> BTreeMap<i64, Value> {
-    let mut state = BTreeMap::new();
-    for r in recs {
-        let id = r.key.as_ref().unwrap()["id"].as_i64().unwrap();
-        match &r.value {
-            None => {
-                state.remove(&id);
-            }
-            Some(v) if v["op"] == "d" => {
-                state.remove(&id);
-            }
-            Some(v) => {
-                state.insert(id, v["after"].clone());
-            }
-        }
-    }
-    state
-}
-
-/// `id -> {"id":..,"v":..}` as the table holds it now.
-fn table_state(pg: &TestPg, table: &str) -> BTreeMap<i64, Value> {
-    pg.psql(&format!("SELECT id, v FROM {table} ORDER BY id"))
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (id, v) = l.split_once('|').unwrap();
-            let id: i64 = id.parse().unwrap();
-            (id, json!({"id": id, "v": v.parse::<i64>().unwrap()}))
-        })
-        .collect()
-}
-
-fn project(state: BTreeMap<i64, Value>) -> BTreeMap<i64, Value> {
-    state
-        .into_iter()
-        .map(|(id, after)| (id, json!({"id": after["id"], "v": after["v"]})))
-        .collect()
-}
-
-/// A psql session in the background running `sql`.
-fn background_psql(pg: &TestPg, sql: &str) -> Child {
-    Command::new(pg.bin("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .arg("-p")
-        .arg(pg.port().to_string())
-        .args(["-d", "postgres", "-c", sql])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("psql")
 }
 
 /// Random updates, deletes and inserts on `churn`, one small transaction each, for `secs`.
@@ -336,7 +276,7 @@ fn writes_during_the_snapshot_replay_to_the_table() {
     for r in &reads {
         assert!(seen.insert(r.key.clone()), "key read twice: {:?}", r.key);
     }
-    assert_eq!(project(replay(&recs)), table_state(&pg, "churn"));
+    assert_eq!(replay(&recs), table_state(&pg, "churn"));
 }
 
 #[test]
@@ -418,7 +358,7 @@ fn sigkill_during_the_snapshot_redoes_it() {
         attempts.len()
     );
     assert!(attempts.len() >= 2, "the killed attempts published nothing");
-    assert_eq!(project(replay(&recs)), table_state(&pg, "churn"));
+    assert_eq!(replay(&recs), table_state(&pg, "churn"));
 }
 
 #[test]

@@ -6,5 +6,6 @@ pub mod cdc;
 pub mod kafka;
 pub mod pg;
 pub mod proxy;
+pub mod replay;
 pub mod s3;
 pub mod verify;
