@@ -285,6 +285,30 @@ fn postgres_restarted() {
     );
 }
 
+/// Runs both halves of a two-configuration fault test at once (so that they overlap), and
+/// fails if either does.
+fn in_parallel(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    std::thread::scope(|s| {
+        let handles = [s.spawn(a), s.spawn(b)];
+        for h in handles {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+/// A connector file, with librdkafka's `message.timeout.ms` set when given.
+fn with_message_timeout(name: &str, message_timeout_ms: Option<u32>) -> ConnectorFile {
+    let file = ConnectorFile::new(name);
+    match message_timeout_ms {
+        Some(ms) => file.extra(&format!(
+            "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
+        )),
+        None => file,
+    }
+}
+
 /// SIGSTOP the broker for 30 s, three times, while transactions are in flight, in two
 /// configurations at once (two servers, two brokers; one test so that they overlap):
 /// - librdkafka's default delivery timeout (5 min): pgcdc just waits (backpressure), then
@@ -294,15 +318,10 @@ fn postgres_restarted() {
 ///   producer), never skip.
 #[test]
 fn broker_frozen() {
-    std::thread::scope(|s| {
-        let waits = s.spawn(|| broker_frozen_with("brokerstop", None));
-        let fails = s.spawn(|| broker_frozen_with("brokertimeout", Some(5000)));
-        for h in [waits, fails] {
-            if let Err(panic) = h.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    });
+    in_parallel(
+        || broker_frozen_with("brokerstop", None),
+        || broker_frozen_with("brokertimeout", Some(5000)),
+    );
 }
 
 fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
@@ -316,12 +335,7 @@ fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
     let started = Instant::now();
     let pg = TestPg::start();
     let kafka = TestKafka::start();
-    let mut file = ConnectorFile::new(name);
-    if let Some(ms) = message_timeout_ms {
-        file = file.extra(&format!(
-            "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
-        ));
-    }
+    let file = with_message_timeout(name, message_timeout_ms);
     let mut rig = Rig::with(name, w, started, pg, kafka, file);
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));
@@ -371,15 +385,10 @@ fn broker_frozen_with(name: &'static str, message_timeout_ms: Option<u32>) {
 /// (pgcdc waits for the broker), and one shorter than the stop (sessions fail and resend).
 #[test]
 fn broker_restarted() {
-    std::thread::scope(|s| {
-        let waits = s.spawn(|| broker_restarted_with("brokerrestart", None));
-        let fails = s.spawn(|| broker_restarted_with("brokerrestartfail", Some(5000)));
-        for h in [waits, fails] {
-            if let Err(panic) = h.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    });
+    in_parallel(
+        || broker_restarted_with("brokerrestart", None),
+        || broker_restarted_with("brokerrestartfail", Some(5000)),
+    );
 }
 
 fn broker_restarted_with(name: &'static str, message_timeout_ms: Option<u32>) {
@@ -399,12 +408,7 @@ fn broker_restarted_with(name: &'static str, message_timeout_ms: Option<u32>) {
         persistent: true,
         ..Default::default()
     });
-    let mut file = ConnectorFile::new(name);
-    if let Some(ms) = message_timeout_ms {
-        file = file.extra(&format!(
-            "\n[sink.properties]\n\"message.timeout.ms\" = \"{ms}\"\n"
-        ));
-    }
+    let file = with_message_timeout(name, message_timeout_ms);
     let mut rig = Rig::with(name, w, started, pg, kafka, file);
     let mut child = rig.cap.spawn(None);
     rig.wait_streaming(Duration::from_secs(30));

@@ -39,27 +39,15 @@ fn setup(pg: &TestPg, rows: i64) {
     ));
 }
 
-fn offsets(cap: &Capture, name: &str) -> Value {
-    let path = cap
-        .dir
-        .path()
-        .join("data")
-        .join(format!("{name}.offsets.json"));
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// Rows the stored incremental snapshot state says are emitted and acknowledged.
 fn stored_rows(cap: &Capture, name: &str) -> u64 {
-    offsets(cap, name)["incremental"]["rows"]
+    cap.offsets(name).unwrap_or(Value::Null)["incremental"]["rows"]
         .as_u64()
         .unwrap_or(0)
 }
 
 fn stored_running(cap: &Capture, name: &str) -> bool {
-    offsets(cap, name)["incremental"]["tables"]
+    cap.offsets(name).unwrap_or(Value::Null)["incremental"]["tables"]
         .as_array()
         .is_some_and(|t| !t.is_empty())
 }
@@ -194,7 +182,7 @@ fn cli_snapshot_under_a_concurrent_writer_converges() {
     assert!(kafka
         .read_topic("inc.public.dbz_signal", 0, Duration::from_secs(3))
         .is_empty());
-    let stored = &offsets(&cap, "inc")["incremental"];
+    let stored = &cap.offsets("inc").unwrap_or(Value::Null)["incremental"];
     assert_eq!(stored["tables_done"], 1, "{stored}");
     assert!(!stored_running(&cap, "inc"));
     let status = cap
@@ -277,7 +265,7 @@ fn pause_resume_and_stop() {
     wait_until("some chunks", &cap, WAIT, || stored_rows(&cap, "prs") >= 50);
     cli_snapshot(&cap, &["--pause"]);
     wait_until("the pause stored", &cap, WAIT, || {
-        offsets(&cap, "prs")["incremental"]["paused"] == true
+        cap.offsets("prs").unwrap_or(Value::Null)["incremental"]["paused"] == true
     });
     // Let the chunk that was in flight land, then nothing more may come.
     std::thread::sleep(Duration::from_millis(800));

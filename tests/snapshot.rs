@@ -27,17 +27,6 @@ fn snapshot_file(parallelism: usize, chunk_pages: u32, mode: &str) -> String {
     )
 }
 
-fn offsets(cap: &Capture, name: &str) -> Option<Value> {
-    let path = cap
-        .dir
-        .path()
-        .join("data")
-        .join(format!("{name}.offsets.json"));
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|t| serde_json::from_str(&t).unwrap())
-}
-
 /// Random updates, deletes and inserts on `churn`, one small transaction each, for `secs`.
 fn writer_sql(secs: u32) -> String {
     format!(
@@ -116,7 +105,7 @@ fn existing_rows_arrive_once_as_reads_with_debezium_markers() {
 
     let log = cap.log();
     assert!(log.contains("snapshot started"), "{log}");
-    let o = offsets(&cap, "snap").expect("offsets written");
+    let o = cap.offsets("snap").expect("offsets written");
     assert_eq!(o["snapshot_completed"], json!(true), "{o}");
 
     let a = kafka.read_topic("snap.public.a", 4, WAIT);
@@ -317,7 +306,7 @@ fn sigkill_during_the_snapshot_redoes_it() {
         std::thread::sleep(Duration::from_millis(50));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        match offsets(&cap, "kill") {
+        match cap.offsets("kill") {
             None => killed_mid_snapshot += 1,
             Some(o) => panic!("snapshot finished before the kill; make it bigger: {o}"),
         }
@@ -342,7 +331,7 @@ fn sigkill_during_the_snapshot_redoes_it() {
         cap.log()
     );
     assert_eq!(
-        offsets(&cap, "kill").unwrap()["snapshot_completed"],
+        cap.offsets("kill").unwrap()["snapshot_completed"],
         json!(true)
     );
 
@@ -393,7 +382,7 @@ fn modes_behave_as_documented() {
     assert_eq!(count("nodata.public.churn", 1), ops(&[("c", 1)]));
     assert!(!nodata.log().contains("snapshot started"));
     assert_eq!(
-        offsets(&nodata, "nodata").unwrap()["snapshot_completed"],
+        nodata.offsets("nodata").unwrap()["snapshot_completed"],
         json!(false)
     );
 
@@ -416,7 +405,7 @@ fn modes_behave_as_documented() {
         only.log()
     );
     assert_eq!(
-        offsets(&only, "only").unwrap()["snapshot_completed"],
+        only.offsets("only").unwrap()["snapshot_completed"],
         json!(true)
     );
 

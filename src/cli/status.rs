@@ -9,7 +9,6 @@ use pgcdc::offsets::FileOffsetStore;
 use pgcdc::pipeline::Settings;
 use pgcdc::snapshot::incremental::IncrementalState;
 use pgcdc::source::admin::Admin;
-use pgcdc::Lsn;
 
 use super::args::StatusArgs;
 use super::{load_all, EXIT_FAILURE};
@@ -103,13 +102,7 @@ async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, 
     let admin = Admin::connect(&settings.params)
         .await
         .map_err(|e| e.to_string())?;
-    let current: String = admin
-        .client()
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
-        .await
-        .map_err(|e| format!("cannot read the server's WAL position: {e}"))?
-        .get(0);
-    let current: Lsn = current.parse().map_err(|e| format!("{e}"))?;
+    let current = admin.current_wal_lsn().await.map_err(|e| e.to_string())?;
     match admin
         .slot_info(&c.slot.name)
         .await

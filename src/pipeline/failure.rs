@@ -258,7 +258,7 @@ impl Failures {
         &mut self,
         sink: &mut KafkaSink,
         rec: &Record,
-        table: Option<&TableSchema>,
+        table: impl Fn() -> Option<Arc<TableSchema>>,
     ) -> Result<(), ConnectorError> {
         let err = match sink.send(rec).await {
             Ok(()) => return Ok(()),
@@ -267,7 +267,7 @@ impl Failures {
         };
         let failure = EventFailure {
             kind: FailureKind::TooLarge,
-            table: table.map(|t| format!("{}.{}", t.schema_name, t.table_name)),
+            table: table().map(|t| format!("{}.{}", t.schema_name, t.table_name)),
             topic: rec.topic.to_string(),
             key: rec.key.clone(),
             event_id: rec.event_id,

@@ -200,9 +200,10 @@ pub(super) async fn stream_changes(
                         let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records, failures: &mut *failures };
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
                         signals.on_message(s, wal_start, &msg, &mut tx, &mut format, &mut records).await?;
-                        let table = row_table(&builder, &msg);
+                        // Looked up only if the sink refuses a record.
+                        let table = || row_table(&builder, &msg);
                         for rec in records.drain(..) {
-                            failures.send(sink, &rec, table.as_deref()).await?;
+                            failures.send(sink, &rec, table).await?;
                         }
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
                             on_checkpoint(s, eos, sink, ack, &mut tx, lsn).await?;

@@ -214,6 +214,18 @@ impl Capture {
             .expect("spawn pgcdc")
     }
 
+    /// The offsets file of connector `name` as JSON; `None` before it is first written.
+    pub fn offsets(&self, name: &str) -> Option<serde_json::Value> {
+        let path = self
+            .dir
+            .path()
+            .join("data")
+            .join(format!("{name}.offsets.json"));
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|t| serde_json::from_str(&t).expect("offsets file is JSON"))
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("pgcdc.log")
     }
