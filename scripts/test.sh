@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # --show-output: the fault and crash tests print how many faults they injected.
-cargo test --locked --all-targets -- --test-threads=2 --show-output
+# --no-fail-fast: one failing test binary does not hide the results of the ones after it.
+cargo test --locked --all-targets --no-fail-fast -- --test-threads=2 --show-output

@@ -349,6 +349,19 @@ fn oracle_dir() -> Option<PathBuf> {
             return skip(format!("`{tool}` is not installed or does not run"));
         }
     }
+    // run.sh downloads the jars and compiles its class on first use, into one shared cache.
+    // The variants' oracles start together, so left to themselves they would all do that at
+    // once and delete each other's half-built classes (this failed CI on a fresh machine).
+    let prepared = Command::new(dir.join("run.sh"))
+        .arg("--prepare")
+        .output()
+        .expect("start dbz-oracle run.sh --prepare");
+    assert!(
+        prepared.status.success(),
+        "dbz-oracle run.sh --prepare failed ({}):\n{}",
+        prepared.status,
+        String::from_utf8_lossy(&prepared.stderr)
+    );
     Some(dir)
 }
 
