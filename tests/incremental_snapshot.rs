@@ -267,9 +267,18 @@ fn pause_resume_and_stop() {
     wait_until("the pause stored", &cap, WAIT, || {
         cap.offsets("prs").unwrap_or(Value::Null)["incremental"]["paused"] == true
     });
-    // Let the chunk that was in flight land, then nothing more may come.
-    std::thread::sleep(Duration::from_millis(800));
-    let paused_at = stored_rows(&cap, "prs");
+    // Let the chunk that was in flight land (its count stops moving; a snapshot that ignored
+    // the pause keeps it moving and times out here), then nothing more may come.
+    let mut paused_at = stored_rows(&cap, "prs");
+    let mut still_since = Instant::now();
+    wait_until("the in-flight chunk to land", &cap, WAIT, || {
+        let now = stored_rows(&cap, "prs");
+        if now != paused_at {
+            paused_at = now;
+            still_since = Instant::now();
+        }
+        still_since.elapsed() >= Duration::from_secs(1)
+    });
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         stored_rows(&cap, "prs"),
