@@ -200,7 +200,7 @@ pub async fn run(
     let lsn = if lsn.is_zero() { txn.wal_lsn } else { lsn };
     let point = SnapshotPoint {
         lsn,
-        xid: Some(txn.xid),
+        xid: txn.xid,
         ts_micros,
     };
     let mut builder = EventBuilder::new(req.event.clone());

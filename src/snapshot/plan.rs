@@ -9,6 +9,7 @@ use super::SnapshotError;
 use crate::config::TableFilter;
 use crate::event::{EventBuilder, TableSchema};
 use crate::lsn::Lsn;
+use crate::source::admin::WAL_POSITION;
 use crate::source::catalog;
 use crate::source::pgoutput::{Column, Message, Relation, ReplicaIdentity, Type};
 use crate::source::replication::quote_ident;
@@ -89,7 +90,8 @@ impl SnapshotTable {
 /// Facts about the snapshot transaction itself.
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotTxn {
-    pub xid: u32,
+    /// None on a standby, which assigns no transaction ids (Debezium writes a null txId too).
+    pub xid: Option<u32>,
     pub wal_lsn: Lsn,
 }
 
@@ -101,17 +103,20 @@ fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Snaps
 pub async fn snapshot_txn(client: &Client) -> Result<SnapshotTxn, SnapshotError> {
     let row = client
         .query_one(
-            "SELECT (txid_current() % 4294967296)::bigint, pg_current_wal_lsn()::text",
+            &format!(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN NULL \
+                 ELSE (txid_current() % 4294967296)::bigint END, {WAL_POSITION}::text"
+            ),
             &[],
         )
         .await
         .map_err(db("cannot read the snapshot transaction id"))?;
     let wal: String = row.get(1);
     Ok(SnapshotTxn {
-        xid: row.get::<_, i64>(0) as u32,
+        xid: row.get::<_, Option<i64>>(0).map(|x| x as u32),
         wal_lsn: wal
             .parse()
-            .map_err(|_| SnapshotError::Unexpected(format!("pg_current_wal_lsn {wal:?}")))?,
+            .map_err(|_| SnapshotError::Unexpected(format!("WAL position {wal:?}")))?,
     })
 }
 

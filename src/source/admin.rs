@@ -14,6 +14,13 @@ use crate::source::replication::tls;
 use crate::source::replication::{quote_ident, ConnectParams, SslMode};
 use crate::Lsn;
 
+/// SQL for the server's WAL position, on a primary or a standby (logical decoding on a standby,
+/// PostgreSQL 16 and later). A standby that has not streamed yet falls back to its replay
+/// position. Debezium reads the same positions.
+pub const WAL_POSITION: &str = "(CASE WHEN pg_is_in_recovery() \
+     THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) \
+     ELSE pg_current_wal_lsn() END)";
+
 /// Debezium's `publication.autocreate.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicationMode {
@@ -260,11 +267,12 @@ impl Admin {
         &self.client
     }
 
-    /// The server's current WAL write position (`pg_current_wal_lsn()`).
+    /// The server's current WAL position: `pg_current_wal_lsn()` on a primary, the WAL
+    /// received so far on a standby (where the former is an error).
     pub async fn current_wal_lsn(&self) -> Result<Lsn, AdminError> {
         let row = self
             .client
-            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .query_one(&format!("SELECT {WAL_POSITION}::text"), &[])
             .await
             .map_err(db("cannot read the current WAL position"))?;
         row.get::<_, String>(0)

@@ -20,6 +20,8 @@ pub struct PgOptions {
     pub hba_prepend: Vec<String>,
     /// Server certificate and key (PEM); turns on `ssl`.
     pub ssl: Option<SslFiles>,
+    /// The server's bin directory, when not `$PG_BIN` (default: the system's PostgreSQL 15).
+    pub bin: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,16 +61,13 @@ impl TestPg {
     }
 
     pub fn start_with(opts: PgOptions) -> TestPg {
-        let bin = PathBuf::from(
-            std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()),
-        );
-        let dir = tempfile::Builder::new()
-            .prefix("pgcdc-test-pg-")
-            .tempdir()
-            .expect("create temp dir");
-        chown_to_postgres(dir.path());
+        let bin = opts.bin.clone().unwrap_or_else(|| {
+            PathBuf::from(
+                std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()),
+            )
+        });
+        let dir = server_dir();
         let data = dir.path().join("data");
-        let log = dir.path().join("server.log");
 
         let out = run_as_postgres(
             &bin.join("initdb"),
@@ -119,10 +118,47 @@ impl TestPg {
             fs::write(&hba_path, new).expect("write pg_hba.conf");
         }
 
+        Self::launch(dir, bin)
+    }
+
+    /// A hot standby of `self`, streaming from it with `hot_standby_feedback` (what logical
+    /// decoding on a standby needs, PostgreSQL 16 and later). Its data directory is a copy
+    /// taken while the primary is stopped cleanly, which is a valid base backup and works
+    /// with server-only builds that ship no pg_basebackup. The primary is running again
+    /// afterwards, on its own port.
+    pub fn standby(&mut self) -> TestPg {
+        let dir = server_dir();
+        let data = dir.path().join("data");
+        self.stop(StopMode::Fast);
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&self.data)
+            .arg(&data)
+            .status()
+            .expect("run cp");
+        assert!(copied.success(), "copying the primary's data dir failed");
+        self.start_again();
+        chown_to_postgres(dir.path());
+        write_owned(&data.join("standby.signal"), "", 0o600);
+        append(
+            &data.join("postgresql.conf"),
+            &format!(
+                "unix_socket_directories = '{}'\n\
+                 primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=standby'\n\
+                 hot_standby = on\nhot_standby_feedback = on",
+                dir.path().display(),
+                self.port
+            ),
+        );
+        Self::launch(dir, self.bin.clone())
+    }
+
+    /// Starts the server whose data directory is `dir/data` on a free port.
+    fn launch(dir: tempfile::TempDir, bin: PathBuf) -> TestPg {
         let mut pg = TestPg {
+            data: dir.path().join("data"),
+            log: dir.path().join("server.log"),
             dir,
-            data,
-            log,
             bin,
             port: 0,
             running: false,
@@ -329,6 +365,16 @@ impl Drop for TestPg {
             );
         }
     }
+}
+
+/// A temp dir owned by the server's user, for one server's data dir, log and sockets.
+fn server_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("pgcdc-test-pg-")
+        .tempdir()
+        .expect("create temp dir");
+    chown_to_postgres(dir.path());
+    dir
 }
 
 fn free_port() -> u16 {
