@@ -1,6 +1,6 @@
 //! Capture from a hot standby (logical decoding on a standby, PostgreSQL 16 and later): the
 //! slot lives on the standby, the publication was made on the primary, and nothing is written
-//! to either server. An initial snapshot read on the standby, then an incremental snapshot in
+//! to either server (asked to alter the publication, pgcdc says where to make it). An initial snapshot read on the standby, then an incremental snapshot in
 //! read-only mode (signals from the file, windows closed by WAL position) under a writer on the
 //! primary; the topic replays, key by key, to exactly the primary's table.
 //!
@@ -88,6 +88,20 @@ fn snapshots_and_stream_from_a_hot_standby() {
     let standby = primary.standby();
     assert_eq!(standby.psql("SELECT pg_is_in_recovery()"), "t");
     let kafka = TestKafka::start();
+    // Left to keep the publication in step, pgcdc would have to alter it: one clear error.
+    let (status, log) = Capture::new(
+        &standby,
+        &kafka,
+        ConnectorFile::new("sbw")
+            .autocreate_mode("filtered")
+            .include_tables(&["public.churn"]),
+    )
+    .run_failing(WAIT);
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the server is a standby (read-only); create the publication on the primary"),
+        "{log}"
+    );
     let cap = Capture::new(
         &standby,
         &kafka,

@@ -88,6 +88,9 @@ pub enum AdminError {
     #[error("publication.autocreate.mode is filtered but no tables were given: check table.include.list")]
     NoTablesForFilter,
 
+    #[error("publication {0:?} cannot be created or altered here: the server is a standby (read-only); create the publication on the primary and set publication.autocreate_mode = \"disabled\"")]
+    PublicationOnStandby(String),
+
     #[error("unexpected answer from PostgreSQL: {0}")]
     Unexpected(String),
 }
@@ -330,6 +333,15 @@ impl Admin {
             }
             (_, true) => return Ok(()),
         };
+        let standby: bool = self
+            .client
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(db("cannot ask whether the server is a standby"))?
+            .get(0);
+        if standby {
+            return Err(AdminError::PublicationOnStandby(name.to_string()));
+        }
         self.client
             .batch_execute(&sql)
             .await
