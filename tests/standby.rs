@@ -1,8 +1,9 @@
 //! Capture from a hot standby (logical decoding on a standby, PostgreSQL 16 and later): the
 //! slot lives on the standby, the publication was made on the primary, and nothing is written
-//! to either server (asked to alter the publication, pgcdc says where to make it). An initial snapshot read on the standby, then an incremental snapshot in
-//! read-only mode (signals from the file, windows closed by WAL position) under a writer on the
-//! primary; the topic replays, key by key, to exactly the primary's table.
+//! to either server (asked to alter the publication, pgcdc says where to make it). An initial
+//! snapshot read on the standby, then an incremental snapshot in read-only mode (signals from
+//! the file, windows closed by WAL position) under a writer on the primary; the topic replays,
+//! key by key, to exactly the primary's table.
 //!
 //! PostgreSQL 15 cannot decode on a standby, so the servers here are PostgreSQL 16:
 //! `$PG_BIN` when it is 16 or later (the version matrix), else the build that
