@@ -67,6 +67,9 @@ const TABLES: &[&str] = &[
 const PREFIX: &str = "dbz";
 /// The end-of-capture marker `TestPg::mark_end` writes; whether either side sees it is timing.
 const MARK_PREFIX: &str = "pgcdc-test-mark";
+/// Written last, with a prefix every variant's message filters let through: once Debezium has
+/// written it out, it has written everything before it, and can be stopped.
+const END_PREFIX: &str = "in-pgcdc-oracle-end";
 /// Processing times (the envelope's `ts_*`, outside `source`): their values are replaced before
 /// comparing, their presence is still compared (message events have `ts_ms` only). Unlike
 /// compare.py nothing in `source` is ignored: both sides read the same WAL, so commit times,
@@ -460,8 +463,8 @@ impl Oracle {
         }
     }
 
-    /// Once the output has been quiet for a while after the workload, stops the oracle
-    /// gracefully (SIGTERM) and returns the records, `TestPg::mark_end` markers removed.
+    /// Once the output holds the end marker (or, failing that, has been quiet for a while),
+    /// stops the oracle gracefully (SIGTERM) and returns the records, markers removed.
     fn finish(mut self, timeout: Duration) -> Vec<Value> {
         const QUIET: Duration = Duration::from_secs(5);
         // Under load Debezium may take a while to deliver its first record.
@@ -471,15 +474,23 @@ impl Oracle {
         let mut last_len = 0;
         let mut last_change = started;
         let mut terminated = false;
+        let mut ended = false;
         loop {
             let len = std::fs::metadata(&self.out).map(|m| m.len()).unwrap_or(0);
             if len != last_len {
                 last_len = len;
                 last_change = Instant::now();
+                ended = std::fs::read_to_string(&self.out).is_ok_and(|t| t.contains(END_PREFIX));
             }
             let quiet =
                 last_change.elapsed() >= QUIET && (len > 0 || started.elapsed() >= FIRST_RECORD);
-            if quiet && !terminated {
+            if (ended || quiet) && !terminated {
+                if !ended {
+                    eprintln!(
+                        "oracle {}: no end marker; stopped after {QUIET:?} without output",
+                        self.name
+                    );
+                }
                 let _ = Command::new("kill")
                     .args(["-TERM", &self.child.id().to_string()])
                     .status();
@@ -519,7 +530,7 @@ fn is_mark(e: &Value) -> bool {
         .unwrap_or(key)
         .get("prefix")
         .and_then(Value::as_str);
-    prefix == Some(MARK_PREFIX)
+    prefix == Some(MARK_PREFIX) || prefix == Some(END_PREFIX)
 }
 
 /// The oracle's records as `schemas.enable=false` would have written them: JsonConverter
@@ -901,6 +912,9 @@ fn events_match_debezium() {
 
     pg.psql(WORKLOAD_SQL);
     let until = pg.mark_end();
+    pg.psql(&format!(
+        "SELECT pg_logical_emit_message(false, '{END_PREFIX}', '')"
+    ));
     let mut children: Vec<_> = runs
         .iter()
         .map(|(_, r)| r.capture.spawn(Some(&until)))
