@@ -52,22 +52,12 @@ fn stored_running(cap: &Capture, name: &str) -> bool {
         .is_some_and(|t| !t.is_empty())
 }
 
-fn wait_until(what: &str, cap: &Capture, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{}",
-            cap.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, cap: &Capture, timeout: Duration, f: impl FnMut() -> bool) {
+    cap.wait_until(what, timeout, f);
 }
 
 fn wait_for_log(cap: &Capture, needle: &str) {
-    wait_until(&format!("{needle:?} in the log"), cap, WAIT, || {
-        cap.log().contains(needle)
-    });
+    cap.wait_for_log(needle, WAIT);
 }
 
 /// Random updates, deletes, inserts and primary-key changes on `churn`, one small transaction

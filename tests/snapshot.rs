@@ -59,15 +59,7 @@ fn sigterm(child: &mut Child) {
 }
 
 fn wait_for_log(cap: &Capture, needle: &str, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while !cap.log().contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} in the log:\n{}",
-            cap.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cap.wait_for_log(needle, timeout);
 }
 
 #[test]

@@ -60,18 +60,6 @@ fn standby_capable_bin() -> Option<PathBuf> {
     None
 }
 
-fn wait_until(what: &str, cap: &Capture, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{}",
-            cap.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn snapshots_and_stream_from_a_hot_standby() {
     let Some(bin) = standby_capable_bin() else {
@@ -129,9 +117,7 @@ fn snapshots_and_stream_from_a_hot_standby() {
             }
         });
         let child = cap.spawn(None);
-        wait_until("streaming from the standby", &cap, || {
-            cap.log().contains("streaming")
-        });
+        cap.wait_for_log("streaming", WAIT);
         streaming.store(true, Ordering::Relaxed);
         child
     });
@@ -156,9 +142,7 @@ fn snapshots_and_stream_from_a_hot_standby() {
         String::from_utf8_lossy(&said.stderr)
     );
     assert!(writer.wait().unwrap().success(), "writer failed");
-    wait_until("the incremental snapshot", &cap, || {
-        cap.log().contains("incremental snapshot completed")
-    });
+    cap.wait_for_log("incremental snapshot completed", WAIT);
     let end = primary.mark_end();
     assert!(
         common::verify::wait_confirmed(&standby, "sb_slot", &end, WAIT),

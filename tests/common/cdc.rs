@@ -234,6 +234,26 @@ impl Capture {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// Polls `f` until it holds; past `timeout`, fails naming `what`, with pgcdc's log.
+    pub fn wait_until(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !f() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until pgcdc's log holds `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        self.wait_until(&format!("{needle:?} in the log"), timeout, || {
+            self.log().contains(needle)
+        });
+    }
+
     /// Runs until everything committed so far is acknowledged and confirmed; asserts exit 0.
     pub fn run_to_current(&self, pg: &TestPg) {
         let until = pg.mark_end();
