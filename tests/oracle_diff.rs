@@ -109,11 +109,13 @@ const VARIANTS: &[Variant] = &[
             "binary.handling.mode=base64",
             "time.precision.mode=adaptive_time_microseconds",
             "interval.handling.mode=string",
+            "money.fraction.digits=0",
         ],
         events_toml: "decimal_handling_mode = \"double\"\n\
                       binary_handling_mode = \"base64\"\n\
                       time_precision_mode = \"adaptive_time_microseconds\"\n\
-                      interval_handling_mode = \"string\"\n",
+                      interval_handling_mode = \"string\"\n\
+                      money_fraction_digits = 0\n",
         schemaless: false,
         tables_toml: "",
         unwrap: None,
@@ -125,10 +127,12 @@ const VARIANTS: &[Variant] = &[
             "decimal.handling.mode=string",
             "binary.handling.mode=hex",
             "time.precision.mode=connect",
+            "money.fraction.digits=1",
         ],
         events_toml: "decimal_handling_mode = \"string\"\n\
                       binary_handling_mode = \"hex\"\n\
-                      time_precision_mode = \"connect\"\n",
+                      time_precision_mode = \"connect\"\n\
+                      money_fraction_digits = 1\n",
         schemaless: false,
         tables_toml: "",
         unwrap: None,
@@ -139,9 +143,11 @@ const VARIANTS: &[Variant] = &[
         oracle_props: &[
             "binary.handling.mode=base64-url-safe",
             "time.precision.mode=microseconds",
+            "money.fraction.digits=3",
         ],
         events_toml: "binary_handling_mode = \"base64-url-safe\"\n\
-                      time_precision_mode = \"microseconds\"\n",
+                      time_precision_mode = \"microseconds\"\n\
+                      money_fraction_digits = 3\n",
         schemaless: false,
         tables_toml: "",
         unwrap: None,

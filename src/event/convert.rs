@@ -75,7 +75,7 @@ pub enum HstoreMode {
 }
 
 /// The type-mapping options of a connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TypeModes {
     pub decimal: DecimalMode,
     pub binary: BinaryMode,
@@ -85,6 +85,22 @@ pub struct TypeModes {
     /// `include.unknown.datatypes`: columns of types Debezium has no mapping for are emitted
     /// as the bytes of their text form (else left out of events altogether).
     pub include_unknown: bool,
+    /// `money.fraction.digits`: the scale of money values.
+    pub money_fraction_digits: u32,
+}
+
+impl Default for TypeModes {
+    fn default() -> Self {
+        TypeModes {
+            decimal: DecimalMode::default(),
+            binary: BinaryMode::default(),
+            time_precision: TimePrecisionMode::default(),
+            interval: IntervalMode::default(),
+            hstore: HstoreMode::default(),
+            include_unknown: false,
+            money_fraction_digits: MONEY_FRACTION_DIGITS,
+        }
+    }
 }
 
 /// How one column's text is turned into a [`Value`]. Chosen once per Relation message.
@@ -433,12 +449,25 @@ fn bytea_type(mode: BinaryMode) -> (Conv, Schema) {
     }
 }
 
-fn money_type(mode: DecimalMode) -> (Conv, Schema) {
-    let scale = MONEY_FRACTION_DIGITS;
+/// `fraction_digits` (`money.fraction.digits`) only sets the scale of precise decimals: under
+/// `double` and `string` Debezium 3.6.3 keeps the text's own two digits (the oracle shows it).
+fn money_type(mode: DecimalMode, fraction_digits: u32) -> (Conv, Schema) {
+    const TEXT_DIGITS: u32 = 2;
     match mode {
-        DecimalMode::Precise => (Conv::Money { scale }, schema::decimal(scale as i32, None)),
-        DecimalMode::Double => (Conv::MoneyDouble { scale }, s(SchemaType::Float64)),
-        DecimalMode::String => (Conv::MoneyString { scale }, s(SchemaType::String)),
+        DecimalMode::Precise => (
+            Conv::Money {
+                scale: fraction_digits,
+            },
+            schema::decimal(fraction_digits as i32, None),
+        ),
+        DecimalMode::Double => (
+            Conv::MoneyDouble { scale: TEXT_DIGITS },
+            s(SchemaType::Float64),
+        ),
+        DecimalMode::String => (
+            Conv::MoneyString { scale: TEXT_DIGITS },
+            s(SchemaType::String),
+        ),
     }
 }
 
@@ -492,7 +521,7 @@ pub fn column_type_with(
         600 => (Conv::Point, schema::point()),
         700 => (Conv::Float32, s(SchemaType::Float32)),
         701 => (Conv::Float64, s(SchemaType::Float64)),
-        790 => money_type(modes.decimal),
+        790 => money_type(modes.decimal, modes.money_fraction_digits),
         1082 => date_type(modes.time_precision),
         1083 => time_type(typmod, modes.time_precision),
         1114 => timestamp_type(typmod, modes.time_precision),

@@ -288,6 +288,8 @@ pub struct EventsConfig {
     pub unavailable_value_placeholder: String,
     /// `decimal.handling.mode`: `precise` (default), `double`, `string`.
     pub decimal_handling_mode: DecimalHandlingMode,
+    /// `money.fraction.digits`: the scale of money values (rounded half up). Default 2.
+    pub money_fraction_digits: u32,
     /// `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe`, `hex`.
     pub binary_handling_mode: BinaryHandlingMode,
     /// `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`, `connect`,
@@ -377,6 +379,7 @@ impl Default for EventsConfig {
             skipped_operations: vec!["t".to_string()],
             unavailable_value_placeholder: "__debezium_unavailable_value".to_string(),
             decimal_handling_mode: DecimalHandlingMode::default(),
+            money_fraction_digits: convert::MONEY_FRACTION_DIGITS,
             binary_handling_mode: BinaryHandlingMode::default(),
             time_precision_mode: TimePrecisionMode::default(),
             interval_handling_mode: IntervalHandlingMode::default(),
@@ -397,8 +400,21 @@ const OPERATIONS: [(&str, &str); 4] = [
     ("t", "truncate"),
 ];
 
+/// money is a 64-bit integer of cents: 19 digits at most, so a larger scale only adds zeros
+/// that could not fit a 38-digit decimal with the integer part.
+const MAX_MONEY_FRACTION_DIGITS: u32 = 19;
+
 impl EventsConfig {
     pub(crate) fn validate(&self) -> Result<(), Violation> {
+        if self.money_fraction_digits > MAX_MONEY_FRACTION_DIGITS {
+            return Err(Violation::new(
+                "events.money_fraction_digits",
+                format!(
+                    "{}: must be at most {MAX_MONEY_FRACTION_DIGITS} (money holds 19 digits)",
+                    self.money_fraction_digits
+                ),
+            ));
+        }
         let ops = &self.skipped_operations;
         let none = ops.iter().any(|o| o == "none");
         for (i, op) in ops.iter().enumerate() {
@@ -458,6 +474,7 @@ impl EventsConfig {
                 HstoreHandlingMode::Map => convert::HstoreMode::Map,
             },
             include_unknown: self.include_unknown_datatypes,
+            money_fraction_digits: self.money_fraction_digits,
         }
     }
 
@@ -701,6 +718,18 @@ mod tests {
                 .to_string();
             assert!(err.contains("unknown variant"), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn money_fraction_digits_is_bounded_and_reaches_the_type_modes() {
+        let mut e = EventsConfig::default();
+        assert_eq!(e.type_modes().money_fraction_digits, 2);
+        e.money_fraction_digits = 4;
+        e.validate().unwrap();
+        assert_eq!(e.type_modes().money_fraction_digits, 4);
+        e.money_fraction_digits = 20;
+        let err = e.validate().unwrap_err().to_string();
+        assert!(err.contains("events.money_fraction_digits"), "{err}");
     }
 
     #[test]
