@@ -292,6 +292,11 @@ fn pause_resume_and_stop() {
     wait_until("progress after resume", &cap, WAIT, || {
         stored_rows(&cap, "prs") > paused_at + 20
     });
+    // A `log` signal puts its message in pgcdc's log.
+    pg.psql(
+        "INSERT INTO dbz_signal VALUES ('log-1', 'log', '{\"message\": \"operator marker 42\"}')",
+    );
+    wait_for_log(&cap, "log signal: operator marker 42");
     let said = cli_snapshot(&cap, &["--stop"]);
     assert!(said.contains("to stop"), "{said}");
     wait_until("the stop stored", &cap, WAIT, || {

@@ -253,6 +253,7 @@ impl Signals {
             Ok(Action::StopSnapshot(tables)) => self.inc.stop(&sig.id, &tables),
             Ok(Action::PauseSnapshot) => self.inc.pause(&sig.id),
             Ok(Action::ResumeSnapshot) => self.inc.resume(&sig.id),
+            Ok(Action::Log(message)) => tracing::info!(signal = %sig.id, "log signal: {message}"),
             Ok(Action::WindowOpen | Action::WindowClose) => {
                 if from_file {
                     tracing::warn!(signal = %sig.id, "window signals are written by pgcdc itself; ignored in the signal file");

@@ -4,7 +4,8 @@
 //! A signal is `id`, `type` and `data` (JSON text). The types pgcdc acts on are the
 //! incremental snapshot ones: `execute-snapshot`, `stop-snapshot`, `pause-snapshot`,
 //! `resume-snapshot`, and the window markers the snapshot writes itself
-//! (`snapshot-window-open`, `snapshot-window-close`).
+//! (`snapshot-window-open`, `snapshot-window-close`); and `log`, which writes its message to
+//! pgcdc's log (a marker operators place in the stream).
 
 pub mod file;
 pub mod table;
@@ -38,6 +39,7 @@ pub const PAUSE_SNAPSHOT: &str = "pause-snapshot";
 pub const RESUME_SNAPSHOT: &str = "resume-snapshot";
 pub const WINDOW_OPEN: &str = "snapshot-window-open";
 pub const WINDOW_CLOSE: &str = "snapshot-window-close";
+pub const LOG: &str = "log";
 
 /// What a signal asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub enum Action {
     /// The incremental snapshot's own markers; the id names the chunk.
     WindowOpen,
     WindowClose,
+    /// `log`: the message of `{"message": ...}`.
+    Log(String),
 }
 
 /// The tables an `execute-snapshot` names, each with an optional extra condition.
@@ -64,7 +68,7 @@ pub struct SnapshotSpec {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SignalError {
-    #[error("signal {id:?}: unknown type {kind:?} (pgcdc acts on execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot)")]
+    #[error("signal {id:?}: unknown type {kind:?} (pgcdc acts on execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, log)")]
     UnknownType { id: String, kind: String },
     #[error("signal {id:?}: data is not valid: {reason}")]
     BadData { id: String, reason: String },
@@ -139,6 +143,18 @@ impl Signal {
             RESUME_SNAPSHOT => Ok(Action::ResumeSnapshot),
             WINDOW_OPEN => Ok(Action::WindowOpen),
             WINDOW_CLOSE => Ok(Action::WindowClose),
+            LOG => {
+                #[derive(Deserialize)]
+                struct LogData {
+                    message: String,
+                }
+                serde_json::from_str::<LogData>(&self.data)
+                    .map(|d| Action::Log(d.message))
+                    .map_err(|e| SignalError::BadData {
+                        id: self.id.clone(),
+                        reason: format!("{e} (a log signal's data is {{\"message\": \"...\"}})"),
+                    })
+            }
             _ => Err(SignalError::UnknownType {
                 id: self.id.clone(),
                 kind: self.kind.clone(),
@@ -210,8 +226,18 @@ mod tests {
             Err(SignalError::BadData { .. })
         ));
         assert!(matches!(
-            sig("log", "").action(),
+            sig("alert", "").action(),
             Err(SignalError::UnknownType { .. })
+        ));
+        assert_eq!(
+            sig(LOG, r#"{"message": "backfill done"}"#)
+                .action()
+                .unwrap(),
+            Action::Log("backfill done".into())
+        );
+        assert!(matches!(
+            sig(LOG, "").action(),
+            Err(SignalError::BadData { .. })
         ));
         assert_eq!(
             sig(STOP_SNAPSHOT, "").action().unwrap(),
