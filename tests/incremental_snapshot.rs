@@ -247,10 +247,11 @@ fn pause_resume_and_stop() {
     let cap = Capture::new(&pg, &kafka, connector("prs", 5, "\"source\", \"file\""));
     let mut child = cap.spawn(None);
     wait_for_log(&cap, "streaming");
-    // The request through the signal table, by hand, as Debezium users do.
+    // The request through the signal table, by hand, as Debezium users do; the table named
+    // by a regular expression, as Debezium allows.
     pg.psql(
         "INSERT INTO dbz_signal VALUES ('req-1', 'execute-snapshot',
-           '{\"data-collections\": [\"public.churn\"], \"type\": \"incremental\"}')",
+           '{\"data-collections\": [\"public\\\\.chu.*\"], \"type\": \"incremental\"}')",
     );
     wait_until("some chunks", &cap, WAIT, || stored_rows(&cap, "prs") >= 50);
     cli_snapshot(&cap, &["--pause"]);

@@ -9,10 +9,9 @@
 //! format, sink and acknowledgement as streamed events.
 
 pub mod chunk;
+pub mod collections;
 pub mod state;
 pub mod window;
-
-use std::collections::HashMap;
 
 pub use state::{IncrementalState, KeyText, TableTask};
 
@@ -110,14 +109,12 @@ impl Incremental {
         }
         let names = if spec.tables.is_empty() {
             self.captured_tables().await?
-        } else {
+        } else if spec.tables.iter().all(|t| collections::is_plain_name(t)) {
             spec.tables.clone()
+        } else {
+            let captured = self.captured_tables().await?;
+            collections::expand(&spec.tables, &captured)
         };
-        let conditions: HashMap<&str, &str> = spec
-            .conditions
-            .iter()
-            .map(|(t, f)| (t.as_str(), f.as_str()))
-            .collect();
         let mut tasks = Vec::new();
         for name in names {
             let Some((schema, table)) = split_table(&name) else {
@@ -128,7 +125,7 @@ impl Incremental {
                 tracing::warn!(signal = id, table = %name, "table is not captured by this connector (tables.include / tables.exclude); skipped");
                 continue;
             }
-            let filter = conditions.get(name.as_str()).map(|f| f.to_string());
+            let filter = collections::condition_for(&name, &spec.conditions).map(str::to_string);
             tasks.push(TableTask::new(name, filter));
         }
         let added = self.state.add(tasks);
