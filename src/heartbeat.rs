@@ -9,14 +9,9 @@ use crate::format::Record;
 /// Debezium's `topic.heartbeat.prefix` default.
 pub const TOPIC_PREFIX: &str = "__debezium-heartbeat";
 
-/// `__debezium-heartbeat.<topic_prefix>`.
-pub fn topic(topic_prefix: &str) -> String {
-    format!("{TOPIC_PREFIX}.{topic_prefix}")
-}
-
-/// One heartbeat: key `{"serverName": <topic_prefix>}`, value `{"ts_ms": <now>}`, each wrapped
-/// in its Connect schema when `schemas` is on.
-pub fn record(topic_prefix: &str, schemas: bool, ts_ms: i64) -> Record {
+/// One heartbeat for `topic`: key `{"serverName": <topic_prefix>}`, value `{"ts_ms": <now>}`,
+/// each wrapped in its Connect schema when `schemas` is on.
+pub fn record(topic: String, topic_prefix: &str, schemas: bool, ts_ms: i64) -> Record {
     let key = json!({ "serverName": topic_prefix });
     let value = json!({ "ts_ms": ts_ms });
     let (key, value) = if schemas {
@@ -38,7 +33,7 @@ pub fn record(topic_prefix: &str, schemas: bool, ts_ms: i64) -> Record {
         (key, value)
     };
     Record {
-        topic: Arc::from(topic(topic_prefix)),
+        topic: Arc::from(topic),
         key: Some(key.to_string().into_bytes()),
         value: Some(value.to_string().into_bytes()),
         headers: Vec::new(),
@@ -70,15 +65,15 @@ mod tests {
 
     #[test]
     fn plain_heartbeat() {
-        let r = record("shop", false, 1700000000123);
-        assert_eq!(&*r.topic, "__debezium-heartbeat.shop");
+        let r = record("beats.shop".into(), "shop", false, 1700000000123);
+        assert_eq!(&*r.topic, "beats.shop");
         assert_eq!(parse(&r.key), json!({"serverName": "shop"}));
         assert_eq!(parse(&r.value), json!({"ts_ms": 1700000000123_i64}));
     }
 
     #[test]
     fn heartbeat_with_schemas() {
-        let r = record("shop", true, 5);
+        let r = record("beats.shop".into(), "shop", true, 5);
         let k = parse(&r.key);
         assert_eq!(
             k["schema"]["name"],

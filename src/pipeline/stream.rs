@@ -263,7 +263,8 @@ pub(super) async fn beat(
     let ts_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let rec = crate::heartbeat::record(&s.event.topic_prefix, s.schemas, ts_ms);
+    let topic = s.heartbeat.topic(&s.event.topic_prefix);
+    let rec = crate::heartbeat::record(topic, &s.event.topic_prefix, s.schemas, ts_ms);
     sink.send(&rec).await?;
     tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
     Ok(())

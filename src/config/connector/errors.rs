@@ -34,13 +34,7 @@ impl ErrorsConfig {
         let Some(topic) = &self.dead_letter_topic else {
             return Ok(());
         };
-        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-        if topic.is_empty()
-            || topic.len() > 249
-            || !topic.chars().all(legal)
-            || topic == "."
-            || topic == ".."
-        {
+        if !super::is_valid_topic_name(topic) {
             return Err(Violation::new(
                 "errors.dead_letter_topic",
                 format!("{topic:?} must be 1 to 249 Kafka topic characters [a-zA-Z0-9._-]"),

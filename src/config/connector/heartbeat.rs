@@ -19,6 +19,10 @@ pub struct HeartbeatConfig {
     /// typically an insert into a captured table so that the slot has a change to confirm.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action_query: Option<String>,
+    /// Debezium `topic.heartbeat.prefix`: heartbeats go to `<topic_prefix>.<connector's
+    /// topic_prefix>`. Default `__debezium-heartbeat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_prefix: Option<String>,
 }
 
 impl HeartbeatConfig {
@@ -26,7 +30,24 @@ impl HeartbeatConfig {
         !self.interval.is_zero()
     }
 
+    /// The heartbeat topic of a connector whose topic prefix is `connector_prefix`.
+    pub fn topic(&self, connector_prefix: &str) -> String {
+        let prefix = self
+            .topic_prefix
+            .as_deref()
+            .unwrap_or(crate::heartbeat::TOPIC_PREFIX);
+        format!("{prefix}.{connector_prefix}")
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Violation> {
+        if let Some(p) = &self.topic_prefix {
+            if !super::is_valid_topic_name(p) {
+                return Err(Violation::new(
+                    "heartbeat.topic_prefix",
+                    format!("{p:?}: must be a Kafka topic name (letters, digits, '.', '_', '-')"),
+                ));
+            }
+        }
         match &self.action_query {
             Some(q) if q.trim().is_empty() => Err(Violation::new(
                 "heartbeat.action_query",
@@ -57,5 +78,16 @@ mod tests {
         h.action_query = Some("  ".into());
         assert!(h.validate().is_err());
         assert!(!HeartbeatConfig::default().enabled());
+    }
+
+    #[test]
+    fn topic_prefix_names_the_heartbeat_topic() {
+        let mut h = HeartbeatConfig::default();
+        assert_eq!(h.topic("shop"), "__debezium-heartbeat.shop");
+        h.topic_prefix = Some("beats".into());
+        h.validate().unwrap();
+        assert_eq!(h.topic("shop"), "beats.shop");
+        h.topic_prefix = Some("two words".into());
+        assert_eq!(h.validate().unwrap_err().key, "heartbeat.topic_prefix");
     }
 }

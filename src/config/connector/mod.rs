@@ -83,6 +83,15 @@ fn is_topic_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
 
+/// A name Kafka accepts as a topic: 1 to 249 legal characters, not `.` or `..`.
+pub(super) fn is_valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TOPIC_LEN
+        && name.chars().all(is_topic_char)
+        && name != "."
+        && name != ".."
+}
+
 /// Kafka's topic name length limit.
 const MAX_TOPIC_LEN: usize = 249;
 
@@ -122,12 +131,7 @@ impl ConnectorConfig {
                 ),
             ));
         }
-        if self.topic_prefix.is_empty()
-            || self.topic_prefix.len() > MAX_TOPIC_LEN
-            || !self.topic_prefix.chars().all(is_topic_char)
-            || self.topic_prefix == "."
-            || self.topic_prefix == ".."
-        {
+        if !is_valid_topic_name(&self.topic_prefix) {
             return Err(Violation::new(
                 "topic_prefix",
                 format!(
