@@ -234,7 +234,7 @@ fn heartbeats_and_action_query_move_an_idle_slot() {
     let file = ConnectorFile::new("beat")
         .include_tables(&["public.hb"])
         .schemas(true)
-        .extra("[heartbeat]\ninterval = \"300ms\"\naction_query = \"INSERT INTO hb (at) VALUES (now())\"");
+        .extra("[heartbeat]\ninterval = \"300ms\"\naction_query = \"INSERT INTO hb (at) VALUES (now())\"\ntopic_prefix = \"beats\"");
     let cap = Capture::new(&pg, &kafka, file);
     let mut child = cap.spawn(None);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -261,7 +261,8 @@ fn heartbeats_and_action_query_move_an_idle_slot() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let beats = kafka.read_topic("__debezium-heartbeat.beat", 2, Duration::from_secs(30));
+    // `topic_prefix` (Debezium's topic.heartbeat.prefix) names the topic.
+    let beats = kafka.read_topic("beats.beat", 2, Duration::from_secs(30));
     cap.terminate(&mut child);
     assert!(advanced, "the slot did not pass {target}:\n{}", cap.log());
     assert!(beats.len() >= 2, "heartbeat records: {}", beats.len());
