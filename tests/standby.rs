@@ -158,24 +158,9 @@ fn snapshots_and_stream_from_a_hot_standby() {
     cap.wait_until("the standby to replay", WAIT, || {
         standby.psql(&replayed) == "t"
     });
-    let out = cap
-        .command()
-        .arg("status")
-        .arg(&cap.connector)
-        .output()
-        .unwrap();
-    let status = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{status}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lag: u64 = status
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("lag: "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no lag line: {status}"));
+    let (ok, status) = cap.status();
+    assert!(ok, "{status}");
+    let lag = common::cdc::status_lag(&status);
     assert!(
         lag > 0,
         "1000 uncaptured inserts must show as lag: {status}"

@@ -2,22 +2,9 @@
 
 mod common;
 
-use common::cdc::{Capture, ConnectorFile};
+use common::cdc::{status_lag, Capture, ConnectorFile};
 use common::kafka::TestKafka;
 use common::pg::TestPg;
-
-fn status(cap: &Capture) -> (bool, String) {
-    let out = cap
-        .command()
-        .arg("status")
-        .arg(&cap.connector)
-        .output()
-        .expect("run pgcdc status");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
 
 #[test]
 fn status_shows_offsets_slot_and_lag() {
@@ -26,7 +13,7 @@ fn status_shows_offsets_slot_and_lag() {
     pg.psql("CREATE TABLE st (id int PRIMARY KEY);");
     let cap = Capture::new(&pg, &kafka, ConnectorFile::new("stat"));
 
-    let (ok, before) = status(&cap);
+    let (ok, before) = cap.status();
     assert!(ok, "{before}");
     assert!(before.contains("connector stat"), "{before}");
     assert!(before.contains("position none (first start)"), "{before}");
@@ -41,19 +28,14 @@ fn status_shows_offsets_slot_and_lag() {
         .trim()
         .to_string();
     pg.psql("INSERT INTO st SELECT generate_series(1, 1000);");
-    let (ok, after) = status(&cap);
+    let (ok, after) = cap.status();
     assert!(ok, "{after}");
     assert!(
         after.contains(&format!("slot: stat_slot inactive, confirmed {confirmed}")),
         "{after}"
     );
     assert!(after.contains("snapshot completed"), "{after}");
-    let lag: u64 = after
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("lag: "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no lag line: {after}"));
+    let lag = status_lag(&after);
     assert!(lag > 0, "1000 uncaptured inserts must show as lag: {after}");
     let still = pg
         .psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'stat_slot';")

@@ -234,6 +234,24 @@ impl Capture {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// `pgcdc status` for this connector: whether it exited 0, and its stdout and stderr.
+    pub fn status(&self) -> (bool, String) {
+        let out = self
+            .command()
+            .arg("status")
+            .arg(&self.connector)
+            .output()
+            .expect("run pgcdc status");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     /// Polls `f` until it holds; past `timeout`, fails naming `what`, with pgcdc's log.
     pub fn wait_until(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         let deadline = Instant::now() + timeout;
@@ -348,4 +366,14 @@ impl TestPg {
         self.psql("SELECT pg_logical_emit_message(false, 'pgcdc-test-mark', '');");
         lsn
     }
+}
+
+/// The byte count of `pgcdc status`'s `lag:` line.
+pub fn status_lag(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("lag: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no lag line: {status}"))
 }
