@@ -52,14 +52,6 @@ fn stored_running(cap: &Capture, name: &str) -> bool {
         .is_some_and(|t| !t.is_empty())
 }
 
-fn wait_until(what: &str, cap: &Capture, timeout: Duration, f: impl FnMut() -> bool) {
-    cap.wait_until(what, timeout, f);
-}
-
-fn wait_for_log(cap: &Capture, needle: &str) {
-    cap.wait_for_log(needle, WAIT);
-}
-
 /// Random updates, deletes, inserts and primary-key changes on `churn`, one small transaction
 /// each, for `secs`.
 fn writer_sql(rows: i64, secs: u32) -> String {
@@ -124,7 +116,7 @@ fn cli_snapshot_under_a_concurrent_writer_converges() {
     setup(&pg, rows);
     let cap = Capture::new(&pg, &kafka, connector("inc", 97, "\"source\""));
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "streaming");
+    cap.wait_for_log("streaming", WAIT);
     let mut writer = background_psql(&pg, &writer_sql(rows, 12));
     std::thread::sleep(Duration::from_millis(500));
     let said = cli_snapshot(&cap, &["--tables", "public.churn"]);
@@ -133,7 +125,7 @@ fn cli_snapshot_under_a_concurrent_writer_converges() {
             && said.contains("inserted into public.dbz_signal"),
         "{said}"
     );
-    wait_for_log(&cap, "incremental snapshot completed");
+    cap.wait_for_log("incremental snapshot completed", WAIT);
     assert!(writer.wait().unwrap().success(), "writer failed");
     catch_up_and_stop(&pg, &cap, "inc_slot", &mut child);
 
@@ -195,7 +187,7 @@ fn file_channel_with_additional_conditions_and_a_keyless_table() {
     setup(&pg, 1000);
     let cap = Capture::new(&pg, &kafka, connector("fch", 64, "\"file\""));
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "streaming");
+    cap.wait_for_log("streaming", WAIT);
     // Without a source channel the CLI writes to the file channel.
     let said = cli_snapshot(
         &cap,
@@ -208,7 +200,7 @@ fn file_channel_with_additional_conditions_and_a_keyless_table() {
     );
     assert!(said.contains("appended to"), "{said}");
     assert!(said.contains("where id > 900 AND id % 2 = 0"), "{said}");
-    wait_for_log(&cap, "incremental snapshot completed");
+    cap.wait_for_log("incremental snapshot completed", WAIT);
     assert!(
         cap.log().contains("table public.nokey has no primary key"),
         "{}",
@@ -225,7 +217,7 @@ fn file_channel_with_additional_conditions_and_a_keyless_table() {
     // A restart does not run the consumed line again.
     let lines_before = cap.log().matches("incremental snapshot requested").count();
     let mut again = cap.spawn(None);
-    wait_until("a second session", &cap, WAIT, || {
+    cap.wait_until("a second session", WAIT, || {
         cap.log().matches("streaming").count() >= 2
     });
     std::thread::sleep(Duration::from_secs(1));
@@ -246,23 +238,23 @@ fn pause_resume_and_stop() {
     setup(&pg, rows);
     let cap = Capture::new(&pg, &kafka, connector("prs", 5, "\"source\", \"file\""));
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "streaming");
+    cap.wait_for_log("streaming", WAIT);
     // The request through the signal table, by hand, as Debezium users do; the table named
     // by a regular expression, as Debezium allows.
     pg.psql(
         "INSERT INTO dbz_signal VALUES ('req-1', 'execute-snapshot',
            '{\"data-collections\": [\"public\\\\.chu.*\"], \"type\": \"incremental\"}')",
     );
-    wait_until("some chunks", &cap, WAIT, || stored_rows(&cap, "prs") >= 50);
+    cap.wait_until("some chunks", WAIT, || stored_rows(&cap, "prs") >= 50);
     cli_snapshot(&cap, &["--pause"]);
-    wait_until("the pause stored", &cap, WAIT, || {
+    cap.wait_until("the pause stored", WAIT, || {
         cap.offsets("prs").unwrap_or(Value::Null)["incremental"]["paused"] == true
     });
     // Let the chunk that was in flight land (its count stops moving; a snapshot that ignored
     // the pause keeps it moving and times out here), then nothing more may come.
     let mut paused_at = stored_rows(&cap, "prs");
     let mut still_since = Instant::now();
-    wait_until("the in-flight chunk to land", &cap, WAIT, || {
+    cap.wait_until("the in-flight chunk to land", WAIT, || {
         let now = stored_rows(&cap, "prs");
         if now != paused_at {
             paused_at = now;
@@ -290,19 +282,17 @@ fn pause_resume_and_stop() {
 
     // Resume through the file channel this time.
     common_append_signal(&cap, "prs", "resume-snapshot");
-    wait_until("progress after resume", &cap, WAIT, || {
+    cap.wait_until("progress after resume", WAIT, || {
         stored_rows(&cap, "prs") > paused_at + 20
     });
     // A `log` signal puts its message in pgcdc's log.
     pg.psql(
         "INSERT INTO dbz_signal VALUES ('log-1', 'log', '{\"message\": \"operator marker 42\"}')",
     );
-    wait_for_log(&cap, "log signal: operator marker 42");
+    cap.wait_for_log("log signal: operator marker 42", WAIT);
     let said = cli_snapshot(&cap, &["--stop"]);
     assert!(said.contains("to stop"), "{said}");
-    wait_until("the stop stored", &cap, WAIT, || {
-        !stored_running(&cap, "prs")
-    });
+    cap.wait_until("the stop stored", WAIT, || !stored_running(&cap, "prs"));
     let stopped_at = stored_rows(&cap, "prs");
     assert!(
         stopped_at < rows as u64,
@@ -346,10 +336,10 @@ fn sigkill_mid_snapshot_resumes_after_the_last_acknowledged_chunk() {
     setup(&pg, rows);
     let cap = Capture::new(&pg, &kafka, connector("kil", 20, "\"source\""));
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "streaming");
+    cap.wait_for_log("streaming", WAIT);
     let mut writer = background_psql(&pg, &writer_sql(rows, 15));
     cli_snapshot(&cap, &["--tables", "public.churn"]);
-    wait_until("a third of the table", &cap, WAIT, || {
+    cap.wait_until("a third of the table", WAIT, || {
         stored_rows(&cap, "kil") >= 2000
     });
     child.kill().unwrap();
@@ -357,8 +347,8 @@ fn sigkill_mid_snapshot_resumes_after_the_last_acknowledged_chunk() {
     let before_kill = stored_rows(&cap, "kil");
     assert!(stored_running(&cap, "kil"));
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "resuming the incremental snapshot");
-    wait_for_log(&cap, "incremental snapshot completed");
+    cap.wait_for_log("resuming the incremental snapshot", WAIT);
+    cap.wait_for_log("incremental snapshot completed", WAIT);
     assert!(writer.wait().unwrap().success(), "writer failed");
     catch_up_and_stop(&pg, &cap, "kil_slot", &mut child);
 
@@ -389,12 +379,12 @@ fn read_only_snapshot_without_a_signal_table_converges() {
         );
     let cap = Capture::new(&pg, &kafka, file);
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "streaming");
+    cap.wait_for_log("streaming", WAIT);
     let mut writer = background_psql(&pg, &writer_sql(rows, 4));
     let said = cli_snapshot(&cap, &["--tables", "public.churn"]);
     assert!(said.contains("appended to"), "{said}");
     assert!(writer.wait().unwrap().success(), "writer failed");
-    wait_for_log(&cap, "incremental snapshot completed");
+    cap.wait_for_log("incremental snapshot completed", WAIT);
     // Again on an idle database: its windows close on the server's keepalives.
     let end = pg.mark_end();
     assert!(common::verify::wait_confirmed(&pg, "ro_slot", &end, WAIT));
@@ -403,7 +393,7 @@ fn read_only_snapshot_without_a_signal_table_converges() {
         &["--tables", "public.churn", "--filter", "id <= 1000"],
     );
     let started = Instant::now();
-    wait_until("the idle snapshot", &cap, WAIT, || {
+    cap.wait_until("the idle snapshot", WAIT, || {
         cap.log().matches("incremental snapshot completed").count() == 2
     });
     // Without asking the server for keepalives this takes the server's own keepalive period
@@ -438,10 +428,10 @@ fn exactly_once_mode_commits_the_state_with_the_offset_record() {
     );
     let cap = Capture::new(&pg, &kafka, file);
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "streaming");
+    cap.wait_for_log("streaming", WAIT);
     let mut writer = background_psql(&pg, &writer_sql(rows, 3));
     cli_snapshot(&cap, &["--tables", "public.churn"]);
-    wait_for_log(&cap, "incremental snapshot completed");
+    cap.wait_for_log("incremental snapshot completed", WAIT);
     assert!(writer.wait().unwrap().success(), "writer failed");
     catch_up_and_stop(&pg, &cap, "eoi_slot", &mut child);
     let recs = kafka.read_topic("eoi.public.churn", rows as usize, WAIT);

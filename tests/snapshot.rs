@@ -58,10 +58,6 @@ fn sigterm(child: &mut Child) {
         .unwrap();
 }
 
-fn wait_for_log(cap: &Capture, needle: &str, timeout: Duration) {
-    cap.wait_for_log(needle, timeout);
-}
-
 #[test]
 fn existing_rows_arrive_once_as_reads_with_debezium_markers() {
     let pg = TestPg::start();
@@ -216,7 +212,7 @@ fn writes_during_the_snapshot_replay_to_the_table() {
     std::thread::sleep(Duration::from_millis(300));
     let mut child = cap.spawn(None);
     assert!(writer.wait().unwrap().success(), "writer failed");
-    wait_for_log(&cap, "snapshot recorded", WAIT);
+    cap.wait_for_log("snapshot recorded", WAIT);
     sigterm(&mut child);
     child.wait().unwrap();
     cap.run_to_current(&pg);
@@ -306,7 +302,7 @@ fn sigkill_during_the_snapshot_redoes_it() {
     assert_eq!(killed_mid_snapshot, 3);
     // The fourth attempt completes while the writer is still going, then streams.
     let mut child = cap.spawn(None);
-    wait_for_log(&cap, "snapshot recorded", WAIT);
+    cap.wait_for_log("snapshot recorded", WAIT);
     let writer_still_running = writer.try_wait().unwrap().is_none();
     assert!(writer.wait().unwrap().success(), "writer failed");
     sigterm(&mut child);
