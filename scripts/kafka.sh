@@ -98,8 +98,11 @@ run() {
   [ -f "$dir/server.properties" ] || die "$dir/server.properties is missing"
   fetch
   format_storage "$dir"
+  local jcmd
+  java_cmd
   if [ "${KAFKA_EXIT_ON_STDIN_EOF:-}" = 1 ]; then
-    java_run kafka.Kafka "$dir/server.properties" </dev/null &
+    # A simple command, so that $! is the Java process itself.
+    "${jcmd[@]}" kafka.Kafka "$dir/server.properties" </dev/null &
     local pid=$!
     echo "$pid" >"$dir/kafka.pid"
     (
@@ -113,8 +116,6 @@ run() {
     exit "$rc"
   fi
   echo $$ >"$dir/kafka.pid"
-  local jcmd
-  java_cmd
   exec "${jcmd[@]}" kafka.Kafka "$dir/server.properties"
 }
 
