@@ -1,5 +1,6 @@
 //! Where serialized records go. Today: Kafka.
 
 pub mod kafka;
+mod refusal;
 
 pub use kafka::{Acks, KafkaSink, KafkaSinkConfig, SinkError};

@@ -172,6 +172,28 @@ impl TestKafka {
         read_topic(&self.bootstrap(), topic, expected, timeout)
     }
 
+    /// A topic's config value as the broker describes it (`None`: no such topic or config).
+    pub fn topic_config(&self, topic: &str, name: &str) -> Option<String> {
+        use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("admin client");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let described = rt
+            .block_on(admin.describe_configs(
+                [&ResourceSpecifier::Topic(topic)],
+                &AdminOptions::new().request_timeout(Some(Duration::from_secs(30))),
+            ))
+            .expect("describe configs");
+        let resource = described.into_iter().next()?.ok()?;
+        resource.get(name)?.value.clone()
+    }
+
     /// The broker's directory (`server.properties`, `data/`, `kafka.log`).
     pub fn dir(&self) -> &Path {
         self.broker().dir.path()
@@ -302,7 +324,14 @@ group.initial.rebalance.delay.ms=0
         drop(slot);
         let deadline = Instant::now() + Duration::from_secs(180);
         while self.log_text().matches(STARTED).count() <= started_before {
-            let exited = self.child.lock().unwrap().as_mut().unwrap().try_wait().unwrap();
+            let exited = self
+                .child
+                .lock()
+                .unwrap()
+                .as_mut()
+                .unwrap()
+                .try_wait()
+                .unwrap();
             assert!(
                 exited.is_none() && Instant::now() < deadline,
                 "the Kafka broker did not start: {}",
@@ -348,7 +377,9 @@ group.initial.rebalance.delay.ms=0
         let deadline = Instant::now() + Duration::from_secs(30);
         while child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
             std::thread::sleep(Duration::from_millis(50));
         }
