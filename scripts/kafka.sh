@@ -11,7 +11,8 @@
 #                                          foreground on DIR/server.properties (the test harness
 #                                          writes that file and owns the process)
 #
-# Environment: KAFKA_HEAP_OPTS (default -Xmx1g -Xms256m); KAFKA_SCRAM_USERS ("user:password,...",
+# Environment: KAFKA_HEAP_OPTS (default -Xmx1g -Xms256m) and KAFKA_JVM_PERFORMANCE_OPTS (GC and JIT
+# flags, default the JVM's), as Kafka's own scripts name them; KAFKA_SCRAM_USERS ("user:password,...",
 # SCRAM-SHA-512 credentials written when the storage is formatted); KAFKA_EXIT_ON_STDIN_EOF=1 makes
 # `run` kill the broker when its standard input closes, so a broker shared by a test process ends
 # with it; `run` writes the Java process id to DIR/kafka.pid.
@@ -59,9 +60,10 @@ classpath() {
 
 # The java command line (heap, log configuration, classpath) into the array `jcmd`.
 java_cmd() {
-  local heap
+  local heap perf
   read -ra heap <<<"${KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
-  jcmd=(java "${heap[@]}" -Djava.awt.headless=true
+  read -ra perf <<<"${KAFKA_JVM_PERFORMANCE_OPTS:-}"
+  jcmd=(java "${heap[@]}" "${perf[@]}" -Djava.awt.headless=true
     -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -cp "$(classpath)")
 }
 

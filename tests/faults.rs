@@ -394,8 +394,10 @@ fn broker_restarted_with(name: &'static str, message_timeout_ms: Option<u32>) {
         Duration::from_secs(8),
         Duration::from_secs(8),
     ];
+    // Long enough that the writer still runs at the last restart: a Kafka broker restarting
+    // after SIGKILL recovers its logs and starts a JVM, which takes seconds on a loaded host.
     let w = Workload {
-        txns: 6000,
+        txns: 20_000,
         keys: 10,
         pace: Duration::from_millis(100),
     };

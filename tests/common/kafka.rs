@@ -313,7 +313,13 @@ group.initial.rebalance.delay.ms=0
             .arg("run")
             .arg(self.dir.path())
             .env("KAFKA_EXIT_ON_STDIN_EOF", "1")
-            .env("KAFKA_HEAP_OPTS", "-Xmx768m -Xms128m")
+            // Small and quick to start: a test broker carries little, and some tests run a
+            // dozen at once (tests/oracle_diff.rs) beside as many Debezium JVMs.
+            .env("KAFKA_HEAP_OPTS", "-Xmx512m -Xms64m")
+            .env(
+                "KAFKA_JVM_PERFORMANCE_OPTS",
+                "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+            )
             .env("KAFKA_SCRAM_USERS", users.join(","))
             .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())
