@@ -5,6 +5,7 @@
 # wall-time ratio, and pgcdc's peak RSS ("client max RSS MB" of the connector row).
 #
 #   scripts/bench.sh [WORKLOADS] [REPS]      # default: "bulk oltp" 1
+#   PGCDC_BIN=/path/to/old/pgcdc scripts/bench.sh ...   # another build (A/B: alternate runs)
 #
 # Needs ../shared/bench beside the project (BENCH_KIT to override). Results go to
 # target/bench-results/ (raw.csv, per-workload logs, broker-cpu.csv). The broker runs on the
@@ -22,7 +23,10 @@ mkdir -p "$RESULTS"
 [ -x "$KIT/limit.sh" ] || { echo "bench: $KIT/limit.sh not found (set BENCH_KIT)" >&2; exit 1; }
 
 scripts/kafka.sh fetch
-cargo build --release --quiet --bin pgcdc
+if [ -z "${PGCDC_BIN:-}" ]; then
+  cargo build --release --quiet --bin pgcdc
+  PGCDC_BIN=$ROOT/target/release/pgcdc
+fi
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 KPORT=29092; while ! port_free $KPORT; do KPORT=$((KPORT + 1)); done
@@ -74,7 +78,7 @@ for w in $WORKLOADS; do
   rm -rf "$WORK/data"
   before=$(cpu_s "$KPID")
   VARIANTS=${VARIANTS:-pgoutput} BENCH_RESULTS="$RESULTS" MAX_EXTRA=${MAX_EXTRA:-0} \
-  CONNECTOR_CMD="rm -rf $WORK/data; $ROOT/target/release/pgcdc --config $WORK/pgcdc.toml run $WORK/bench.toml --until-lsn \"\$ENDPOS\"" \
+  CONNECTOR_CMD="rm -rf $WORK/data; $PGCDC_BIN --config $WORK/pgcdc.toml run $WORK/bench.toml --until-lsn \"\$ENDPOS\"" \
     "$KIT/limit.sh" "$w" "$REPS"
   after=$(cpu_s "$KPID")
   echo "$w,$REPS,$(echo "$after $before $REPS" | awk '{printf "%.1f", ($1 - $2) / $3}')" >>"$RESULTS/broker-cpu.csv"
