@@ -6,9 +6,6 @@ use serde_json::{json, Value};
 
 use crate::format::Record;
 
-/// Debezium's `topic.heartbeat.prefix` default.
-pub const TOPIC_PREFIX: &str = "__debezium-heartbeat";
-
 /// One heartbeat for `topic`: key `{"serverName": <topic_prefix>}`, value `{"ts_ms": <now>}`,
 /// each wrapped in its Connect schema when `schemas` is on.
 pub fn record(topic: String, topic_prefix: &str, schemas: bool, ts_ms: i64) -> Record {

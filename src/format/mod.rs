@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 pub use json::JsonFormat;
 
+use crate::event::ChangeEvent;
+use crate::transforms::TransformChain;
+
 /// One Kafka header: a name and a value, `None` for a header without a value. Both are
 /// reference-counted so that headers on every record (Debezium's context headers) are shared,
 /// not copied per record.
@@ -22,6 +25,22 @@ pub struct Record {
     pub headers: Vec<Header>,
     /// Sent as the `pgcdc.event.id` header; set by the pipeline, which knows the WAL position.
     pub event_id: Option<EventId>,
+}
+
+/// Runs `ev` through `chain` and appends the record(s) of what is left.
+pub fn encode_transformed(
+    chain: &TransformChain,
+    format: &mut JsonFormat,
+    ev: ChangeEvent,
+    out: &mut Vec<Record>,
+) -> Result<(), FormatError> {
+    if chain.is_empty() {
+        return format.encode(&ev, out);
+    }
+    match chain.apply(ev)? {
+        Some(ev) => format.encode(&ev, out),
+        None => Ok(()),
+    }
 }
 
 /// Header carrying a record's [`EventId`].

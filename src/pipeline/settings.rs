@@ -164,10 +164,11 @@ impl Settings {
                     .tables
                     .key_columns()
                     .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
-                masks: c
-                    .columns
-                    .masks()
-                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                masks: crate::event::masking::ColumnMasks::from_rules(
+                    c.columns.masks().map_err(|v| {
+                        ConnectorError::Config(format!("{}: {v}", c.file.display()))
+                    })?,
+                ),
             },
             snapshot: c.snapshot.clone(),
             schemas: c.format.schemas,

@@ -339,7 +339,7 @@ pub(super) fn on_message(
     let first = records.len();
     for mut ev in events.drain(..) {
         if matches!(ev.body, EventBody::Transaction(_)) {
-            s.transforms.encode(format, ev, records)?;
+            crate::format::encode_transformed(&s.transforms, format, ev, records)?;
             continue;
         }
         if let Some(t) = ev.table() {
@@ -355,7 +355,7 @@ pub(super) fn on_message(
         if let Some(meta) = txmeta.as_deref_mut() {
             meta.on_event(&mut ev);
         }
-        s.transforms.encode(format, ev, records)?;
+        crate::format::encode_transformed(&s.transforms, format, ev, records)?;
     }
     let new = &mut records[first..];
     match msg {
@@ -409,7 +409,10 @@ pub(super) async fn lookup_catalog(
             let info = catalog::table_info(admin.client(), rel.oid).await?;
             builder.set_table_info(&rel.namespace, &rel.name, info);
         }
-        Message::Type(t) => catalog::supply_enum_labels(admin.client(), t.oid, builder).await?,
+        Message::Type(t) => {
+            let labels = catalog::enum_labels(admin.client(), t.oid).await?;
+            builder.set_type_labels(t.oid, labels)
+        }
         _ => {}
     }
     Ok(())

@@ -400,7 +400,7 @@ impl Producer<'_> {
     ) -> Result<(), SnapshotError> {
         ev.source.snapshot = marker;
         let mut recs = std::mem::take(&mut self.encoded);
-        self.transforms.encode(&mut self.format, ev, &mut recs)?;
+        crate::format::encode_transformed(self.transforms, &mut self.format, ev, &mut recs)?;
         for rec in recs.drain(..) {
             self.send(&rec).await?;
         }

@@ -120,11 +120,11 @@ async fn read_chunk(
                 if let Some(mut f) = first.take() {
                     f.source.snapshot =
                         SnapshotMarker::for_read(chunk.table == 0, false, true, false);
-                    shared.transforms.encode(format, f, &mut records)?;
+                    crate::format::encode_transformed(&shared.transforms, format, f, &mut records)?;
                 }
             }
             if let Some(prev) = pending.replace(ev) {
-                shared.transforms.encode(format, prev, &mut records)?;
+                crate::format::encode_transformed(&shared.transforms, format, prev, &mut records)?;
                 if records.len() >= RECORD_BATCH {
                     let full = std::mem::replace(&mut records, Vec::with_capacity(RECORD_BATCH));
                     send(tx, WorkerMsg::Records(full)).await?;

@@ -3,7 +3,6 @@
 //! Per table, the rendered schemas and the `"field":` prefixes are computed once (keyed by the
 //! table schema's id) so that encoding a row only writes values.
 
-mod java_float;
 mod schema;
 mod value;
 mod write;
@@ -13,7 +12,8 @@ use std::sync::Arc;
 
 use self::value::value as write_value;
 use super::{FormatError, Record};
-use crate::event::convert::{encode_binary, BinaryMode};
+use crate::config::BinaryHandlingMode;
+use crate::event::convert::encode_binary;
 use crate::event::schema::{
     message_key_schema, message_value_schema, transaction_key_schema, transaction_value_schema,
     Schema,
@@ -23,7 +23,6 @@ use crate::event::{
     TxRecord, CONNECTOR_NAME, DEBEZIUM_VERSION,
 };
 
-pub use self::java_float::{write_java_double, write_java_float};
 pub use self::schema::schema_json;
 
 /// Drop cached per-table renderings beyond this many (old Relation versions pile up otherwise).
@@ -229,7 +228,7 @@ pub struct JsonFormat {
     tx_key_prefix: Vec<u8>,
     tx_value_prefix: Vec<u8>,
     connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
-    binary_mode: BinaryMode,
+    binary_mode: BinaryHandlingMode,
     /// Appended to every record's headers (Debezium's `__debezium.context.*`).
     context_headers: Vec<crate::format::Header>,
 }
@@ -243,17 +242,17 @@ impl JsonFormat {
             message_value_prefix: schema::envelope_prefix(&message_value_schema(false)),
             tx_key_prefix: schema::envelope_prefix(&transaction_key_schema()),
             tx_value_prefix: schema::envelope_prefix(&transaction_value_schema()),
-            binary_mode: BinaryMode::Bytes,
+            binary_mode: BinaryHandlingMode::Bytes,
             connector: None,
             context_headers: Vec::new(),
         }
     }
 
     /// `binary.handling.mode` for logical-message content (bytes by default).
-    pub fn set_binary_mode(&mut self, mode: BinaryMode) {
+    pub fn set_binary_mode(&mut self, mode: BinaryHandlingMode) {
         self.binary_mode = mode;
         self.message_value_prefix =
-            schema::envelope_prefix(&message_value_schema(mode != BinaryMode::Bytes));
+            schema::envelope_prefix(&message_value_schema(mode != BinaryHandlingMode::Bytes));
     }
 
     /// Headers added to every table record after any key-change header.
@@ -484,7 +483,7 @@ impl JsonFormat {
         write::str(&mut value, prefix);
         value.extend_from_slice(b",\"content\":");
         match self.binary_mode {
-            BinaryMode::Bytes => write::base64(&mut value, content),
+            BinaryHandlingMode::Bytes => write::base64(&mut value, content),
             mode => write::str(&mut value, &encode_binary(content, mode)),
         }
         value.extend_from_slice(b"}}");
@@ -666,8 +665,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::event::{ColumnInfo, EventBuilder, EventConfig, TableInfo};
+    use crate::event::{EventBuilder, EventConfig};
     use crate::lsn::Lsn;
+    use crate::source::catalog::{ColumnInfo, TableInfo};
     use crate::source::pgoutput::{
         Begin, Column, Insert, Message, PgTimestamp, Relation, ReplicaIdentity, TupleData,
         TupleValue,
