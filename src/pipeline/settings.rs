@@ -13,7 +13,7 @@ use crate::event::EventConfig;
 use crate::lsn::Lsn;
 use crate::sink::KafkaSinkConfig;
 use crate::source::admin::PublicationMode;
-use crate::source::replication::{ConnectParams, SslMode};
+use crate::source::replication::ConnectParams;
 use crate::transforms::TransformChain;
 
 /// Options of `pgcdc run` that are not connector configuration.
@@ -80,13 +80,7 @@ impl Settings {
             user: db.user.clone(),
             password: db.password.as_ref().map(|p| p.expose().to_string()),
             dbname: db.dbname.clone(),
-            sslmode: match db.sslmode {
-                config::SslMode::Disable => SslMode::Disable,
-                config::SslMode::Prefer => SslMode::Prefer,
-                config::SslMode::Require => SslMode::Require,
-                config::SslMode::VerifyCa => SslMode::VerifyCa,
-                config::SslMode::VerifyFull => SslMode::VerifyFull,
-            },
+            sslmode: db.sslmode,
             sslrootcert: db.sslrootcert.clone(),
             application_name: c.application_name(),
             connect_timeout: db.connect_timeout,
