@@ -10,15 +10,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rdkafka::error::RDKafkaErrorCode;
-
 use super::ConnectorError;
 use crate::config::{ErrorsConfig, FailureMode};
 use crate::event::EventError;
 use crate::event::TableSchema;
 use crate::format::{EventId, Record};
 use crate::lsn::Lsn;
-use crate::sink::{KafkaSink, SinkError};
+use crate::sink::{ErrorClass, KafkaSink, SizeLimit};
 
 /// Dead-letter headers: why the event failed and where it came from. The record keeps the
 /// original headers too (`pgcdc.event.id`, the `__debezium.context.*` ones).
@@ -30,9 +28,6 @@ pub const HEADER_LSN: &str = "pgcdc.error.lsn";
 pub const HEADER_COLUMN: &str = "pgcdc.error.column";
 pub const HEADER_SIZE: &str = "pgcdc.error.size";
 
-/// librdkafka's default `message.max.bytes`.
-const DEFAULT_MESSAGE_MAX_BYTES: u64 = 1_000_000;
-
 /// How much of a key an error line quotes.
 const KEY_TEXT_LIMIT: usize = 200;
 
@@ -41,21 +36,16 @@ const KEY_TEXT_LIMIT: usize = 200;
 pub struct FailurePolicy {
     pub mode: FailureMode,
     pub dead_letter_topic: Option<Arc<str>>,
-    /// The producer's `message.max.bytes`, for the error line.
-    pub message_max_bytes: u64,
+    /// The sink's record size limit, for the error line.
+    pub size_limit: SizeLimit,
 }
 
 impl FailurePolicy {
-    pub fn from_config(errors: &ErrorsConfig, properties: &[(String, String)]) -> Self {
-        let message_max_bytes = properties
-            .iter()
-            .find(|(k, _)| k == "message.max.bytes")
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
+    pub fn from_config(errors: &ErrorsConfig, size_limit: SizeLimit) -> Self {
         FailurePolicy {
             mode: errors.mode,
             dead_letter_topic: errors.dead_letter_topic.as_deref().map(Arc::from),
-            message_max_bytes,
+            size_limit,
         }
     }
 }
@@ -93,7 +83,7 @@ pub struct EventFailure {
     pub column: Option<String>,
     /// Size of the refused record in bytes (key, value and headers).
     pub size: Option<u64>,
-    pub message_max_bytes: u64,
+    pub size_limit: SizeLimit,
     /// The underlying error.
     pub reason: String,
 }
@@ -126,7 +116,7 @@ impl fmt::Display for EventFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
             FailureKind::Conversion => "cannot build the change event",
-            FailureKind::TooLarge => "kafka refused the change event",
+            FailureKind::TooLarge => "the sink refused the change event",
         };
         write!(f, "{what} for {}", self.table.as_deref().unwrap_or("-"))?;
         if let Some(c) = &self.column {
@@ -147,12 +137,12 @@ impl fmt::Display for EventFailure {
             ),
             FailureKind::TooLarge => write!(
                 f,
-                "; fix: the record is {} bytes and the producer's message.max.bytes is {}: raise \
-                 message.max.bytes on the broker (and max.message.bytes of the topic) and in \
-                 [sink.properties] \"message.max.bytes\", or set [errors] mode = \"warn\" or \
-                 \"skip\" (with dead_letter_topic to keep the event) to pass it",
+                "; fix: the record is {} bytes and the sink accepts at most {}: {}, or set \
+                 [errors] mode = \"warn\" or \"skip\" (with dead_letter_topic to keep the event) \
+                 to pass it",
                 self.size.unwrap_or(0),
-                self.message_max_bytes
+                self.size_limit.bytes,
+                self.size_limit.how_to_raise
             ),
         }
     }
@@ -247,7 +237,7 @@ impl Failures {
             event_id: head.and_then(|r| r.event_id),
             column,
             size: None,
-            message_max_bytes: self.policy.message_max_bytes,
+            size_limit: self.policy.size_limit.clone(),
             reason: err.to_string(),
         };
         self.apply(failure, records, first, key_lost)
@@ -262,7 +252,7 @@ impl Failures {
     ) -> Result<(), ConnectorError> {
         let err = match sink.send(rec).await {
             Ok(()) => return Ok(()),
-            Err(e) if too_large(&e) => e,
+            Err(e) if e.class() == ErrorClass::TooLarge => e,
             Err(e) => return Err(e.into()),
         };
         let failure = EventFailure {
@@ -273,7 +263,7 @@ impl Failures {
             event_id: rec.event_id,
             column: None,
             size: Some(record_size(rec)),
-            message_max_bytes: self.policy.message_max_bytes,
+            size_limit: self.policy.size_limit.clone(),
             reason: err.to_string(),
         };
         let mut one = vec![rec.clone()];
@@ -283,17 +273,6 @@ impl Failures {
         }
         Ok(())
     }
-}
-
-fn too_large(e: &SinkError) -> bool {
-    matches!(
-        e,
-        SinkError::Produce { source, .. }
-            if matches!(
-                source.rdkafka_error_code(),
-                Some(RDKafkaErrorCode::MessageSizeTooLarge) | Some(RDKafkaErrorCode::InvalidMessageSize)
-            )
-    )
 }
 
 /// Bytes the record takes in a Kafka batch, roughly: key, value, header names and values.
@@ -352,7 +331,7 @@ mod tests {
                 mode,
                 dead_letter_topic: dlq.map(String::from),
             },
-            &[("message.max.bytes".into(), "2000".into())],
+            size_limit(),
         )
     }
 
@@ -369,6 +348,13 @@ mod tests {
         }
     }
 
+    fn size_limit() -> SizeLimit {
+        SizeLimit {
+            bytes: 2000,
+            how_to_raise: "raise message.max.bytes in [sink.properties]".into(),
+        }
+    }
+
     fn failure() -> EventFailure {
         EventFailure {
             kind: FailureKind::TooLarge,
@@ -378,7 +364,7 @@ mod tests {
             event_id: rec(2).event_id,
             column: None,
             size: Some(5000),
-            message_max_bytes: 2000,
+            size_limit: size_limit(),
             reason: "Message production error: MessageSizeTooLarge".into(),
         }
     }
@@ -392,7 +378,7 @@ mod tests {
             "0/16B3748",
             "0/16B3748:2",
             "5000 bytes",
-            "message.max.bytes is 2000",
+            "accepts at most 2000",
             "[sink.properties]",
             "mode = \"warn\"",
         ] {

@@ -103,7 +103,7 @@ impl Settings {
                     .unwrap_or_else(|| format!("pgcdc-{}", c.name))
             }),
         };
-        let failure = FailurePolicy::from_config(&c.errors, &sink.properties);
+        let failure = FailurePolicy::from_config(&c.errors, sink.size_limit());
         let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
             offsets_topic: c
                 .sink
