@@ -341,10 +341,7 @@ mod tests {
             key: Some(br#"{"schema":{"type":"struct"},"payload":{"id":7}}"#.to_vec()),
             value: Some(b"{}".to_vec()),
             headers: vec![("h".into(), Some(b"v".to_vec().into()))],
-            event_id: Some(EventId {
-                lsn: Lsn(0x16B3748),
-                index: id,
-            }),
+            event_id: Some(EventId::wal(Lsn(0x16B3748), id)),
         }
     }
 

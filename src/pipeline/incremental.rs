@@ -297,10 +297,7 @@ impl Signals {
             crate::format::encode_transformed(&s.transforms, format, ev, records)?;
         }
         for r in &mut records[first..] {
-            r.event_id = Some(EventId {
-                lsn: tx.commit_lsn,
-                index: tx.next_index,
-            });
+            r.event_id = Some(EventId::wal(tx.commit_lsn, tx.next_index));
             tx.next_index += 1;
         }
         let st = self.inc.state();

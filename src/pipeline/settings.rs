@@ -10,6 +10,7 @@ use crate::config::{
     SignalConfig, SnapshotConfig, TableFilter,
 };
 use crate::event::EventConfig;
+use crate::format::FormatSettings;
 use crate::lsn::Lsn;
 use crate::sink::KafkaSinkConfig;
 use crate::source::admin::PublicationMode;
@@ -41,7 +42,8 @@ pub struct Settings {
     pub events: EventsConfig,
     pub event: EventConfig,
     pub snapshot: SnapshotConfig,
-    pub schemas: bool,
+    /// How every serializer of this connector run is made.
+    pub format: FormatSettings,
     pub sink: KafkaSinkConfig,
     pub offsets_path: std::path::PathBuf,
     pub status_interval: Duration,
@@ -165,7 +167,14 @@ impl Settings {
                 ),
             },
             snapshot: c.snapshot.clone(),
-            schemas: c.format.schemas,
+            format: FormatSettings::new(
+                c.format.schemas,
+                c.events.binary_handling_mode,
+                crate::event::context::context_headers(
+                    &c.topic_prefix,
+                    &crate::event::context::new_run_id(),
+                ),
+            ),
             sink,
             offsets_path: c.offsets_path(process),
             status_interval: c.slot.status_interval,

@@ -84,7 +84,7 @@ pub(super) async fn snapshot_phase(
         publication: s.publication.clone(),
         filter: s.table_filter.clone(),
         event: s.event.clone(),
-        schemas: s.schemas,
+        format: s.format.clone(),
         transforms: s.transforms.clone(),
         parallelism: s.snapshot.parallelism,
         chunk_pages: s.snapshot.chunk_pages,

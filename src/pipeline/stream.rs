@@ -122,12 +122,7 @@ pub(super) async fn stream_changes(
 ) -> Result<(), ConnectorError> {
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
-    let mut format = JsonFormat::new(s.schemas);
-    format.set_binary_mode(s.event.modes.binary);
-    format.set_context_headers(crate::event::context::context_headers(
-        &s.event.topic_prefix,
-        &crate::event::context::new_run_id(),
-    ));
+    let mut format = s.format.build();
     let mut events: Vec<ChangeEvent> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     let mut txmeta = s
@@ -264,7 +259,7 @@ pub(super) async fn beat(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let topic = s.heartbeat.topic(&s.event.topic_prefix);
-    let rec = crate::heartbeat::record(topic, &s.event.topic_prefix, s.schemas, ts_ms);
+    let rec = crate::heartbeat::record(topic, &s.event.topic_prefix, s.format.schemas, ts_ms);
     sink.send(&rec).await?;
     tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
     Ok(())
@@ -362,18 +357,12 @@ pub(super) fn on_message(
         // Not part of any transaction, even when it arrives between a Begin and its Commit.
         Message::Message(m) if !m.transactional() => {
             for (i, r) in new.iter_mut().enumerate() {
-                r.event_id = Some(EventId {
-                    lsn: m.lsn,
-                    index: i as u64,
-                });
+                r.event_id = Some(EventId::wal(m.lsn, i as u64));
             }
         }
         _ => {
             for r in new.iter_mut() {
-                r.event_id = Some(EventId {
-                    lsn: tx.commit_lsn,
-                    index: tx.next_index,
-                });
+                r.event_id = Some(EventId::wal(tx.commit_lsn, tx.next_index));
                 tx.next_index += 1;
             }
         }

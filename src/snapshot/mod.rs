@@ -30,7 +30,7 @@ pub use markers::{ChunkEnds, Markers};
 pub use plan::{Chunk, SnapshotTable};
 
 use crate::config::TableFilter;
-use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError, SnapshotPoint};
+use crate::event::{EventBuilder, EventConfig, EventError, SnapshotPoint};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
 use crate::sink::{KafkaSink, SinkError};
@@ -94,7 +94,7 @@ pub struct SnapshotRequest {
     pub publication: String,
     pub filter: TableFilter,
     pub event: EventConfig,
-    pub schemas: bool,
+    pub format: crate::format::FormatSettings,
     pub transforms: Arc<crate::transforms::TransformChain>,
     pub parallelism: usize,
     pub chunk_pages: u32,
@@ -242,7 +242,7 @@ pub async fn run(
         tables,
         builder,
         point,
-        schemas: req.schemas,
+        format: req.format.clone(),
         transforms: req.transforms.clone(),
         queue: Mutex::new(queue),
     });
@@ -308,11 +308,11 @@ async fn coordinate(
 ) -> Result<Option<u64>, SnapshotError> {
     let mut producer = Producer {
         sink,
-        format: JsonFormat::new(shared.schemas),
-        transforms: &shared.transforms,
+        format: shared.format.build(),
+        shared,
         encoded: Vec::new(),
     };
-    let mut markers: Markers<ChangeEvent> = Markers::new(chunk_counts);
+    let mut markers: Markers<worker::Row> = Markers::new(chunk_counts);
     let mut table_rows = vec![0u64; chunk_counts.len()];
     let mut chunks_left = chunk_counts.to_vec();
     let mut rows = 0u64;
@@ -383,7 +383,7 @@ async fn coordinate(
 struct Producer<'a> {
     sink: &'a mut KafkaSink,
     format: JsonFormat,
-    transforms: &'a crate::transforms::TransformChain,
+    shared: &'a worker::Shared,
     encoded: Vec<Record>,
 }
 
@@ -395,12 +395,12 @@ impl Producer<'_> {
 
     async fn send_event(
         &mut self,
-        mut ev: ChangeEvent,
+        mut row: worker::Row,
         marker: crate::event::SnapshotMarker,
     ) -> Result<(), SnapshotError> {
-        ev.source.snapshot = marker;
+        row.0.source.snapshot = marker;
         let mut recs = std::mem::take(&mut self.encoded);
-        crate::format::encode_transformed(self.transforms, &mut self.format, ev, &mut recs)?;
+        worker::encode_row(self.shared, &mut self.format, row, &mut recs)?;
         for rec in recs.drain(..) {
             self.send(&rec).await?;
         }

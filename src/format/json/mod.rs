@@ -256,11 +256,8 @@ impl JsonFormat {
     }
 
     /// Headers added to every table record after any key-change header.
-    pub fn set_context_headers(&mut self, headers: Vec<(String, Vec<u8>)>) {
-        self.context_headers = headers
-            .into_iter()
-            .map(|(k, v)| (Arc::from(k), Some(bytes::Bytes::from(v))))
-            .collect();
+    pub fn set_context_headers(&mut self, headers: Vec<crate::format::Header>) {
+        self.context_headers = headers;
     }
 
     /// Appends the record(s) of one event (always exactly one today).
@@ -746,7 +743,7 @@ mod tests {
     fn context_headers_go_on_table_records_only() {
         let ev = event_with_null_defaulted_column();
         let mut f = JsonFormat::new(false);
-        f.set_context_headers(vec![("h".into(), b"v".to_vec())]);
+        f.set_context_headers(vec![("h".into(), Some(b"v".to_vec().into()))]);
         let mut recs = Vec::new();
         f.encode(&ev, &mut recs).unwrap();
         assert_eq!(
