@@ -9,11 +9,12 @@ use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
 use crate::event::txmeta::TxMetadata;
 use crate::event::{ChangeEvent, EventBody, EventBuilder, TableSchema};
 use crate::format::{EventId, JsonFormat, Record};
+use crate::heartbeat::HeartbeatError;
 use crate::lsn::Lsn;
 use crate::offsets::StoredOffset;
 use crate::progress::Checkpoint;
 use crate::sink::KafkaSink;
-use crate::source::admin::{Admin, AdminError};
+use crate::source::admin::Admin;
 use crate::source::catalog::{self};
 use crate::source::pgoutput::{Decoder, Message};
 use crate::source::replication::{ReplicationEvent, ReplicationStream};
@@ -163,7 +164,7 @@ pub(super) async fn stream_changes(
                     return Ok(());
                 }
             }
-            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, sink).await?,
+            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, &format, sink).await?,
             r = durable.changed() => {
                 if r.is_err() {
                     // The acknowledger ended early: its result says why.
@@ -238,28 +239,22 @@ pub(super) async fn next_heartbeat(t: &mut Option<tokio::time::Interval>) {
 pub(super) async fn beat(
     s: &Settings,
     admin: &Admin,
+    format: &JsonFormat,
     sink: &mut KafkaSink,
 ) -> Result<(), ConnectorError> {
     if let Some(q) = &s.heartbeat.action_query {
-        if let Err(e) = admin.client().batch_execute(q).await {
-            let err = AdminError::Db {
-                context: "heartbeat.action_query".into(),
-                source: e,
-            };
-            // A connection problem is retried like any other; a broken query is a definite
-            // configuration error.
-            return Err(if err.is_transient() {
-                err.into()
-            } else {
-                ConnectorError::HeartbeatQuery(format!("{err}: fix or remove the query"))
-            });
-        }
+        crate::heartbeat::run_action_query(admin, q)
+            .await
+            .map_err(|e| match e {
+                HeartbeatError::Connection(e) => e.into(),
+                e @ HeartbeatError::Query(_) => ConnectorError::HeartbeatQuery(e.to_string()),
+            })?;
     }
     let ts_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let topic = s.heartbeat.topic(&s.event.topic_prefix);
-    let rec = crate::heartbeat::record(topic, &s.event.topic_prefix, s.format.schemas, ts_ms);
+    let rec = format.heartbeat(topic, &s.event.topic_prefix, ts_ms);
     sink.send(&rec).await?;
     tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
     Ok(())

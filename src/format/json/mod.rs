@@ -3,6 +3,7 @@
 //! Per table, the rendered schemas and the `"field":` prefixes are computed once (keyed by the
 //! table schema's id) so that encoding a row only writes values.
 
+mod heartbeat;
 mod schema;
 mod value;
 mod write;
