@@ -1037,7 +1037,9 @@ fn mask_snapshot_point(e: &mut Value) {
     if payload["op"] != "r" {
         return;
     }
-    for f in ["lsn", "txId", "sequence", "ts_ms", "ts_us", "ts_ns", "snapshot"] {
+    for f in [
+        "lsn", "txId", "sequence", "ts_ms", "ts_us", "ts_ns", "snapshot",
+    ] {
         payload["source"][f] = json!("<snapshot point>");
     }
 }

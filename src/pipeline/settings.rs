@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::failure::FailurePolicy;
 use super::ConnectorError;
 use crate::config::{
     self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
     SignalConfig, SnapshotConfig, TableFilter,
 };
+use crate::emit::FailurePolicy;
 use crate::event::EventConfig;
 use crate::format::FormatSettings;
 use crate::lsn::Lsn;

@@ -140,7 +140,7 @@ pub(super) async fn snapshot_phase(
     };
     tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
     let outcome = {
-        let run = snapshot::run(&req, source, sink, stop);
+        let run = snapshot::run(&req, source, sink, &mut state.failures, stop);
         tokio::pin!(run);
         tokio::select! {
             outcome = &mut run => outcome,

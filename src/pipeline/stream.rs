@@ -3,9 +3,9 @@
 
 use tokio::sync::watch;
 
-use super::failure::Failures;
 use super::incremental::Signals;
 use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
+use crate::emit::Failures;
 use crate::event::txmeta::TxMetadata;
 use crate::event::{ChangeEvent, EventBody, EventBuilder, TableSchema};
 use crate::format::{EventId, JsonFormat, Record};

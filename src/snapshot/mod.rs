@@ -30,6 +30,7 @@ pub use markers::{ChunkEnds, Markers};
 pub use plan::{Chunk, SnapshotTable};
 
 use crate::config::TableFilter;
+use crate::emit::{EmitError, EventFailure, Failures};
 use crate::event::{EventBuilder, EventConfig, EventError, SnapshotPoint};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
@@ -54,6 +55,9 @@ pub enum SnapshotError {
     Format(#[from] FormatError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// A row failed and `[errors] mode` is `fail`.
+    #[error("{0}")]
+    EventFailed(Box<EventFailure>),
     #[error("the server returned an unexpected snapshot name {0:?}")]
     BadSnapshotName(String),
     #[error("unexpected answer from PostgreSQL: {0}")]
@@ -62,6 +66,15 @@ pub enum SnapshotError {
     Worker(String),
     #[error("the snapshot was stopped")]
     Stopped,
+}
+
+impl From<EmitError> for SnapshotError {
+    fn from(e: EmitError) -> Self {
+        match e {
+            EmitError::EventFailed(f) => SnapshotError::EventFailed(f),
+            EmitError::Sink(e) => SnapshotError::Sink(e),
+        }
+    }
 }
 
 impl SnapshotError {
@@ -169,6 +182,7 @@ pub async fn run(
     req: &SnapshotRequest,
     source: SnapshotSource,
     sink: &mut KafkaSink,
+    failures: &mut Failures,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<SnapshotOutcome, SnapshotError> {
     let started = Instant::now();
@@ -258,6 +272,7 @@ pub async fn run(
         req.progress_interval,
         rx,
         sink,
+        failures,
         stop,
     )
     .await;
@@ -304,10 +319,12 @@ async fn coordinate(
     progress_interval: std::time::Duration,
     mut rx: mpsc::Receiver<WorkerMsg>,
     sink: &mut KafkaSink,
+    failures: &mut Failures,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<u64>, SnapshotError> {
     let mut producer = Producer {
         sink,
+        failures,
         format: shared.format.build(),
         shared,
         encoded: Vec::new(),
@@ -382,14 +399,22 @@ async fn coordinate(
 
 struct Producer<'a> {
     sink: &'a mut KafkaSink,
+    failures: &'a mut Failures,
     format: JsonFormat,
     shared: &'a worker::Shared,
     encoded: Vec<Record>,
 }
 
 impl Producer<'_> {
+    /// Sends `rec` under the `[errors]` policy, as the stream does: a row the sink refuses as
+    /// too large fails the snapshot, is passed, or goes to the dead-letter topic.
     async fn send(&mut self, rec: &Record) -> Result<(), SnapshotError> {
-        self.sink.send(rec).await?;
+        let tables = &self.shared.tables;
+        let table = || {
+            let chunk = rec.event_id.and_then(|id| id.chunk)?;
+            tables.get(chunk.table as usize).map(|t| t.schema.clone())
+        };
+        self.failures.send(self.sink, rec, table).await?;
         Ok(())
     }
 

@@ -10,13 +10,31 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::ConnectorError;
 use crate::config::{ErrorsConfig, FailureMode};
 use crate::event::EventError;
 use crate::event::TableSchema;
 use crate::format::{EventId, Record};
 use crate::lsn::Lsn;
-use crate::sink::{ErrorClass, KafkaSink, SizeLimit};
+use crate::sink::{ErrorClass, KafkaSink, SinkError, SizeLimit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// One event failed and `[errors] mode` is `fail`: the position stays before it.
+    #[error("{0}")]
+    EventFailed(Box<EventFailure>),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl EmitError {
+    /// Whether reconnecting and re-sending from the last durable position may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EmitError::EventFailed(_) => false,
+            EmitError::Sink(e) => e.is_transient(),
+        }
+    }
+}
 
 /// Dead-letter headers: why the event failed and where it came from. The record keeps the
 /// original headers too (`pgcdc.event.id`, the `__debezium.context.*` ones).
@@ -173,12 +191,12 @@ impl Failures {
         records: &mut Vec<Record>,
         first: usize,
         key_lost: bool,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), EmitError> {
         if key_lost {
             failure.key = None;
         }
         if self.policy.mode == FailureMode::Fail {
-            return Err(ConnectorError::EventFailed(Box::new(failure)));
+            return Err(EmitError::EventFailed(Box::new(failure)));
         }
         self.counts.passed += 1;
         let to = self.policy.dead_letter_topic.as_deref();
@@ -216,7 +234,7 @@ impl Failures {
         table: Option<&TableSchema>,
         records: &mut Vec<Record>,
         first: usize,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), EmitError> {
         let column = match &err {
             EventError::Value { column, .. } => Some(column.clone()),
             _ => None,
@@ -249,7 +267,7 @@ impl Failures {
         sink: &mut KafkaSink,
         rec: &Record,
         table: impl Fn() -> Option<Arc<TableSchema>>,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), EmitError> {
         let err = match sink.send(rec).await {
             Ok(()) => return Ok(()),
             Err(e) if e.class() == ErrorClass::TooLarge => e,
@@ -396,7 +414,7 @@ mod tests {
         };
         let mut recs = vec![rec(0), rec(1)];
         let err = f.apply(failure(), &mut recs, 1, false).unwrap_err();
-        assert!(matches!(err, ConnectorError::EventFailed(_)));
+        assert!(matches!(err, EmitError::EventFailed(_)));
         assert!(!err.is_transient());
         assert_eq!(recs.len(), 2);
 
