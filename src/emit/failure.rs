@@ -15,7 +15,7 @@ use crate::event::EventError;
 use crate::event::TableSchema;
 use crate::format::{EventId, Record};
 use crate::lsn::Lsn;
-use crate::sink::{ErrorClass, KafkaSink, SinkError, SizeLimit};
+use crate::sink::{ErrorClass, Sink, SinkError, SizeLimit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
@@ -264,7 +264,7 @@ impl Failures {
     /// Sends `rec`; a record the producer refuses as too large is a failed event.
     pub async fn send(
         &mut self,
-        sink: &mut KafkaSink,
+        sink: &mut impl Sink,
         rec: &Record,
         table: impl Fn() -> Option<Arc<TableSchema>>,
     ) -> Result<(), EmitError> {
@@ -342,6 +342,7 @@ fn dead_letter_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::memory::MemorySink;
 
     fn policy(mode: FailureMode, dlq: Option<&str>) -> FailurePolicy {
         FailurePolicy::from_config(
@@ -463,5 +464,83 @@ mod tests {
             record_size(&r),
             (r.key.as_ref().unwrap().len() + 2 + 2) as u64
         );
+    }
+
+    /// A small record with event id `index`, keyed by `key`.
+    fn small(key: i64, index: u64) -> Record {
+        Record {
+            key: Some(format!("{{\"id\":{key}}}").into_bytes()),
+            value: Some(b"{}".to_vec()),
+            ..rec(index)
+        }
+    }
+
+    fn big(key: i64, index: u64) -> Record {
+        Record {
+            value: Some(vec![b'x'; 5000]),
+            ..small(key, index)
+        }
+    }
+
+    fn failures(mode: FailureMode, dlq: Option<&str>) -> Failures {
+        Failures {
+            policy: policy(mode, dlq),
+            counts: FailureCounts::default(),
+        }
+    }
+
+    /// Sends `recs` in order through the emit path into a sink that refuses records over 2000
+    /// bytes; the first error stops, as it stops a session.
+    async fn emit(f: &mut Failures, recs: &[Record]) -> (MemorySink, Result<(), EmitError>) {
+        let mut sink = MemorySink::with_limit(2000);
+        for r in recs {
+            if let Err(e) = f.send(&mut sink, r, || None).await {
+                return (sink, Err(e));
+            }
+        }
+        (sink, Ok(()))
+    }
+
+    fn accepted(sink: &MemorySink) -> Vec<(String, u64)> {
+        sink.accepted
+            .iter()
+            .map(|r| (r.topic.to_string(), r.event_id.unwrap().index))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_record_refused_as_too_large_follows_the_mode() {
+        let recs = [small(1, 0), big(2, 1), small(3, 2)];
+        let topic = "p.public.t".to_string();
+
+        let mut f = failures(FailureMode::Fail, None);
+        let (sink, res) = emit(&mut f, &recs).await;
+        assert!(matches!(res, Err(EmitError::EventFailed(_))), "{res:?}");
+        assert!(!res.unwrap_err().is_transient());
+        assert_eq!(
+            accepted(&sink),
+            [(topic.clone(), 0)],
+            "nothing after the failed record"
+        );
+
+        for mode in [FailureMode::Warn, FailureMode::Skip] {
+            let mut f = failures(mode, None);
+            let (sink, res) = emit(&mut f, &recs).await;
+            res.unwrap();
+            assert_eq!(accepted(&sink), [(topic.clone(), 0), (topic.clone(), 2)]);
+            assert_eq!(f.counts.passed, 1);
+            assert_eq!(f.counts.dead_lettered, 0);
+        }
+
+        let mut f = failures(FailureMode::Skip, Some("dlq"));
+        let (sink, res) = emit(&mut f, &recs).await;
+        res.unwrap();
+        assert_eq!(
+            accepted(&sink),
+            [(topic.clone(), 0), ("dlq".into(), 1), (topic, 2)],
+            "the dead letter takes the refused record's place, in order"
+        );
+        assert_eq!(sink.accepted[1].key, recs[1].key);
+        assert_eq!(f.counts.dead_lettered, 1);
     }
 }

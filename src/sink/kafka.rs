@@ -19,7 +19,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::ClientConfig;
 use tokio::sync::Notify;
 
-use super::{ErrorClass, SizeLimit};
+use super::{ErrorClass, Sink, SizeLimit};
 use crate::format::{EventId, Record, EVENT_ID_HEADER};
 
 /// librdkafka properties the sink sets itself because delivery guarantees depend on them.
@@ -144,6 +144,15 @@ impl SinkError {
     /// Whether reconnecting and re-sending from the last durable position may succeed.
     pub fn is_transient(&self) -> bool {
         self.class() == ErrorClass::Transient
+    }
+}
+
+impl Sink for KafkaSink {
+    fn send(
+        &mut self,
+        rec: &Record,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        KafkaSink::send(self, rec)
     }
 }
 

@@ -5,8 +5,21 @@
 //! [`SizeLimit`], so no other module knows librdkafka's codes or properties.
 
 pub mod kafka;
+#[cfg(test)]
+pub mod memory;
+
+use std::future::Future;
 
 pub use kafka::{Acks, KafkaSink, KafkaSinkConfig, SinkError};
+
+use crate::format::Record;
+
+/// What the emit path needs of a sink to hand it one record: accept it (queued; durable once
+/// the sink acknowledges it) or refuse it with an error the sink has classified
+/// ([`SinkError::class`]).
+pub trait Sink {
+    fn send(&mut self, rec: &Record) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
 
 /// What a sink failure means for the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
