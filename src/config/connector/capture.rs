@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::type_modes::{
@@ -206,26 +206,18 @@ impl TablesConfig {
     }
 }
 
+/// Debezium matches the whole `schema.table` name, ignoring case.
 fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>, Violation> {
-    patterns
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            // Debezium matches the whole `schema.table` name, ignoring case.
-            RegexBuilder::new(&format!("^(?:{p})$"))
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| {
-                    Violation::new(
-                        format!("{key}[{i}]"),
-                        format!(
-                            "{p:?} is not a valid regular expression: {}",
-                            crate::config::parse::one_line(&e.to_string())
-                        ),
-                    )
-                })
-        })
-        .collect()
+    crate::config::filter::anchored(patterns).map_err(|(i, e)| {
+        Violation::new(
+            format!("{key}[{i}]"),
+            format!(
+                "{:?} is not a valid regular expression: {}",
+                patterns[i],
+                crate::config::parse::one_line(&e)
+            ),
+        )
+    })
 }
 
 /// Decides which tables are captured.
