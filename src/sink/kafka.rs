@@ -154,6 +154,11 @@ impl Sink for KafkaSink {
     ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
         KafkaSink::send(self, rec)
     }
+
+    fn durable(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        let (acks, count) = (self.acks(), self.sent());
+        async move { acks.wait_for(count).await }
+    }
 }
 
 /// Which records Kafka has acknowledged, shared with librdkafka's delivery callback.

@@ -38,4 +38,9 @@ impl Sink for MemorySink {
         self.accepted.push(rec.clone());
         Ok(())
     }
+
+    /// Accepting is acknowledging here.
+    async fn durable(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }

@@ -14,11 +14,14 @@ pub use kafka::{Acks, KafkaSink, KafkaSinkConfig, SinkError};
 
 use crate::format::Record;
 
-/// What the emit path needs of a sink to hand it one record: accept it (queued; durable once
-/// the sink acknowledges it) or refuse it with an error the sink has classified
-/// ([`SinkError::class`]).
-pub trait Sink {
+/// What the emit path needs of a sink: accept one record (queued; durable once the sink
+/// acknowledges it) or refuse it with an error the sink has classified
+/// ([`SinkError::class`]), and say when everything accepted so far is durable.
+pub trait Sink: Send {
     fn send(&mut self, rec: &Record) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Waits until every record accepted so far is acknowledged; fails if one of them failed.
+    fn durable(&self) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
 /// What a sink failure means for the pipeline.

@@ -34,7 +34,7 @@ use crate::emit::{EmitError, EventFailure, Failures};
 use crate::event::{EventBuilder, EventConfig, EventError, SnapshotPoint};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
-use crate::sink::{KafkaSink, SinkError};
+use crate::sink::{Sink, SinkError};
 use crate::source::admin::{Admin, AdminError};
 use crate::source::catalog::CatalogError;
 use crate::source::copy_text::CopyTextError;
@@ -181,7 +181,7 @@ async fn import(conn: &Admin, name: &str, read_only: bool) -> Result<(), Snapsho
 pub async fn run(
     req: &SnapshotRequest,
     source: SnapshotSource,
-    sink: &mut KafkaSink,
+    sink: &mut impl Sink,
     failures: &mut Failures,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<SnapshotOutcome, SnapshotError> {
@@ -318,7 +318,7 @@ async fn coordinate(
     chunk_counts: &[usize],
     progress_interval: std::time::Duration,
     mut rx: mpsc::Receiver<WorkerMsg>,
-    sink: &mut KafkaSink,
+    sink: &mut impl Sink,
     failures: &mut Failures,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<u64>, SnapshotError> {
@@ -388,24 +388,23 @@ async fn coordinate(
     match completed {
         Ok(false) => Ok(None),
         Ok(true) => {
-            // Done only once Kafka has acknowledged every snapshot record.
-            let acks = sink.acks();
-            acks.wait_for(sink.sent()).await?;
+            // Done only once the sink has acknowledged every snapshot record.
+            sink.durable().await?;
             Ok(Some(rows))
         }
         Err(e) => Err(e),
     }
 }
 
-struct Producer<'a> {
-    sink: &'a mut KafkaSink,
+struct Producer<'a, S> {
+    sink: &'a mut S,
     failures: &'a mut Failures,
     format: JsonFormat,
     shared: &'a worker::Shared,
     encoded: Vec<Record>,
 }
 
-impl Producer<'_> {
+impl<S: Sink> Producer<'_, S> {
     /// Sends `rec` under the `[errors]` policy, as the stream does: a row the sink refuses as
     /// too large fails the snapshot, is passed, or goes to the dead-letter topic.
     async fn send(&mut self, rec: &Record) -> Result<(), SnapshotError> {
