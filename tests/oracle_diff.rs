@@ -779,6 +779,22 @@ struct Report {
     accepted: BTreeMap<String, usize>,
 }
 
+impl Report {
+    /// Fails with every difference, keeping the records in `work`; else removes them.
+    fn conclude(&self, work: &Path) {
+        if self.failures.is_empty() {
+            let _ = std::fs::remove_dir_all(work);
+            return;
+        }
+        panic!(
+            "{} differences from Debezium (records in {}):\n{}",
+            self.failures.len(),
+            work.display(),
+            self.failures.join("\n")
+        );
+    }
+}
+
 /// Debezium names the data collection of a logical message in a transaction's END record
 /// by a Java object's identity (`...LogicalDecodingMessageMonitor$LogicalDecodingMessageId@3d135ba8`),
 /// which differs per run and lands anywhere in its `HashMap`'s order; pgcdc names it by the
@@ -996,16 +1012,7 @@ fn events_match_debezium() {
     for (reason, n) in &report.accepted {
         eprintln!("  accepted difference (x{n}): {reason}");
     }
-    if report.failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        panic!(
-            "{} differences from Debezium (records in {}):\n{}",
-            report.failures.len(),
-            work.display(),
-            report.failures.join("\n")
-        );
-    }
+    report.conclude(&work);
 }
 
 /// Initial snapshots on both sides: Debezium reads the rows below in its own snapshot, pgcdc in
@@ -1086,14 +1093,5 @@ fn snapshot_records_match_debezium() {
         "compared {} snapshot records",
         report.events
     );
-    if report.failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        panic!(
-            "{} differences from Debezium's snapshot (records in {}):\n{}",
-            report.failures.len(),
-            work.display(),
-            report.failures.join("\n")
-        );
-    }
+    report.conclude(&work);
 }
