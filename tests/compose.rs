@@ -70,14 +70,6 @@ fn command(service: &Value) -> Vec<String> {
         .collect()
 }
 
-fn flag<'a>(args: &'a [String], name: &str) -> &'a str {
-    let i = args
-        .iter()
-        .position(|a| a == name)
-        .unwrap_or_else(|| panic!("missing {name} in {args:?}"));
-    &args[i + 1]
-}
-
 fn host_port(addr: &str) -> (&str, u16) {
     let (host, port) = addr.rsplit_once(':').unwrap();
     (host, port.trim_end_matches('/').parse().unwrap())
@@ -98,7 +90,20 @@ fn services_and_images() {
     assert!(kafka["image"]
         .as_str()
         .unwrap()
-        .starts_with("ghcr.io/tansu-io/tansu"));
+        .starts_with("apache/kafka:4"));
+    let env = environment(kafka);
+    assert_eq!(
+        env["KAFKA_PROCESS_ROLES"], "broker,controller",
+        "one KRaft node"
+    );
+    // Exactly-once and consumer groups need their internal topics on the one broker.
+    for key in [
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ] {
+        assert_eq!(env[key], "1", "{key}");
+    }
     let pgcdc = service(&c, "pgcdc");
     assert_eq!(pgcdc["build"].as_str(), Some("."));
     for dep in ["postgres", "kafka"] {
@@ -161,14 +166,25 @@ fn inside_compose_the_connector_points_at_the_services() {
     let (host, port) = host_port(&conn.sink.bootstrap_servers);
     let kafka = service(&c, "kafka");
     assert_eq!(host, "kafka");
-    let args = command(kafka);
-    let (_, listen_port) = host_port(flag(&args, "--kafka-listener-url"));
-    assert_eq!(listen_port, port);
-    let advertised = flag(&args, "--kafka-advertised-listener-url");
+    let env = environment(kafka);
+    let listener = |key: &str, addr: &str| -> Option<String> {
+        env[key]
+            .split(',')
+            .find(|l| l.ends_with(addr))
+            .map(|l| l.split("://").next().unwrap().to_string())
+    };
+    let advertised = listener("KAFKA_ADVERTISED_LISTENERS", &conn.sink.bootstrap_servers)
+        .unwrap_or_else(|| {
+            panic!(
+                "no listener advertises {}: {}",
+                conn.sink.bootstrap_servers, env["KAFKA_ADVERTISED_LISTENERS"]
+            )
+        });
+    let listening = listener("KAFKA_LISTENERS", &format!(":{port}"));
     assert_eq!(
-        advertised
-            .trim_start_matches("tcp://")
-            .trim_end_matches('/'),
+        listening.as_deref(),
+        Some(advertised.as_str()),
+        "the listener advertising {} must listen on port {port}",
         conn.sink.bootstrap_servers
     );
 

@@ -560,7 +560,7 @@ struct PgcdcRun {
 }
 
 fn pgcdc_run(pg: &TestPg, v: &Variant, schemas: bool) -> PgcdcRun {
-    let kafka = TestKafka::start();
+    let kafka = TestKafka::start_own();
     let label = format!("{}_{}", v.name, if schemas { "schemas" } else { "plain" });
     let include: Vec<String> = TABLES.iter().map(|t| format!("public\\.{t}")).collect();
     let include: Vec<&str> = include.iter().map(String::as_str).collect();

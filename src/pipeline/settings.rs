@@ -98,6 +98,13 @@ impl Settings {
             create_topics: c.sink.topic_creation.enabled,
             partitions: c.sink.topic_creation.partitions,
             replication_factor: c.sink.topic_creation.replication_factor,
+            topic_configs: c
+                .sink
+                .topic_creation
+                .configs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             transactional_id: c.sink.exactly_once.then(|| {
                 c.sink
                     .transactional_id

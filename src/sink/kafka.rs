@@ -12,13 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientConfig;
 use tokio::sync::Notify;
 
+use super::refusal::{refusal, Refusal};
 use super::{ErrorClass, Sink, SizeLimit};
 use crate::format::{EventId, Record, EVENT_ID_HEADER};
 
@@ -47,6 +49,8 @@ pub struct KafkaSinkConfig {
     pub create_topics: bool,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// Topic-level configs new topics are created with (`cleanup.policy`, ...).
+    pub topic_configs: Vec<(String, String)>,
     /// Exactly-once mode: the producer's `transactional.id`. Every record is then produced
     /// inside a Kafka transaction, begun on the first record after a commit.
     pub transactional_id: Option<String>,
@@ -78,6 +82,7 @@ impl Default for KafkaSinkConfig {
             create_topics: true,
             partitions: 1,
             replication_factor: 1,
+            topic_configs: Vec::new(),
             transactional_id: None,
         }
     }
@@ -107,6 +112,12 @@ pub enum SinkError {
         #[source]
         source: KafkaError,
     },
+    #[error("kafka at {servers} refused pgcdc's connection: {reason}: {hint}")]
+    Refused {
+        servers: String,
+        reason: String,
+        hint: &'static str,
+    },
     #[error("another producer with transactional id {id:?} took over ({source}): is a second pgcdc running this connector? Stop it; exactly-once mode allows one instance per sink.transactional_id")]
     Fenced {
         id: String,
@@ -116,10 +127,20 @@ pub enum SinkError {
 }
 
 impl SinkError {
+    fn refused(servers: &str, refusal: &Refusal) -> SinkError {
+        SinkError::Refused {
+            servers: servers.to_string(),
+            reason: refusal.reason.clone(),
+            hint: refusal.hint,
+        }
+    }
+
     /// What this failure means for the pipeline.
     pub fn class(&self) -> ErrorClass {
         let code = match self {
-            SinkError::Create(_) | SinkError::Fenced { .. } => return ErrorClass::Definite,
+            SinkError::Create(_) | SinkError::Fenced { .. } | SinkError::Refused { .. } => {
+                return ErrorClass::Definite
+            }
             SinkError::CreateTopic { .. } | SinkError::Transaction { .. } => {
                 return ErrorClass::Transient
             }
@@ -166,6 +187,8 @@ impl Sink for KafkaSink {
 pub struct Acks {
     state: Mutex<AckState>,
     changed: Notify,
+    /// `bootstrap.servers`, to name the listener when it refuses us.
+    servers: Mutex<String>,
 }
 
 #[derive(Default)]
@@ -177,6 +200,8 @@ struct AckState {
     ahead: BTreeSet<u64>,
     /// The first delivery that failed: nothing at or after it may ever count as acknowledged.
     failed: Option<(u64, String, KafkaError)>,
+    /// The broker refused the connection itself (authentication, TLS): nothing will succeed.
+    refused: Option<Refusal>,
 }
 
 impl Acks {
@@ -207,7 +232,33 @@ impl Acks {
             }
         }
         drop(st);
-        self.changed.notify_one();
+        self.changed.notify_waiters();
+    }
+
+    fn servers(&self) -> String {
+        self.servers.lock().expect("servers lock").clone()
+    }
+
+    fn refuse(&self, refusal: Refusal) {
+        let mut st = self.state.lock().expect("ack state lock");
+        st.refused.get_or_insert(refusal);
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
+    fn refusal(&self) -> Option<Refusal> {
+        self.state.lock().expect("ack state lock").refused.clone()
+    }
+
+    /// Resolves once the broker has refused the connection.
+    async fn refused(&self) -> Refusal {
+        loop {
+            let notified = self.changed.notified();
+            if let Some(r) = self.refusal() {
+                return r;
+            }
+            notified.await;
+        }
     }
 
     /// Waits until the first `count` records are acknowledged; fails if any of them failed.
@@ -216,6 +267,9 @@ impl Acks {
             let notified = self.changed.notified();
             {
                 let st = self.state.lock().expect("ack state lock");
+                if let Some(r) = &st.refused {
+                    return Err(SinkError::refused(&self.servers(), r));
+                }
                 if let Some((seq, topic, e)) = &st.failed {
                     if *seq < count {
                         return Err(SinkError::Delivery {
@@ -238,7 +292,52 @@ pub struct AckContext {
     acks: Arc<Acks>,
 }
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        report_client_error(&self.acks, error, reason);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        forward_log(level, fac, message);
+    }
+}
+
+/// The admin client's context: its refusals count like the producer's.
+pub struct AdminContext {
+    acks: Arc<Acks>,
+}
+
+impl ClientContext for AdminContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        report_client_error(&self.acks, error, reason);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        forward_log(level, fac, message);
+    }
+}
+
+/// librdkafka's own log lines, at their level, except connection failures (facility `FAIL`):
+/// those also reach the error callback, which reports them once, classified.
+fn forward_log(level: RDKafkaLogLevel, fac: &str, message: &str) {
+    use RDKafkaLogLevel as L;
+    match level {
+        _ if fac == "FAIL" => tracing::debug!(facility = fac, "librdkafka: {message}"),
+        L::Emerg | L::Alert | L::Critical | L::Error => {
+            tracing::error!(facility = fac, "librdkafka: {message}")
+        }
+        L::Warning => tracing::warn!(facility = fac, "librdkafka: {message}"),
+        L::Notice | L::Info => tracing::info!(facility = fac, "librdkafka: {message}"),
+        L::Debug => tracing::debug!(facility = fac, "librdkafka: {message}"),
+    }
+}
+
+fn report_client_error(acks: &Acks, error: KafkaError, reason: &str) {
+    match refusal(&error, reason) {
+        Some(r) => acks.refuse(r),
+        None => tracing::warn!(error = %error, reason, "kafka client error"),
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = usize;
@@ -257,7 +356,7 @@ pub struct KafkaSink {
     acks: Arc<Acks>,
     /// Sequence number of the next record: records handed over so far.
     sent: u64,
-    admin: AdminClient<DefaultClientContext>,
+    admin: AdminClient<AdminContext>,
     cfg: KafkaSinkConfig,
     known_topics: HashSet<Arc<str>>,
     /// When the open Kafka transaction began (exactly-once mode), and the value of `sent` then.
@@ -287,12 +386,18 @@ impl KafkaSink {
             client.set("transactional.id", id);
         }
         let acks = Arc::new(Acks::default());
+        *acks.servers.lock().expect("servers lock") = cfg.bootstrap_servers.clone();
         let producer: ThreadedProducer<AckContext> = client
             .create_with_context(AckContext { acks: acks.clone() })
             .map_err(SinkError::Create)?;
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &cfg.bootstrap_servers)
-            .create()
+        // The admin client reaches the same listener, so it needs the same security settings.
+        let mut admin = ClientConfig::new();
+        admin.set("bootstrap.servers", &cfg.bootstrap_servers);
+        for (k, v) in &cfg.properties {
+            admin.set(k, v);
+        }
+        let admin: AdminClient<AdminContext> = admin
+            .create_with_context(AdminContext { acks: acks.clone() })
             .map_err(SinkError::Create)?;
         Ok(KafkaSink {
             producer,
@@ -410,14 +515,15 @@ impl KafkaSink {
 
     async fn create_topic(&mut self, topic: &Arc<str>, new: NewTopic<'_>) -> Result<(), SinkError> {
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results =
-            self.admin
-                .create_topics([&new], &opts)
-                .await
-                .map_err(|e| SinkError::CreateTopic {
-                    topic: topic.to_string(),
-                    reason: e.to_string(),
-                })?;
+        let results = tokio::select! {
+            r = self.admin.create_topics([&new], &opts) => r.map_err(|e| SinkError::CreateTopic {
+                topic: topic.to_string(),
+                reason: e.to_string(),
+            })?,
+            r = self.acks.refused() => {
+                return Err(SinkError::refused(&self.cfg.bootstrap_servers, &r));
+            }
+        };
         for r in results {
             match r {
                 Ok(_) => tracing::info!(topic = %topic, "created topic"),
@@ -441,11 +547,15 @@ impl KafkaSink {
             return Ok(());
         }
         if self.cfg.create_topics {
-            let new = NewTopic::new(
+            let mut new = NewTopic::new(
                 topic,
                 self.cfg.partitions,
                 TopicReplication::Fixed(self.cfg.replication_factor),
             );
+            let configs = self.cfg.topic_configs.clone();
+            for (k, v) in &configs {
+                new = new.set(k, v);
+            }
             return self.create_topic(topic, new).await;
         }
         self.known_topics.insert(topic.clone());

@@ -7,6 +7,7 @@
 pub mod kafka;
 #[cfg(test)]
 pub mod memory;
+mod refusal;
 
 use std::future::Future;
 

@@ -19,6 +19,7 @@ pub struct ConnectorFile {
     extra: String,
     db: Database,
     autocreate_mode: String,
+    bootstrap: Option<String>,
 }
 
 /// `[database]` values that tests change from the defaults (the test server, as postgres).
@@ -41,6 +42,7 @@ impl ConnectorFile {
             extra: String::new(),
             db: Database::default(),
             autocreate_mode: "all_tables".into(),
+            bootstrap: None,
         }
     }
 
@@ -90,6 +92,12 @@ impl ConnectorFile {
     /// `topic_prefix` (default: the connector name).
     pub fn topic_prefix(mut self, prefix: &str) -> Self {
         self.topic_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// `sink.bootstrap_servers` (default: the broker's plaintext listener).
+    pub fn bootstrap(mut self, servers: &str) -> Self {
+        self.bootstrap = Some(servers.into());
         self
     }
 
@@ -143,7 +151,7 @@ bootstrap_servers = "{bootstrap}"
                 None => String::new(),
             },
             autocreate = self.autocreate_mode,
-            bootstrap = kafka.bootstrap(),
+            bootstrap = self.bootstrap.clone().unwrap_or_else(|| kafka.bootstrap()),
         );
         if !self.include.is_empty() {
             s.push_str(&format!(

@@ -1,4 +1,4 @@
-//! Test harness: a real PostgreSQL and a real Kafka-protocol broker, started per test, and the
+//! Test harness: a real PostgreSQL and a real Apache Kafka broker, started per test, and the
 //! real pgcdc binary run against them.
 #![allow(dead_code)]
 
@@ -7,5 +7,4 @@ pub mod kafka;
 pub mod pg;
 pub mod proxy;
 pub mod replay;
-pub mod s3;
 pub mod verify;

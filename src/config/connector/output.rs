@@ -90,6 +90,11 @@ pub struct TopicCreationConfig {
     pub partitions: i32,
     /// `topic.creation.default.replication.factor`; -1 means the broker default. Default 1.
     pub replication_factor: i32,
+    /// The other `topic.creation.default.<config>` settings: topic-level configs the topics
+    /// are created with, e.g. `"cleanup.policy" = "compact"` for table topics that keep the
+    /// latest row per key (deletes end in a tombstone, which compaction removes after
+    /// `delete.retention.ms`). Default none: the broker's defaults.
+    pub configs: BTreeMap<String, String>,
 }
 
 impl Default for TopicCreationConfig {
@@ -98,8 +103,19 @@ impl Default for TopicCreationConfig {
             enabled: true,
             partitions: 1,
             replication_factor: 1,
+            configs: BTreeMap::new(),
         }
     }
+}
+
+/// Kafka's topic config names: lowercase words joined by dots (`cleanup.policy`).
+fn is_topic_config_name(k: &str) -> bool {
+    !k.is_empty()
+        && k.split('.').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// Producer properties pgcdc sets itself, with the reason a user may not change them.
@@ -154,6 +170,12 @@ impl SinkConfig {
                     format!("{value} must be at least 1, or -1 for the broker default"),
                 ));
             }
+        }
+        if let Some(key) = tc.configs.keys().find(|k| !is_topic_config_name(k)) {
+            return Err(Violation::new(
+                format!("sink.topic_creation.configs.{key}"),
+                "is not a topic config name (lowercase words joined by dots, e.g. \"cleanup.policy\")",
+            ));
         }
         for key in self.properties.keys() {
             if let Some((_, why)) = MANAGED_PROPERTIES.iter().find(|(k, _)| k == key) {
