@@ -1,92 +1,31 @@
-//! Debezium's heartbeat record (`heartbeat.interval.ms`), as the JsonConverter writes it.
+//! Heartbeats (`heartbeat.interval.ms`): the action query that gives an idle database a change
+//! to confirm. The record itself is the serializer's (`format`), sent like any other.
 
-use std::sync::Arc;
+use crate::source::admin::{Admin, AdminError};
 
-use serde_json::{json, Value};
+/// Why a heartbeat's action query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HeartbeatError {
+    /// The connection failed; retried like any other.
+    #[error(transparent)]
+    Connection(AdminError),
+    /// The query itself is wrong: a configuration error.
+    #[error("{0}: fix or remove the query")]
+    Query(AdminError),
+}
 
-use crate::format::Record;
-
-/// Debezium's `topic.heartbeat.prefix` default.
-pub const TOPIC_PREFIX: &str = "__debezium-heartbeat";
-
-/// One heartbeat for `topic`: key `{"serverName": <topic_prefix>}`, value `{"ts_ms": <now>}`,
-/// each wrapped in its Connect schema when `schemas` is on.
-pub fn record(topic: String, topic_prefix: &str, schemas: bool, ts_ms: i64) -> Record {
-    let key = json!({ "serverName": topic_prefix });
-    let value = json!({ "ts_ms": ts_ms });
-    let (key, value) = if schemas {
-        (
-            envelope(
-                "io.debezium.connector.common.ServerNameKey",
-                "string",
-                "serverName",
-                key,
-            ),
-            envelope(
-                "io.debezium.connector.common.Heartbeat",
-                "int64",
-                "ts_ms",
-                value,
-            ),
-        )
-    } else {
-        (key, value)
+/// Runs `heartbeat.action_query` on the admin connection.
+pub async fn run_action_query(admin: &Admin, query: &str) -> Result<(), HeartbeatError> {
+    let Err(e) = admin.client().batch_execute(query).await else {
+        return Ok(());
     };
-    Record {
-        topic: Arc::from(topic),
-        key: Some(key.to_string().into_bytes()),
-        value: Some(value.to_string().into_bytes()),
-        headers: Vec::new(),
-        event_id: None,
-    }
-}
-
-/// A one-field struct schema (version 1, like Debezium's SchemaFactory) with its payload.
-fn envelope(name: &str, field_type: &str, field: &str, payload: Value) -> Value {
-    json!({
-        "schema": {
-            "type": "struct",
-            "fields": [{ "type": field_type, "optional": false, "field": field }],
-            "optional": false,
-            "name": name,
-            "version": 1
-        },
-        "payload": payload
+    let err = AdminError::Db {
+        context: "heartbeat.action_query".into(),
+        source: e,
+    };
+    Err(if err.is_transient() {
+        HeartbeatError::Connection(err)
+    } else {
+        HeartbeatError::Query(err)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(b: &Option<Vec<u8>>) -> Value {
-        serde_json::from_slice(b.as_deref().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn plain_heartbeat() {
-        let r = record("beats.shop".into(), "shop", false, 1700000000123);
-        assert_eq!(&*r.topic, "beats.shop");
-        assert_eq!(parse(&r.key), json!({"serverName": "shop"}));
-        assert_eq!(parse(&r.value), json!({"ts_ms": 1700000000123_i64}));
-    }
-
-    #[test]
-    fn heartbeat_with_schemas() {
-        let r = record("beats.shop".into(), "shop", true, 5);
-        let k = parse(&r.key);
-        assert_eq!(
-            k["schema"]["name"],
-            "io.debezium.connector.common.ServerNameKey"
-        );
-        assert_eq!(k["schema"]["fields"][0]["field"], "serverName");
-        assert_eq!(k["payload"]["serverName"], "shop");
-        let v = parse(&r.value);
-        assert_eq!(
-            v["schema"]["name"],
-            "io.debezium.connector.common.Heartbeat"
-        );
-        assert_eq!(v["schema"]["fields"][0]["type"], "int64");
-        assert_eq!(v["payload"]["ts_ms"], 5);
-    }
 }

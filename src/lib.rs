@@ -6,6 +6,7 @@
 //! `config` describes the process and each connector; `pipeline` wires one connector together.
 
 pub mod config;
+pub mod emit;
 pub mod event;
 pub mod format;
 pub mod heartbeat;

@@ -133,3 +133,52 @@ fn persist(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The durable position after giving the acknowledger a moment: for checking that it
+    /// does not move (a slow machine can only make this pass wrongly, never fail wrongly).
+    async fn durable_after_a_moment(a: &mut Acknowledger) -> Lsn {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        *a.durable.borrow_and_update()
+    }
+
+    /// Waits (up to 10 s) until the durable position is `want`.
+    async fn wait_durable(a: &mut Acknowledger, want: Lsn) {
+        let reached = a.durable.wait_for(|l| *l == want);
+        let res = tokio::time::timeout(Duration::from_secs(10), reached).await;
+        assert!(res.is_ok_and(|r| r.is_ok()), "durable never reached {want}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_durable_position_never_passes_an_unacknowledged_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileOffsetStore::open(&dir.path().join("o.json"), "c", "s").unwrap();
+        let acks = Arc::new(Acks::default());
+        let mut a = spawn(store, acks.clone(), Duration::ZERO, 8);
+        // Two transactions: records 0-1 end at 0/100, records 2-3 at 0/200.
+        for (lsn, records) in [(0x100, 2), (0x200, 4)] {
+            a.tx.send(Checkpoint {
+                lsn: Lsn(lsn),
+                records,
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(durable_after_a_moment(&mut a).await, Lsn::ZERO);
+        acks.acknowledge(0);
+        acks.acknowledge(1);
+        wait_durable(&mut a, Lsn(0x100)).await;
+        // Acknowledged out of order: record 2 is still missing, so 0/200 is not durable.
+        acks.acknowledge(3);
+        assert_eq!(durable_after_a_moment(&mut a).await, Lsn(0x100));
+        acks.acknowledge(2);
+        wait_durable(&mut a, Lsn(0x200)).await;
+        drop(a.tx);
+        let (store, result) = a.handle.await.unwrap();
+        result.unwrap();
+        assert_eq!(store.position(), Some(Lsn(0x200)), "stored as confirmed");
+    }
+}

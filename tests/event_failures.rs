@@ -151,6 +151,56 @@ fn record_larger_than_message_max_bytes() {
     print_headers(d);
 }
 
+/// A row of the initial snapshot larger than `message.max.bytes` follows `[errors] mode` like a
+/// streamed one: `fail` stops with the same one line, a dead-letter topic takes it and the
+/// snapshot completes.
+#[test]
+fn snapshot_row_larger_than_message_max_bytes() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql(
+        "CREATE TABLE snapbig (id int PRIMARY KEY, body text);
+         INSERT INTO snapbig VALUES (1, 'small'), (2, repeat('x', 1500000)), (3, 'small again');",
+    );
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("snapbig"));
+    let base = std::fs::read_to_string(&cap.connector).unwrap();
+
+    let (status, stderr) = cap.run_failing(TIMEOUT);
+    let line = one_error_line(status, &stderr);
+    for needle in [
+        "public.snapbig",
+        "{\"id\":2}",
+        "message.max.bytes",
+        "errors] mode",
+    ] {
+        assert!(line.contains(needle), "{needle:?} missing: {line}");
+    }
+
+    set_errors(
+        &cap,
+        &base,
+        "mode = \"skip\"\ndead_letter_topic = \"snapbig.dlq\"",
+    );
+    cap.run_once();
+    let o = cap.offsets("snapbig").expect("offsets written");
+    assert_eq!(o["snapshot_completed"], serde_json::json!(true), "{o}");
+    let dlq = kafka.read_topic("snapbig.dlq", 1, Duration::from_secs(30));
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    let d = &dlq[0];
+    assert_eq!(d.key.as_ref().unwrap()["id"], 2);
+    assert_eq!(header(d, "pgcdc.error.kind"), "record_too_large");
+    assert_eq!(header(d, "pgcdc.error.table"), "public.snapbig");
+    let id = header(d, "pgcdc.event.id");
+    assert_eq!(
+        id.split_once(':')
+            .map(|(_, place)| place.split('.').count()),
+        Some(3),
+        "a snapshot row's id: {id}"
+    );
+    let topic = kafka.read_topic("snapbig.public.snapbig", 2, Duration::from_secs(20));
+    assert_eq!(ids(&topic), vec![1, 3], "row 2 went to the dead letters");
+}
+
 #[test]
 fn value_that_cannot_be_converted() {
     let pg = TestPg::start();

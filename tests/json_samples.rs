@@ -6,11 +6,10 @@
 //! reads at the snapshot point Debezium reported.
 
 use bytes::Bytes;
-use pgcdc::event::{
-    ChangeEvent, ColumnInfo, EventBuilder, EventConfig, SnapshotMarker, SnapshotPoint, TableInfo,
-};
+use pgcdc::event::{ChangeEvent, EventBuilder, EventConfig, SnapshotMarker, SnapshotPoint};
 use pgcdc::format::{JsonFormat, Record};
 use pgcdc::lsn::Lsn;
+use pgcdc::source::catalog::{ColumnInfo, TableInfo};
 use pgcdc::source::pgoutput::*;
 
 const ALL_TYPES: u32 = 16_390;

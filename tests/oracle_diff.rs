@@ -606,10 +606,10 @@ fn list_topics(bootstrap: &str) -> Vec<String> {
 
 fn rec_json(topic: &str, r: &Rec) -> Value {
     // pgcdc's own replay id (README, "Replays are recognisable") is an addition Debezium does
-    // not have: required on every streamed record, then left out of the comparison.
-    let is_snapshot_read = r.op() == Some("r");
+    // not have: required on every record, snapshot rows included, then left out of the
+    // comparison.
     assert!(
-        is_snapshot_read || r.header(EVENT_ID_HEADER).is_some(),
+        r.header(EVENT_ID_HEADER).is_some(),
         "{topic}: record without {EVENT_ID_HEADER}"
     );
     let headers: Vec<Value> = r
@@ -777,6 +777,22 @@ struct Report {
     events: usize,
     failures: Vec<String>,
     accepted: BTreeMap<String, usize>,
+}
+
+impl Report {
+    /// Fails with every difference, keeping the records in `work`; else removes them.
+    fn conclude(&self, work: &Path) {
+        if self.failures.is_empty() {
+            let _ = std::fs::remove_dir_all(work);
+            return;
+        }
+        panic!(
+            "{} differences from Debezium (records in {}):\n{}",
+            self.failures.len(),
+            work.display(),
+            self.failures.join("\n")
+        );
+    }
 }
 
 /// Debezium names the data collection of a logical message in a transaction's END record
@@ -996,14 +1012,86 @@ fn events_match_debezium() {
     for (reason, n) in &report.accepted {
         eprintln!("  accepted difference (x{n}): {reason}");
     }
-    if report.failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        panic!(
-            "{} differences from Debezium (records in {}):\n{}",
-            report.failures.len(),
-            work.display(),
-            report.failures.join("\n")
-        );
+    report.conclude(&work);
+}
+
+/// Initial snapshots on both sides: Debezium reads the rows below in its own snapshot, pgcdc in
+/// its own (mode `initial`). Compared like streamed records, headers included; only where each
+/// side's snapshot is (its slot's consistent point, transaction and start time) may differ.
+const SNAPSHOT: Variant = Variant {
+    name: "snapshot",
+    oracle_props: &["snapshot.mode=initial"],
+    events_toml: "",
+    schemaless: false,
+    tables_toml: "",
+    unwrap: None,
+    transforms_toml: "",
+};
+
+const SNAPSHOT_ROWS_SQL: &str = "INSERT INTO t_composite VALUES (1, 'b', 'c'), (2, 'b', 'd');
+     INSERT INTO t_nokey VALUES (1, 'x'), (2, NULL);
+     INSERT INTO t_evo VALUES (1, 2, 'three', 4);";
+
+/// The snapshot point fields of a snapshot read, which differ between two slots, and its
+/// `source.snapshot` marker: Debezium reads tables in `table.include.list` order and marks
+/// `first`/`last` only when the first/last table of that order has rows, where pgcdc reads
+/// them in (schema, table) order and marks the first and last row read. That difference is
+/// open (see the report of this change); this test is about the records and their headers.
+fn mask_snapshot_point(e: &mut Value) {
+    let Some(payload) = e.get_mut("value").and_then(|v| v.get_mut("payload")) else {
+        return;
+    };
+    if payload["op"] != "r" {
+        return;
     }
+    for f in [
+        "lsn", "txId", "sequence", "ts_ms", "ts_us", "ts_ns", "snapshot",
+    ] {
+        payload["source"][f] = json!("<snapshot point>");
+    }
+}
+
+#[test]
+fn snapshot_records_match_debezium() {
+    let Some(oracle_dir) = oracle_dir() else {
+        return;
+    };
+    let work = std::env::temp_dir().join(format!("pgcdc-oracle-snapshot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let pg = TestPg::start();
+    pg.psql(SCHEMA_SQL);
+    pg.psql(SNAPSHOT_ROWS_SQL);
+    let mut oracle = Oracle::start(&oracle_dir, &pg, &work, &SNAPSHOT);
+    let run = pgcdc_run(&pg, &SNAPSHOT, true);
+    run.capture.run_once();
+    oracle.wait_ready(Duration::from_secs(180));
+    pg.psql(&format!(
+        "SELECT pg_logical_emit_message(false, '{END_PREFIX}', '')"
+    ));
+    let mut expected = oracle.finish(Duration::from_secs(120));
+    assert!(!expected.is_empty(), "Debezium's snapshot emitted nothing");
+    let mut actual = Vec::new();
+    for topic in list_topics(&run.kafka.bootstrap()) {
+        let n = expected.iter().filter(|e| e["topic"] == topic).count();
+        for rec in run
+            .kafka
+            .read_topic(&topic, n.max(1), Duration::from_secs(20))
+        {
+            let e = rec_json(&topic, &rec);
+            if !is_mark(&e) {
+                actual.push(e);
+            }
+        }
+    }
+    expected.iter_mut().for_each(mask_snapshot_point);
+    actual.iter_mut().for_each(mask_snapshot_point);
+    let mut report = Report::default();
+    compare("snapshot_schemas", &expected, &actual, &mut report);
+    assert!(
+        report.events >= 5,
+        "compared {} snapshot records",
+        report.events
+    );
+    report.conclude(&work);
 }

@@ -5,9 +5,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::pg::{PgOptions, SslFiles, TestPg};
+use pgcdc::config::SslMode;
 use pgcdc::source::admin::{Admin, AdminError, PublicationMode};
 use pgcdc::source::replication::{
-    ReplicationConnection, ReplicationError, ReplicationEvent, SlotCreation, SslMode,
+    ReplicationConnection, ReplicationError, ReplicationEvent, SlotCreation,
 };
 use pgcdc::Lsn;
 

@@ -171,6 +171,47 @@ fn existing_rows_arrive_once_as_reads_with_debezium_markers() {
     // The stream continues after the snapshot point.
     assert!(src(&a[3])["lsn"].as_i64().unwrap() > s0["lsn"].as_i64().unwrap());
 
+    // Snapshot rows carry Debezium's context headers, as streamed rows do, and an event id
+    // made of the snapshot point and the row's place in the plan: unique, and the snapshot's
+    // LSN in front.
+    let header = |r: &Rec, name: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_ref())
+            .map(|v| String::from_utf8(v.clone()).unwrap())
+    };
+    let snapshot_lsn = pgcdc::Lsn(s0["lsn"].as_u64().unwrap()).to_string();
+    let mut event_ids = std::collections::HashSet::new();
+    for r in a.iter().chain(&big).chain(&kinds) {
+        let names: Vec<&str> = r
+            .headers
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| k.starts_with("__debezium.context."))
+            .collect();
+        let debezium: Vec<String> = pgcdc::event::context::context_headers("", "")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            names, debezium,
+            "the four context headers, in Debezium's order"
+        );
+        let id = header(r, pgcdc::format::EVENT_ID_HEADER).expect("every record has an event id");
+        assert!(event_ids.insert(id.clone()), "event id {id} twice");
+        if r.op() == Some("r") {
+            let (lsn, place) = id.split_once(':').unwrap();
+            assert_eq!(lsn, snapshot_lsn, "{id}");
+            assert_eq!(place.split('.').count(), 3, "table.chunk.row: {id}");
+            assert_eq!(
+                header(r, "__debezium.context.runId"),
+                header(&a[0], "__debezium.context.runId"),
+                "one run id for the whole snapshot"
+            );
+        }
+    }
+
     let mut snap = value(&kinds[0])["after"].clone();
     let mut streamed = value(&kinds[1])["after"].clone();
     snap["id"] = json!(0);

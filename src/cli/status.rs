@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use pgcdc::config::{ConnectorConfig, ProcessConfig};
+use pgcdc::offsets::incremental::IncrementalState;
 use pgcdc::offsets::FileOffsetStore;
 use pgcdc::pipeline::Settings;
-use pgcdc::snapshot::incremental::IncrementalState;
 use pgcdc::source::admin::Admin;
 
 use super::args::StatusArgs;

@@ -7,6 +7,7 @@
 
 mod connector;
 mod error;
+pub mod filter;
 mod interpolate;
 mod parse;
 mod process;
@@ -14,12 +15,18 @@ mod secret;
 mod set;
 
 pub use connector::{
-    split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, ErrorsConfig,
-    EventsConfig, ExtractChangedConfig, FailureMode, FormatConfig, FormatKind, HeartbeatConfig,
-    MismatchStrategy, OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel,
-    SignalConfig, SinkConfig, SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode,
-    TableFilter, TablesConfig, TopicCreationConfig, TransformConfig, UnwrapConfig,
-    DEFAULT_TRANSACTION_INTERVAL, MAX_SNAPSHOT_PARALLELISM,
+    split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, DeleteMode,
+    EnvelopeField, ErrorsConfig, EventsConfig, ExtractChangedConfig, ExtractChangedOptions,
+    FailureMode, FieldRef, FormatConfig, FormatKind, HeartbeatConfig, MismatchStrategy,
+    OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel, SignalConfig, SinkConfig,
+    SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig,
+    TopicCreationConfig, TransformConfig, UnwrapConfig, UnwrapOptions,
+    DEFAULT_TRANSACTION_INTERVAL, DELETED_FIELD, MAX_SNAPSHOT_PARALLELISM,
+};
+pub use connector::{
+    BinaryHandlingMode, ColumnRules, DecimalHandlingMode, HashAlgorithm, HstoreHandlingMode,
+    IntervalHandlingMode, Rule, TimePrecisionMode, TypeModes, MONEY_FRACTION_DIGITS, SOURCE_FIELDS,
+    TRANSACTION_FIELDS,
 };
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};

@@ -9,10 +9,11 @@ use super::change::{
     ChangeEvent, ConnectorInfo, EventBody, KeyHeaderKind, Op, Row, SnapshotMarker, SourceInfo,
 };
 use super::convert;
-use super::relation::{RelationCache, TableInfo, TableSchema};
+use super::relation::{RelationCache, TableSchema};
 use super::value::Value;
 use super::{EventConfig, EventError};
 use crate::lsn::Lsn;
+use crate::source::catalog::{EnumLabels, TableInfo};
 use crate::source::pgoutput::{
     Delete, Insert, LogicalMessage, Message, OldTuple, PgTimestamp, Truncate, TupleData,
     TupleValue, Update,
@@ -108,6 +109,16 @@ impl EventBuilder {
     /// Element labels of an array-of-enum type (`mood[]`).
     pub fn set_enum_array_labels(&mut self, type_oid: u32, labels: Vec<String>) {
         self.relations.set_enum_array_labels(type_oid, labels);
+    }
+
+    /// What the catalog says about a type's labels (nothing to do for a type that is not an
+    /// enum or an array of one).
+    pub fn set_type_labels(&mut self, type_oid: u32, labels: EnumLabels) {
+        match labels {
+            EnumLabels::Enum(l) => self.set_enum_labels(type_oid, l),
+            EnumLabels::ArrayOfEnum(l) => self.set_enum_array_labels(type_oid, l),
+            EnumLabels::NotEnum => {}
+        }
     }
 
     /// The schema built from the last Relation message for `oid`.
@@ -745,7 +756,8 @@ mod tests {
     #[test]
     fn excluded_columns_leave_values_but_not_keys() {
         let filter =
-            super::super::columns::ColumnFilter::new(&[], &["S\\.T\\.(id|x)".into()]).unwrap();
+            crate::config::filter::columns::ColumnFilter::new(&[], &["S\\.T\\.(id|x)".into()])
+                .unwrap();
         let mut b = builder(EventConfig {
             column_filter: filter,
             ..EventConfig::new("p", "db")
@@ -778,7 +790,7 @@ mod tests {
     #[test]
     fn message_key_columns_replace_the_primary_key() {
         let mut b = builder(EventConfig {
-            key_columns: super::super::key_columns::KeyColumns::parse("S\\.T:d").unwrap(),
+            key_columns: crate::config::filter::key_columns::KeyColumns::parse("S\\.T:d").unwrap(),
             ..EventConfig::new("p", "db")
         });
         let mut out = Vec::new();
@@ -797,7 +809,7 @@ mod tests {
     #[test]
     fn messages_outside_the_prefix_lists_are_dropped() {
         let mut b = builder(EventConfig {
-            message_filter: super::super::message_filter::MessageFilter::new(
+            message_filter: crate::config::filter::message::MessageFilter::new(
                 &[],
                 &["skip.*".to_string()],
             )
@@ -852,7 +864,8 @@ mod tests {
 
     #[test]
     fn skip_compares_captured_columns_only() {
-        let filter = super::super::columns::ColumnFilter::new(&[], &["s\\.t\\.d".into()]).unwrap();
+        let filter =
+            crate::config::filter::columns::ColumnFilter::new(&[], &["s\\.t\\.d".into()]).unwrap();
         let mut b = builder(EventConfig {
             column_filter: filter,
             skip_messages_without_change: true,

@@ -9,99 +9,10 @@ use bytes::Bytes;
 use super::parse::{array, geometric, hstore, interval, numeric, scalar, temporal, ParseErr};
 use super::schema::{self, Schema, SchemaType};
 use super::value::Value;
-
-/// `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecimalMode {
-    /// Connect `Decimal` / `VariableScaleDecimal` (bytes).
-    #[default]
-    Precise,
-    /// A JSON double (precision may be lost).
-    Double,
-    /// The decimal as a string.
-    String,
-}
-
-/// `binary.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BinaryMode {
-    /// Connect bytes (base64 in JSON).
-    #[default]
-    Bytes,
-    /// A string, standard base64.
-    Base64,
-    /// A string, URL-safe base64.
-    Base64UrlSafe,
-    /// A string, hex digits.
-    Hex,
-}
-
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimePrecisionMode {
-    /// Millisecond or microsecond types by column precision.
-    #[default]
-    Adaptive,
-    /// Like adaptive, but `time` is always `MicroTime`.
-    AdaptiveTimeMicroseconds,
-    /// Kafka Connect's `Date`, `Time`, `Timestamp` (milliseconds).
-    Connect,
-    /// `IsoDate`, `IsoTime`, `IsoTimestamp`: ISO 8601 strings (Debezium 3.x).
-    IsoString,
-    /// `MicroTime` and `MicroTimestamp` whatever the column precision (dates stay `Date`).
-    Microseconds,
-    /// `NanoTime` and `NanoTimestamp` (dates stay `Date`).
-    Nanoseconds,
-}
-
-/// `interval.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IntervalMode {
-    /// `MicroDuration`, microseconds.
-    #[default]
-    Numeric,
-    /// `io.debezium.time.Interval`, an ISO 8601 string.
-    String,
-}
-
-/// `hstore.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HstoreMode {
-    /// `io.debezium.data.Json`: the map as a JSON object string.
-    #[default]
-    Json,
-    /// A Connect map of string to optional string.
-    Map,
-}
-
-/// The type-mapping options of a connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TypeModes {
-    pub decimal: DecimalMode,
-    pub binary: BinaryMode,
-    pub time_precision: TimePrecisionMode,
-    pub interval: IntervalMode,
-    pub hstore: HstoreMode,
-    /// `include.unknown.datatypes`: columns of types Debezium has no mapping for are emitted
-    /// as the bytes of their text form (else left out of events altogether).
-    pub include_unknown: bool,
-    /// `money.fraction.digits`: the scale of money values.
-    pub money_fraction_digits: u32,
-}
-
-impl Default for TypeModes {
-    fn default() -> Self {
-        TypeModes {
-            decimal: DecimalMode::default(),
-            binary: BinaryMode::default(),
-            time_precision: TimePrecisionMode::default(),
-            interval: IntervalMode::default(),
-            hstore: HstoreMode::default(),
-            include_unknown: false,
-            money_fraction_digits: MONEY_FRACTION_DIGITS,
-        }
-    }
-}
+use crate::config::{
+    BinaryHandlingMode, DecimalHandlingMode, HstoreHandlingMode, IntervalHandlingMode,
+    TimePrecisionMode, TypeModes,
+};
 
 /// How one column's text is turned into a [`Value`]. Chosen once per Relation message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +70,7 @@ pub enum Conv {
         scale: u32,
     },
     /// bytea as a string (`binary.handling.mode` other than bytes).
-    BytesText(BinaryMode),
+    BytesText(BinaryHandlingMode),
     Bits,
     BitBool,
     Point,
@@ -172,7 +83,7 @@ pub enum Conv {
     /// their numbers in Java form), as bytes or a `binary.handling.mode` string.
     Unknown {
         geometric: bool,
-        binary: BinaryMode,
+        binary: BinaryHandlingMode,
     },
 }
 
@@ -198,9 +109,6 @@ pub struct TypeHints<'a> {
     pub enum_array_values: Option<&'a [String]>,
 }
 
-/// Money's fraction digits (`money.fraction.digits`, default 2).
-pub const MONEY_FRACTION_DIGITS: u32 = 2;
-
 fn s(ty: SchemaType) -> Schema {
     Schema::new(ty)
 }
@@ -214,11 +122,11 @@ fn time_precision(typmod: i32) -> i32 {
     }
 }
 
-fn numeric_type(typmod: i32, mode: DecimalMode) -> (Conv, Schema) {
+fn numeric_type(typmod: i32, mode: DecimalHandlingMode) -> (Conv, Schema) {
     match mode {
-        DecimalMode::Precise => {}
-        DecimalMode::Double => return (Conv::DecimalDouble, s(SchemaType::Float64)),
-        DecimalMode::String => {
+        DecimalHandlingMode::Precise => {}
+        DecimalHandlingMode::Double => return (Conv::DecimalDouble, s(SchemaType::Float64)),
+        DecimalHandlingMode::String => {
             let scale = (typmod >= 4).then(|| (((typmod - 4) & 0x7FF) ^ 0x400) - 0x400);
             return (Conv::DecimalString { scale }, s(SchemaType::String));
         }
@@ -244,7 +152,7 @@ fn time_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
                 s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Time"),
             )
         }
-        TimePrecisionMode::IsoString => {
+        TimePrecisionMode::Isostring => {
             return (
                 Conv::IsoTime,
                 s(SchemaType::String).logical("io.debezium.time.IsoTime"),
@@ -279,7 +187,7 @@ fn timestamp_type(typmod: i32, mode: TimePrecisionMode) -> (Conv, Schema) {
                 s(SchemaType::Int64).logical("org.apache.kafka.connect.data.Timestamp"),
             )
         }
-        TimePrecisionMode::IsoString => {
+        TimePrecisionMode::Isostring => {
             return (
                 Conv::IsoTimestamp,
                 s(SchemaType::String).logical("io.debezium.time.IsoTimestamp"),
@@ -312,7 +220,7 @@ fn date_type(mode: TimePrecisionMode) -> (Conv, Schema) {
             Conv::Date,
             s(SchemaType::Int32).logical("org.apache.kafka.connect.data.Date"),
         ),
-        TimePrecisionMode::IsoString => (
+        TimePrecisionMode::Isostring => (
             Conv::IsoDate,
             s(SchemaType::String).logical("io.debezium.time.IsoDate"),
         ),
@@ -343,8 +251,8 @@ fn is_builtin_array(oid: u32) -> bool {
     )
 }
 
-fn unknown_type(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
-    let ty = if binary == BinaryMode::Bytes {
+fn unknown_type(geometric: bool, binary: BinaryHandlingMode) -> (Conv, Schema) {
+    let ty = if binary == BinaryHandlingMode::Bytes {
         SchemaType::Bytes
     } else {
         SchemaType::String
@@ -353,7 +261,7 @@ fn unknown_type(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
 }
 
 /// Arrays of unknown types: Debezium marks their elements required.
-fn unknown_array(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
+fn unknown_array(geometric: bool, binary: BinaryHandlingMode) -> (Conv, Schema) {
     let (conv, elem) = unknown_type(geometric, binary);
     (
         Conv::Array(Box::new(conv)),
@@ -361,13 +269,13 @@ fn unknown_array(geometric: bool, binary: BinaryMode) -> (Conv, Schema) {
     )
 }
 
-fn hstore_type(mode: HstoreMode) -> (Conv, Schema) {
+fn hstore_type(mode: HstoreHandlingMode) -> (Conv, Schema) {
     match mode {
-        HstoreMode::Json => (
+        HstoreHandlingMode::Json => (
             Conv::HstoreJson,
             s(SchemaType::String).logical("io.debezium.data.Json"),
         ),
-        HstoreMode::Map => (
+        HstoreHandlingMode::Map => (
             Conv::HstoreMap,
             s(SchemaType::Map(
                 Box::new(s(SchemaType::String)),
@@ -442,29 +350,29 @@ pub fn array_element(oid: u32) -> Option<u32> {
     })
 }
 
-fn bytea_type(mode: BinaryMode) -> (Conv, Schema) {
+fn bytea_type(mode: BinaryHandlingMode) -> (Conv, Schema) {
     match mode {
-        BinaryMode::Bytes => (Conv::Bytea, s(SchemaType::Bytes)),
+        BinaryHandlingMode::Bytes => (Conv::Bytea, s(SchemaType::Bytes)),
         m => (Conv::BytesText(m), s(SchemaType::String)),
     }
 }
 
 /// `fraction_digits` (`money.fraction.digits`) only sets the scale of precise decimals: under
 /// `double` and `string` Debezium 3.6.3 keeps the text's own two digits (the oracle shows it).
-fn money_type(mode: DecimalMode, fraction_digits: u32) -> (Conv, Schema) {
+fn money_type(mode: DecimalHandlingMode, fraction_digits: u32) -> (Conv, Schema) {
     const TEXT_DIGITS: u32 = 2;
     match mode {
-        DecimalMode::Precise => (
+        DecimalHandlingMode::Precise => (
             Conv::Money {
                 scale: fraction_digits,
             },
             schema::decimal(fraction_digits as i32, None),
         ),
-        DecimalMode::Double => (
+        DecimalHandlingMode::Double => (
             Conv::MoneyDouble { scale: TEXT_DIGITS },
             s(SchemaType::Float64),
         ),
-        DecimalMode::String => (
+        DecimalHandlingMode::String => (
             Conv::MoneyString { scale: TEXT_DIGITS },
             s(SchemaType::String),
         ),
@@ -532,11 +440,11 @@ pub fn column_type_with(
             s(SchemaType::String).logical("io.debezium.time.ZonedTimestamp"),
         ),
         1186 => match modes.interval {
-            IntervalMode::Numeric => (
+            IntervalHandlingMode::Numeric => (
                 Conv::Interval,
                 s(SchemaType::Int64).logical("io.debezium.time.MicroDuration"),
             ),
-            IntervalMode::String => (
+            IntervalHandlingMode::String => (
                 Conv::IntervalString,
                 s(SchemaType::String).logical("io.debezium.time.Interval"),
             ),
@@ -669,7 +577,7 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
                 t.to_vec()
             };
             match binary {
-                BinaryMode::Bytes => Value::Bytes(bytes.into()),
+                BinaryHandlingMode::Bytes => Value::Bytes(bytes.into()),
                 mode => owned_text(encode_binary(&bytes, *mode)),
             }
         }
@@ -714,14 +622,16 @@ fn owned_text(s: String) -> Value {
 }
 
 /// bytea under `binary.handling.mode` base64, base64-url-safe or hex.
-pub fn encode_binary(bytes: &[u8], mode: BinaryMode) -> String {
+pub fn encode_binary(bytes: &[u8], mode: BinaryHandlingMode) -> String {
     use base64::Engine;
     match mode {
-        BinaryMode::Bytes | BinaryMode::Base64 => {
+        BinaryHandlingMode::Bytes | BinaryHandlingMode::Base64 => {
             base64::engine::general_purpose::STANDARD.encode(bytes)
         }
-        BinaryMode::Base64UrlSafe => base64::engine::general_purpose::URL_SAFE.encode(bytes),
-        BinaryMode::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        BinaryHandlingMode::Base64UrlSafe => {
+            base64::engine::general_purpose::URL_SAFE.encode(bytes)
+        }
+        BinaryHandlingMode::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }
 
@@ -758,7 +668,7 @@ pub fn toast_placeholder(conv: &Conv, placeholder: &Bytes) -> Option<Value> {
         Conv::Text => text(),
         Conv::Bytea => Some(Value::Bytes(placeholder.clone())),
         // What Debezium 3.6.3 does: the placeholder's text in hex mode, null in base64 modes.
-        Conv::BytesText(BinaryMode::Hex) => text(),
+        Conv::BytesText(BinaryHandlingMode::Hex) => text(),
         Conv::BytesText(_) => None,
         Conv::Array(elem) => match **elem {
             Conv::Text => Some(Value::Array(vec![text()?])),
@@ -894,7 +804,7 @@ mod tests {
     fn decimal_handling_modes() {
         let num_10_2 = (10 << 16 | 2) + 4;
         let double = TypeModes {
-            decimal: DecimalMode::Double,
+            decimal: DecimalHandlingMode::Double,
             ..Default::default()
         };
         let (sc, v) = with(1700, num_10_2, double, "-12.50");
@@ -906,7 +816,7 @@ mod tests {
             Value::Float64(-1234.56)
         );
         let string = TypeModes {
-            decimal: DecimalMode::String,
+            decimal: DecimalHandlingMode::String,
             ..Default::default()
         };
         let (sc, v) = with(1700, num_10_2, string, "7.5");
@@ -925,9 +835,9 @@ mod tests {
     #[test]
     fn binary_handling_modes() {
         let cases = [
-            (BinaryMode::Base64, "+/8="),
-            (BinaryMode::Base64UrlSafe, "-_8="),
-            (BinaryMode::Hex, "fbff"),
+            (BinaryHandlingMode::Base64, "+/8="),
+            (BinaryHandlingMode::Base64UrlSafe, "-_8="),
+            (BinaryHandlingMode::Hex, "fbff"),
         ];
         for (mode, want) in cases {
             let modes = TypeModes {
@@ -943,11 +853,11 @@ mod tests {
         assert_eq!(v, Value::Bytes(Bytes::from_static(&[0xfb, 0xff])));
         let p = Bytes::from_static(b"__p");
         assert_eq!(
-            toast_placeholder(&Conv::BytesText(BinaryMode::Hex), &p),
+            toast_placeholder(&Conv::BytesText(BinaryHandlingMode::Hex), &p),
             Some(Value::Text(p.clone()))
         );
         assert_eq!(
-            toast_placeholder(&Conv::BytesText(BinaryMode::Base64), &p),
+            toast_placeholder(&Conv::BytesText(BinaryHandlingMode::Base64), &p),
             None
         );
     }
@@ -992,7 +902,7 @@ mod tests {
         );
         assert_eq!(v, Value::Int32(1));
         let iso = TypeModes {
-            interval: IntervalMode::String,
+            interval: IntervalHandlingMode::String,
             ..Default::default()
         };
         let (sc, v) = with(1186, -1, iso, "P1DT2H");
@@ -1156,7 +1066,7 @@ mod tests {
             time_precision: m,
             ..Default::default()
         };
-        let iso = mode(TimePrecisionMode::IsoString);
+        let iso = mode(TimePrecisionMode::Isostring);
         // Values Debezium 3.6.3 emitted.
         let (sc, v) = with(1082, -1, iso, "2024-02-29");
         assert_eq!(sc.name.as_deref(), Some("io.debezium.time.IsoDate"));
@@ -1237,7 +1147,7 @@ mod tests {
         // Java's HashMap order: p (bucket 0) before a (bucket 1).
         assert_eq!(text_of(&v), r#"{"p":null,"a":"1"}"#);
         let map = TypeModes {
-            hstore: HstoreMode::Map,
+            hstore: HstoreHandlingMode::Map,
             ..Default::default()
         };
         let (_, sc, v) = named(16_500, "hstore", map, text);
@@ -1290,7 +1200,7 @@ mod tests {
         assert!(conv.is_unknown());
         assert_eq!(v, Value::Bytes(Bytes::from_static(br#"(5,"x y")"#)));
         let b64 = TypeModes {
-            binary: BinaryMode::Base64,
+            binary: BinaryHandlingMode::Base64,
             ..Default::default()
         };
         let (_, sc, v) = named(16_600, "comp", b64, "(,)");

@@ -17,76 +17,39 @@
 //!   (v1: the value as Java serializes a `String`; v2: its UTF-8 bytes), cut to the column's
 //!   declared length when it has one.
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use ring::digest;
 
 use super::schema::Schema;
 use super::value::Value;
+use crate::config::filter::{anchored, pattern_texts};
+use crate::config::{ColumnRules, HashAlgorithm, Rule};
 use bytes::Bytes;
 
-/// Hash algorithms (Java `MessageDigest` names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlgorithm {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl HashAlgorithm {
-    /// From a Java `MessageDigest` name (`SHA-256`, case-insensitive; `SHA256` too).
-    pub fn from_java_name(name: &str) -> Option<Self> {
-        match name.to_ascii_uppercase().replace('-', "").as_str() {
-            "MD5" => Some(HashAlgorithm::Md5),
-            "SHA" | "SHA1" => Some(HashAlgorithm::Sha1),
-            "SHA224" => Some(HashAlgorithm::Sha224),
-            "SHA256" => Some(HashAlgorithm::Sha256),
-            "SHA384" => Some(HashAlgorithm::Sha384),
-            "SHA512" => Some(HashAlgorithm::Sha512),
-            _ => None,
-        }
-    }
-
-    /// The digest of `parts`, concatenated.
-    pub fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
-        // ring has neither MD5 nor SHA-224; the RustCrypto crates (already behind
-        // postgres-protocol's SCRAM and MD5 authentication) have.
-        fn rust_crypto<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {
-            let mut d = D::new();
-            for p in parts {
-                d.update(p);
-            }
-            d.finalize().to_vec()
-        }
-        let ring_alg = match self {
-            HashAlgorithm::Md5 => return rust_crypto::<md5::Md5>(parts),
-            HashAlgorithm::Sha224 => return rust_crypto::<sha2::Sha224>(parts),
-            HashAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-            HashAlgorithm::Sha256 => &digest::SHA256,
-            HashAlgorithm::Sha384 => &digest::SHA384,
-            HashAlgorithm::Sha512 => &digest::SHA512,
-        };
-        let mut ctx = digest::Context::new(ring_alg);
+/// The digest of `parts`, concatenated.
+fn digest(algorithm: HashAlgorithm, parts: &[&[u8]]) -> Vec<u8> {
+    // ring has neither MD5 nor SHA-224; the RustCrypto crates (already behind
+    // postgres-protocol's SCRAM and MD5 authentication) have.
+    fn rust_crypto<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {
+        let mut d = D::new();
         for p in parts {
-            ctx.update(p);
+            d.update(p);
         }
-        ctx.finish().as_ref().to_vec()
+        d.finalize().to_vec()
     }
-}
-
-/// What one rule does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rule {
-    Truncate(usize),
-    Mask(usize),
-    Hash {
-        algorithm: HashAlgorithm,
-        salt: Vec<u8>,
-        /// `column.mask.hash.v2`: hash the value's bytes rather than its Java serialization.
-        v2: bool,
-    },
+    let ring_alg = match algorithm {
+        HashAlgorithm::Md5 => return rust_crypto::<md5::Md5>(parts),
+        HashAlgorithm::Sha224 => return rust_crypto::<sha2::Sha224>(parts),
+        HashAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        HashAlgorithm::Sha256 => &digest::SHA256,
+        HashAlgorithm::Sha384 => &digest::SHA384,
+        HashAlgorithm::Sha512 => &digest::SHA512,
+    };
+    let mut ctx = digest::Context::new(ring_alg);
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.finish().as_ref().to_vec()
 }
 
 /// The compiled rules of a connector.
@@ -99,7 +62,7 @@ pub struct ColumnMasks {
 
 impl PartialEq for ColumnMasks {
     fn eq(&self, other: &Self) -> bool {
-        let pats = |v: &[Regex]| v.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>();
+        use pattern_texts as pats;
         self.rules.len() == other.rules.len()
             && self
                 .rules
@@ -131,18 +94,19 @@ impl ColumnMasks {
     /// Adds a rule; rules must be added truncate first, then mask, then hash. The error is the
     /// index of the bad pattern and the regex error.
     pub fn add(&mut self, columns: &[String], rule: Rule) -> Result<(), (usize, String)> {
-        let res = columns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                RegexBuilder::new(&format!("^(?:{p})$"))
-                    .case_insensitive(true)
-                    .build()
-                    .map_err(|e| (i, e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.rules.push((res, rule));
+        self.rules.push((anchored(columns)?, rule));
         Ok(())
+    }
+
+    /// The masks of a validated `[columns]` section.
+    pub fn from_rules(rules: ColumnRules) -> Self {
+        ColumnMasks {
+            rules: rules.rules,
+            propagation: super::propagate::Propagation::from_patterns(
+                rules.propagate_columns,
+                rules.propagate_datatypes,
+            ),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -261,7 +225,7 @@ impl ColumnMapper {
                     &serialized
                 };
                 let mut hex = String::with_capacity(128);
-                for b in algorithm.digest(&[salt, value]) {
+                for b in digest(*algorithm, &[salt, value]) {
                     hex.push_str(&format!("{b:02x}"));
                 }
                 if let Some(n) = cut_to {
@@ -455,12 +419,12 @@ mod tests {
         // RFC 1321 and FIPS 180-4 test vectors.
         let md5 = HashAlgorithm::from_java_name("md5").unwrap();
         assert_eq!(
-            hex(&md5.digest(&[b"a", b"bc"])),
+            hex(&digest(md5, &[b"a", b"bc"])),
             "900150983cd24fb0d6963f7d28e17f72"
         );
         let sha224 = HashAlgorithm::from_java_name("SHA-224").unwrap();
         assert_eq!(
-            hex(&sha224.digest(&[b"abc"])),
+            hex(&digest(sha224, &[b"abc"])),
             "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"
         );
         // What Debezium 3.6.3 emitted for `cit` under column.mask.hash.MD5.with.salt.s2 (v1:

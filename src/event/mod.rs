@@ -6,14 +6,11 @@
 
 mod builder;
 mod change;
-pub mod columns;
 pub mod context;
 pub mod convert;
 pub mod defaults;
-pub mod key_columns;
+pub mod java_float;
 pub mod masking;
-pub mod message_filter;
-mod name_filter;
 pub mod parse;
 pub mod propagate;
 mod relation;
@@ -26,9 +23,12 @@ pub use change::{
     ChangeEvent, ConnectorInfo, DroppedFields, EventBody, FlatLayout, KeyHeaderKind, Op, Row,
     SnapshotMarker, SourceInfo, TxBlock, TxRecord, TxStatus,
 };
-pub use relation::{ColumnInfo, ColumnSchema, DomainBase, TableInfo, TableSchema};
+pub use relation::{ColumnSchema, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};
 
+use crate::config::filter::columns::ColumnFilter;
+use crate::config::filter::key_columns::KeyColumns;
+use crate::config::filter::message::MessageFilter;
 use crate::lsn::Lsn;
 
 /// The Debezium release whose wire format we reproduce (`source.version`).
@@ -52,16 +52,16 @@ pub struct EventConfig {
     pub emit_truncate: bool,
     /// `decimal.handling.mode`, `binary.handling.mode`, `time.precision.mode`,
     /// `interval.handling.mode`.
-    pub modes: convert::TypeModes,
+    pub modes: crate::config::TypeModes,
     /// `column.include.list` / `column.exclude.list`.
-    pub column_filter: columns::ColumnFilter,
+    pub column_filter: ColumnFilter,
     /// `skip.messages.without.change`: drop updates whose row value did not change (needs
     /// the old row: REPLICA IDENTITY FULL).
     pub skip_messages_without_change: bool,
     /// `message.prefix.include.list` / `message.prefix.exclude.list`.
-    pub message_filter: message_filter::MessageFilter,
+    pub message_filter: MessageFilter,
     /// `message.key.columns`.
-    pub key_columns: key_columns::KeyColumns,
+    pub key_columns: KeyColumns,
     /// `column.truncate.to.*`, `column.mask.with.*`, `column.mask.hash.*`.
     pub masks: masking::ColumnMasks,
 }
@@ -74,11 +74,11 @@ impl EventConfig {
             tombstones_on_delete: true,
             unavailable_value_placeholder: DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER.to_string(),
             emit_truncate: false,
-            modes: convert::TypeModes::default(),
-            column_filter: columns::ColumnFilter::default(),
+            modes: crate::config::TypeModes::default(),
+            column_filter: ColumnFilter::default(),
             skip_messages_without_change: false,
-            message_filter: message_filter::MessageFilter::default(),
-            key_columns: key_columns::KeyColumns::default(),
+            message_filter: MessageFilter::default(),
+            key_columns: KeyColumns::default(),
             masks: masking::ColumnMasks::default(),
         }
     }

@@ -6,9 +6,10 @@
 //! case-insensitive). Debezium consults these rules before the masking and truncation ones,
 //! and the first matching rule of all decides: a propagated column is not masked.
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
 use super::schema::Schema;
+use crate::config::filter::{anchored, pattern_texts};
 
 /// The compiled rules.
 #[derive(Debug, Clone, Default)]
@@ -19,26 +20,13 @@ pub struct Propagation {
 
 impl PartialEq for Propagation {
     fn eq(&self, other: &Self) -> bool {
-        let pats = |v: &[Regex]| v.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>();
+        use pattern_texts as pats;
         pats(&self.columns) == pats(&other.columns)
             && pats(&self.datatypes) == pats(&other.datatypes)
     }
 }
 
 impl Eq for Propagation {}
-
-fn compile(patterns: &[String]) -> Result<Vec<Regex>, (usize, String)> {
-    patterns
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            RegexBuilder::new(&format!("^(?:{p})$"))
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| (i, e.to_string()))
-        })
-        .collect()
-}
 
 /// A column as the rules see it.
 #[derive(Debug, Clone, Copy)]
@@ -57,9 +45,14 @@ impl Propagation {
     /// The error is (true for the column list, index of the bad pattern, regex error).
     pub fn new(columns: &[String], datatypes: &[String]) -> Result<Self, (bool, usize, String)> {
         Ok(Propagation {
-            columns: compile(columns).map_err(|(i, e)| (true, i, e))?,
-            datatypes: compile(datatypes).map_err(|(i, e)| (false, i, e))?,
+            columns: anchored(columns).map_err(|(i, e)| (true, i, e))?,
+            datatypes: anchored(datatypes).map_err(|(i, e)| (false, i, e))?,
         })
+    }
+
+    /// Rules compiled by the configuration.
+    pub fn from_patterns(columns: Vec<Regex>, datatypes: Vec<Regex>) -> Self {
+        Propagation { columns, datatypes }
     }
 
     pub fn is_empty(&self) -> bool {

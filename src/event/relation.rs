@@ -14,45 +14,10 @@ use super::defaults;
 use super::propagate::SourceColumn;
 use super::schema::{self, Field, Schema, SchemaType};
 use super::value::Value;
+use crate::config::filter::columns::ColumnFilter;
+use crate::config::filter::key_columns::KeyColumns;
+use crate::source::catalog::TableInfo;
 use crate::source::pgoutput::{Relation, ReplicaIdentity, Type};
-
-/// Catalog facts about one column, supplied by whoever can query the catalog.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ColumnInfo {
-    /// `Some(false)` for NOT NULL columns. Default: key columns required, others optional.
-    pub optional: Option<bool>,
-    /// The column's default expression as the catalog prints it (`pg_get_expr`, e.g. `42`,
-    /// `'abc'::text`, `nextval('s'::regclass)`); becomes the schema's `default` by Debezium's
-    /// rules (see `event::defaults`).
-    pub default_expr: Option<String>,
-    /// The column's type as the catalog has it now; the type facts below are only used when
-    /// it is still the type of the Relation message (the stream may be behind an ALTER TYPE).
-    pub type_oid: Option<u32>,
-    /// `pg_type.typname` of the column's type (`int4`, `_text`, `mood`, `hstore`).
-    pub type_name: Option<String>,
-    /// For a column whose type is a domain: the domain's base type, which Debezium maps the
-    /// column by.
-    pub domain_base: Option<DomainBase>,
-}
-
-/// The base type of a domain.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DomainBase {
-    pub oid: u32,
-    /// The domain's `typtypmod` (-1 when the domain does not constrain it).
-    pub type_modifier: i32,
-    pub name: String,
-}
-
-/// Catalog facts about one table.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TableInfo {
-    /// The message key columns in key order (Debezium: the primary key). Without it the key is
-    /// the replica-identity columns of the Relation message, which under REPLICA IDENTITY FULL
-    /// are all columns.
-    pub key_columns: Option<Vec<String>>,
-    pub columns: HashMap<String, ColumnInfo>,
-}
 
 /// One column of a captured table.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,14 +139,14 @@ pub struct RelationCache {
     enum_labels: HashMap<u32, Vec<String>>,
     enum_array_labels: HashMap<u32, Vec<String>>,
     table_info: HashMap<(String, String), TableInfo>,
-    column_filter: super::columns::ColumnFilter,
-    key_columns: super::key_columns::KeyColumns,
+    column_filter: ColumnFilter,
+    key_columns: KeyColumns,
     masks: super::masking::ColumnMasks,
 }
 
 impl RelationCache {
     /// A cache whose tables leave the columns `filter` rejects out of row values.
-    pub fn with_column_filter(filter: super::columns::ColumnFilter) -> Self {
+    pub fn with_column_filter(filter: ColumnFilter) -> Self {
         RelationCache {
             column_filter: filter,
             ..Default::default()
@@ -194,7 +159,7 @@ impl RelationCache {
     }
 
     /// `message.key.columns`: takes effect with each table's next Relation message.
-    pub fn set_key_columns(&mut self, keys: super::key_columns::KeyColumns) {
+    pub fn set_key_columns(&mut self, keys: KeyColumns) {
         self.key_columns = keys;
     }
 
@@ -230,7 +195,7 @@ impl RelationCache {
         rel: &Relation,
         topic_prefix: &str,
         placeholder: &Bytes,
-        modes: &convert::TypeModes,
+        modes: &crate::config::TypeModes,
     ) -> Arc<TableSchema> {
         let info = self
             .table_info
@@ -395,6 +360,7 @@ impl RelationCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::catalog::ColumnInfo;
     use crate::source::pgoutput::Column;
 
     fn rel(identity: ReplicaIdentity, key_flags: &[u8]) -> Relation {
@@ -428,7 +394,7 @@ mod tests {
             &rel(ReplicaIdentity::Default, &[1, 0, 0]),
             "dbz",
             &placeholder(),
-            &convert::TypeModes::default(),
+            &crate::config::TypeModes::default(),
         );
         assert_eq!(&*t.topic, "dbz.public.items");
         assert_eq!(t.key_indices, vec![0]);
@@ -462,7 +428,7 @@ mod tests {
             &rel(ReplicaIdentity::Full, &[1, 1, 1]),
             "dbz",
             &placeholder(),
-            &convert::TypeModes::default(),
+            &crate::config::TypeModes::default(),
         );
         assert_eq!(t.key_indices, vec![0]);
         assert!(!t.columns[2].schema.optional);
@@ -477,7 +443,7 @@ mod tests {
             &rel(ReplicaIdentity::Nothing, &[0, 0, 0]),
             "dbz",
             &placeholder(),
-            &convert::TypeModes::default(),
+            &crate::config::TypeModes::default(),
         );
         assert!(t.key_schema.is_none());
         assert!(t.key_indices.is_empty());
@@ -532,7 +498,7 @@ mod tests {
         info.columns.insert(
             "d".into(),
             ColumnInfo {
-                domain_base: Some(super::super::DomainBase {
+                domain_base: Some(crate::source::catalog::DomainBase {
                     oid: 1043,
                     type_modifier: 12,
                     name: "varchar".into(),
@@ -549,7 +515,12 @@ mod tests {
         );
         cache.set_masks(masks);
         cache.set_table_info("public", "ext", info);
-        let t = cache.apply_relation(&rel, "dbz", &placeholder(), &convert::TypeModes::default());
+        let t = cache.apply_relation(
+            &rel,
+            "dbz",
+            &placeholder(),
+            &crate::config::TypeModes::default(),
+        );
         // The domain is mapped by its base type, named by its own name.
         assert_eq!(t.columns[1].conv, Conv::Text);
         let param = |c: usize, k: &str| {
@@ -576,7 +547,7 @@ mod tests {
         // The line column is left out of values unless include.unknown.datatypes.
         assert!(t.columns[2].conv.is_unknown());
         assert_eq!(t.value_indices, vec![0, 1, 3]);
-        let with_unknown = convert::TypeModes {
+        let with_unknown = crate::config::TypeModes {
             include_unknown: true,
             ..Default::default()
         };

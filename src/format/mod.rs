@@ -1,10 +1,15 @@
 //! Serializers: change events → Kafka records (topic, key bytes, value bytes, headers).
 
 pub mod json;
+mod settings;
 
 use std::sync::Arc;
 
 pub use json::JsonFormat;
+pub use settings::FormatSettings;
+
+use crate::event::ChangeEvent;
+use crate::transforms::TransformChain;
 
 /// One Kafka header: a name and a value, `None` for a header without a value. Both are
 /// reference-counted so that headers on every record (Debezium's context headers) are shared,
@@ -24,22 +29,69 @@ pub struct Record {
     pub event_id: Option<EventId>,
 }
 
+/// Runs `ev` through `chain` and appends the record(s) of what is left.
+pub fn encode_transformed(
+    chain: &TransformChain,
+    format: &mut JsonFormat,
+    ev: ChangeEvent,
+    out: &mut Vec<Record>,
+) -> Result<(), FormatError> {
+    if chain.is_empty() {
+        return format.encode(&ev, out);
+    }
+    match chain.apply(ev)? {
+        Some(ev) => format.encode(&ev, out),
+        None => Ok(()),
+    }
+}
+
 /// Header carrying a record's [`EventId`].
 pub const EVENT_ID_HEADER: &str = "pgcdc.event.id";
 
-/// Identifies a record by where it comes from in the WAL: the commit LSN of its transaction and
-/// its index among the records published for that transaction (for a non-transactional logical
-/// message: the message's LSN and 0). The same change published again after a restart gets the
-/// same id, so consumers can drop replays.
+/// Identifies a record by where it comes from, so that the same record published again (after
+/// a restart, or a retry) has the same id and consumers can drop replays.
+///
+/// A record of the stream: the commit LSN of its transaction and its index among the records
+/// published for that transaction (for a non-transactional logical message: the message's LSN
+/// and 0), written `<lsn>:<index>`. A row of the initial snapshot: the snapshot's LSN, the
+/// table's place in the snapshot plan, the chunk, and the row's place in that chunk, written
+/// `<lsn>:<table>.<chunk>.<row>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventId {
     pub lsn: crate::lsn::Lsn,
     pub index: u64,
+    /// For a snapshot row: where its chunk is in the snapshot plan.
+    pub chunk: Option<SnapshotChunk>,
+}
+
+/// A chunk of the initial snapshot: the table's index in the plan and the chunk's in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SnapshotChunk {
+    pub table: u32,
+    pub chunk: u32,
 }
 
 impl EventId {
-    /// Longest text form: `FFFFFFFF/FFFFFFFF:18446744073709551615`.
-    pub const MAX_LEN: usize = 38;
+    /// Longest text form: `FFFFFFFF/FFFFFFFF:4294967295.4294967295.18446744073709551615`.
+    pub const MAX_LEN: usize = 60;
+
+    /// A record of the stream.
+    pub fn wal(lsn: crate::lsn::Lsn, index: u64) -> Self {
+        EventId {
+            lsn,
+            index,
+            chunk: None,
+        }
+    }
+
+    /// Row `row` of a snapshot chunk read at `lsn`.
+    pub fn snapshot_row(lsn: crate::lsn::Lsn, chunk: SnapshotChunk, row: u64) -> Self {
+        EventId {
+            lsn,
+            index: row,
+            chunk: Some(chunk),
+        }
+    }
 
     /// Writes the text form into `buf` without allocating; returns the bytes written.
     pub fn write_to(self, buf: &mut [u8; Self::MAX_LEN]) -> &[u8] {
@@ -54,7 +106,10 @@ impl EventId {
 
 impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.lsn, self.index)
+        match self.chunk {
+            None => write!(f, "{}:{}", self.lsn, self.index),
+            Some(c) => write!(f, "{}:{}.{}.{}", self.lsn, c.table, c.chunk, self.index),
+        }
     }
 }
 
@@ -66,15 +121,19 @@ mod tests {
     #[test]
     fn event_id_text() {
         let mut buf = [0u8; EventId::MAX_LEN];
-        let id = EventId {
-            lsn: Lsn(0x16_B374_D848),
-            index: 3,
-        };
+        let id = EventId::wal(Lsn(0x16_B374_D848), 3);
         assert_eq!(id.write_to(&mut buf), b"16/B374D848:3");
-        let max = EventId {
-            lsn: Lsn(u64::MAX),
-            index: u64::MAX,
-        };
+        let row =
+            EventId::snapshot_row(Lsn(0x16_B374_D848), SnapshotChunk { table: 1, chunk: 4 }, 7);
+        assert_eq!(row.write_to(&mut buf), b"16/B374D848:1.4.7");
+        let max = EventId::snapshot_row(
+            Lsn(u64::MAX),
+            SnapshotChunk {
+                table: u32::MAX,
+                chunk: u32::MAX,
+            },
+            u64::MAX,
+        );
         assert_eq!(max.write_to(&mut buf), max.to_string().as_bytes());
         assert_eq!(max.to_string().len(), EventId::MAX_LEN);
     }

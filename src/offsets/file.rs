@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{OffsetError, Staged, StoredOffset};
 use crate::lsn::Lsn;
-use crate::snapshot::incremental::IncrementalState;
+use crate::offsets::incremental::IncrementalState;
 
 pub struct FileOffsetStore {
     path: PathBuf,

@@ -5,6 +5,7 @@
 //! moves past what the store knows; on restart the stream resumes from it.
 
 mod file;
+pub mod incremental;
 pub mod kafka;
 mod staged;
 
@@ -12,7 +13,7 @@ pub use file::FileOffsetStore;
 pub use staged::Staged;
 
 use crate::lsn::Lsn;
-use crate::snapshot::incremental::IncrementalState;
+use crate::offsets::incremental::IncrementalState;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredOffset {

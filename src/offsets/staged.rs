@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::lsn::Lsn;
-use crate::snapshot::incremental::IncrementalState;
+use crate::offsets::incremental::IncrementalState;
 
 #[derive(Debug, Default)]
 struct Inner {

@@ -1,6 +1,7 @@
 //! Errors of a connector run, classified by what happens next: transient ones start a new
 //! session after a backoff, definite ones stop the connector with a hint.
 
+use crate::emit::EmitError;
 use crate::event::EventError;
 use crate::format::FormatError;
 use crate::lsn::Lsn;
@@ -62,7 +63,7 @@ pub enum ConnectorError {
     SlotInvalidated { slot: String, path: String },
     /// One event failed and `[errors] mode` is `fail`: the slot stays before it.
     #[error("{0}")]
-    EventFailed(Box<super::failure::EventFailure>),
+    EventFailed(Box<crate::emit::EventFailure>),
     #[error("heartbeat.action_query failed: {0}")]
     HeartbeatQuery(String),
     #[error("{0}")]
@@ -80,9 +81,22 @@ pub enum ConnectorError {
     },
 }
 
+impl From<EmitError> for ConnectorError {
+    fn from(e: EmitError) -> Self {
+        match e {
+            EmitError::EventFailed(f) => ConnectorError::EventFailed(f),
+            EmitError::Sink(e) => ConnectorError::Sink(e),
+        }
+    }
+}
+
 impl From<SnapshotError> for ConnectorError {
     fn from(e: SnapshotError) -> Self {
-        ConnectorError::Snapshot(Box::new(e))
+        match e {
+            // The same one line as a streamed event that failed.
+            SnapshotError::EventFailed(f) => ConnectorError::EventFailed(f),
+            e => ConnectorError::Snapshot(Box::new(e)),
+        }
     }
 }
 

@@ -11,10 +11,11 @@ use crate::config::SignalChannel;
 use crate::event::SnapshotPoint;
 use crate::format::{EventId, JsonFormat, Record};
 use crate::lsn::Lsn;
+use crate::offsets::incremental::IncrementalState;
 use crate::offsets::Staged;
 use crate::signal::file::FileChannel;
 use crate::signal::{self, Action, Signal};
-use crate::snapshot::incremental::{Incremental, IncrementalConfig, IncrementalState};
+use crate::snapshot::incremental::{Incremental, IncrementalConfig};
 use crate::source::admin::Admin;
 use crate::source::pgoutput::{Message, OldTuple};
 
@@ -293,13 +294,10 @@ impl Signals {
         let first = records.len();
         let rows = events.len();
         for ev in events {
-            s.transforms.encode(format, ev, records)?;
+            crate::format::encode_transformed(&s.transforms, format, ev, records)?;
         }
         for r in &mut records[first..] {
-            r.event_id = Some(EventId {
-                lsn: tx.commit_lsn,
-                index: tx.next_index,
-            });
+            r.event_id = Some(EventId::wal(tx.commit_lsn, tx.next_index));
             tx.next_index += 1;
         }
         let st = self.inc.state();

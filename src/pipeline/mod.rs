@@ -7,7 +7,6 @@
 //! position after a backoff; definite errors stop the connector with a message saying what to do.
 
 mod error;
-mod failure;
 mod incremental;
 mod position;
 mod settings;
@@ -15,7 +14,6 @@ mod snapshot_phase;
 mod stream;
 
 pub use error::{ConnectorError, PipelineError};
-pub use failure::{EventFailure, FailureKind, FailurePolicy};
 pub use settings::{ExactlyOnce, RunOptions, Settings};
 
 use position::{adopt_kafka_offset, open_stream, publication_tables};
@@ -163,7 +161,7 @@ struct RunState {
     /// per reconnect).
     snapshot_taken: bool,
     /// `[errors]` and the events it passed so far.
-    failures: failure::Failures,
+    failures: crate::emit::Failures,
 }
 
 /// Reconnect policy. Until the first session has streamed, transient errors (connection

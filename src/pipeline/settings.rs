@@ -3,17 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::failure::FailurePolicy;
 use super::ConnectorError;
 use crate::config::{
     self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
     SignalConfig, SnapshotConfig, TableFilter,
 };
+use crate::emit::FailurePolicy;
 use crate::event::EventConfig;
+use crate::format::FormatSettings;
 use crate::lsn::Lsn;
 use crate::sink::KafkaSinkConfig;
 use crate::source::admin::PublicationMode;
-use crate::source::replication::{ConnectParams, SslMode};
+use crate::source::replication::ConnectParams;
 use crate::transforms::TransformChain;
 
 /// Options of `pgcdc run` that are not connector configuration.
@@ -41,7 +42,8 @@ pub struct Settings {
     pub events: EventsConfig,
     pub event: EventConfig,
     pub snapshot: SnapshotConfig,
-    pub schemas: bool,
+    /// How every serializer of this connector run is made.
+    pub format: FormatSettings,
     pub sink: KafkaSinkConfig,
     pub offsets_path: std::path::PathBuf,
     pub status_interval: Duration,
@@ -80,13 +82,7 @@ impl Settings {
             user: db.user.clone(),
             password: db.password.as_ref().map(|p| p.expose().to_string()),
             dbname: db.dbname.clone(),
-            sslmode: match db.sslmode {
-                config::SslMode::Disable => SslMode::Disable,
-                config::SslMode::Prefer => SslMode::Prefer,
-                config::SslMode::Require => SslMode::Require,
-                config::SslMode::VerifyCa => SslMode::VerifyCa,
-                config::SslMode::VerifyFull => SslMode::VerifyFull,
-            },
+            sslmode: db.sslmode,
             sslrootcert: db.sslrootcert.clone(),
             application_name: c.application_name(),
             connect_timeout: db.connect_timeout,
@@ -116,7 +112,7 @@ impl Settings {
                     .unwrap_or_else(|| format!("pgcdc-{}", c.name))
             }),
         };
-        let failure = FailurePolicy::from_config(&c.errors, &sink.properties);
+        let failure = FailurePolicy::from_config(&c.errors, sink.size_limit());
         let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
             offsets_topic: c
                 .sink
@@ -171,13 +167,21 @@ impl Settings {
                     .tables
                     .key_columns()
                     .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
-                masks: c
-                    .columns
-                    .masks()
-                    .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
+                masks: crate::event::masking::ColumnMasks::from_rules(
+                    c.columns.masks().map_err(|v| {
+                        ConnectorError::Config(format!("{}: {v}", c.file.display()))
+                    })?,
+                ),
             },
             snapshot: c.snapshot.clone(),
-            schemas: c.format.schemas,
+            format: FormatSettings::new(
+                c.format.schemas,
+                c.events.binary_handling_mode,
+                crate::event::context::context_headers(
+                    &c.topic_prefix,
+                    &crate::event::context::new_run_id(),
+                ),
+            ),
             sink,
             offsets_path: c.offsets_path(process),
             status_interval: c.slot.status_interval,

@@ -84,7 +84,7 @@ pub(super) async fn snapshot_phase(
         publication: s.publication.clone(),
         filter: s.table_filter.clone(),
         event: s.event.clone(),
-        schemas: s.schemas,
+        format: s.format.clone(),
         transforms: s.transforms.clone(),
         parallelism: s.snapshot.parallelism,
         chunk_pages: s.snapshot.chunk_pages,
@@ -140,7 +140,7 @@ pub(super) async fn snapshot_phase(
     };
     tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
     let outcome = {
-        let run = snapshot::run(&req, source, sink, stop);
+        let run = snapshot::run(&req, source, sink, &mut state.failures, stop);
         tokio::pin!(run);
         tokio::select! {
             outcome = &mut run => outcome,

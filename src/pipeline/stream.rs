@@ -3,17 +3,18 @@
 
 use tokio::sync::watch;
 
-use super::failure::Failures;
 use super::incremental::Signals;
 use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
+use crate::emit::Failures;
 use crate::event::txmeta::TxMetadata;
 use crate::event::{ChangeEvent, EventBody, EventBuilder, TableSchema};
 use crate::format::{EventId, JsonFormat, Record};
+use crate::heartbeat::HeartbeatError;
 use crate::lsn::Lsn;
 use crate::offsets::StoredOffset;
 use crate::progress::Checkpoint;
 use crate::sink::KafkaSink;
-use crate::source::admin::{Admin, AdminError};
+use crate::source::admin::Admin;
 use crate::source::catalog::{self};
 use crate::source::pgoutput::{Decoder, Message};
 use crate::source::replication::{ReplicationEvent, ReplicationStream};
@@ -122,12 +123,7 @@ pub(super) async fn stream_changes(
 ) -> Result<(), ConnectorError> {
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
-    let mut format = JsonFormat::new(s.schemas);
-    format.set_binary_mode(s.event.modes.binary);
-    format.set_context_headers(crate::event::context::context_headers(
-        &s.event.topic_prefix,
-        &crate::event::context::new_run_id(),
-    ));
+    let mut format = s.format.build();
     let mut events: Vec<ChangeEvent> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     let mut txmeta = s
@@ -168,7 +164,7 @@ pub(super) async fn stream_changes(
                     return Ok(());
                 }
             }
-            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, sink).await?,
+            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, &format, sink).await?,
             r = durable.changed() => {
                 if r.is_err() {
                     // The acknowledger ended early: its result says why.
@@ -243,28 +239,22 @@ pub(super) async fn next_heartbeat(t: &mut Option<tokio::time::Interval>) {
 pub(super) async fn beat(
     s: &Settings,
     admin: &Admin,
+    format: &JsonFormat,
     sink: &mut KafkaSink,
 ) -> Result<(), ConnectorError> {
     if let Some(q) = &s.heartbeat.action_query {
-        if let Err(e) = admin.client().batch_execute(q).await {
-            let err = AdminError::Db {
-                context: "heartbeat.action_query".into(),
-                source: e,
-            };
-            // A connection problem is retried like any other; a broken query is a definite
-            // configuration error.
-            return Err(if err.is_transient() {
-                err.into()
-            } else {
-                ConnectorError::HeartbeatQuery(format!("{err}: fix or remove the query"))
-            });
-        }
+        crate::heartbeat::run_action_query(admin, q)
+            .await
+            .map_err(|e| match e {
+                HeartbeatError::Connection(e) => e.into(),
+                e @ HeartbeatError::Query(_) => ConnectorError::HeartbeatQuery(e.to_string()),
+            })?;
     }
     let ts_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let topic = s.heartbeat.topic(&s.event.topic_prefix);
-    let rec = crate::heartbeat::record(topic, &s.event.topic_prefix, s.schemas, ts_ms);
+    let rec = format.heartbeat(topic, &s.event.topic_prefix, ts_ms);
     sink.send(&rec).await?;
     tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
     Ok(())
@@ -339,7 +329,7 @@ pub(super) fn on_message(
     let first = records.len();
     for mut ev in events.drain(..) {
         if matches!(ev.body, EventBody::Transaction(_)) {
-            s.transforms.encode(format, ev, records)?;
+            crate::format::encode_transformed(&s.transforms, format, ev, records)?;
             continue;
         }
         if let Some(t) = ev.table() {
@@ -355,25 +345,19 @@ pub(super) fn on_message(
         if let Some(meta) = txmeta.as_deref_mut() {
             meta.on_event(&mut ev);
         }
-        s.transforms.encode(format, ev, records)?;
+        crate::format::encode_transformed(&s.transforms, format, ev, records)?;
     }
     let new = &mut records[first..];
     match msg {
         // Not part of any transaction, even when it arrives between a Begin and its Commit.
         Message::Message(m) if !m.transactional() => {
             for (i, r) in new.iter_mut().enumerate() {
-                r.event_id = Some(EventId {
-                    lsn: m.lsn,
-                    index: i as u64,
-                });
+                r.event_id = Some(EventId::wal(m.lsn, i as u64));
             }
         }
         _ => {
             for r in new.iter_mut() {
-                r.event_id = Some(EventId {
-                    lsn: tx.commit_lsn,
-                    index: tx.next_index,
-                });
+                r.event_id = Some(EventId::wal(tx.commit_lsn, tx.next_index));
                 tx.next_index += 1;
             }
         }
@@ -409,7 +393,10 @@ pub(super) async fn lookup_catalog(
             let info = catalog::table_info(admin.client(), rel.oid).await?;
             builder.set_table_info(&rel.namespace, &rel.name, info);
         }
-        Message::Type(t) => catalog::supply_enum_labels(admin.client(), t.oid, builder).await?,
+        Message::Type(t) => {
+            let labels = catalog::enum_labels(admin.client(), t.oid).await?;
+            builder.set_type_labels(t.oid, labels)
+        }
         _ => {}
     }
     Ok(())

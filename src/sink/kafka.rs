@@ -21,6 +21,7 @@ use rdkafka::ClientConfig;
 use tokio::sync::Notify;
 
 use super::refusal::{refusal, Refusal};
+use super::{ErrorClass, Sink, SizeLimit};
 use crate::format::{EventId, Record, EVENT_ID_HEADER};
 
 /// librdkafka properties the sink sets itself because delivery guarantees depend on them.
@@ -32,6 +33,9 @@ pub const RESERVED_PROPERTIES: &[&str] = &[
     "max.in.flight.requests.per.connection",
     "transactional.id",
 ];
+
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: u64 = 1_000_000;
 
 /// How long librdkafka may take for one transaction call (init, commit, abort).
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,6 +54,24 @@ pub struct KafkaSinkConfig {
     /// Exactly-once mode: the producer's `transactional.id`. Every record is then produced
     /// inside a Kafka transaction, begun on the first record after a commit.
     pub transactional_id: Option<String>,
+}
+
+impl KafkaSinkConfig {
+    /// The producer's `message.max.bytes`: larger records are refused before they are sent.
+    pub fn size_limit(&self) -> SizeLimit {
+        let bytes = self
+            .properties
+            .iter()
+            .find(|(k, _)| k == "message.max.bytes")
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
+        SizeLimit {
+            bytes,
+            how_to_raise: "raise message.max.bytes on the broker (and max.message.bytes of the \
+                           topic) and in [sink.properties] \"message.max.bytes\""
+                .into(),
+        }
+    }
 }
 
 impl Default for KafkaSinkConfig {
@@ -113,24 +135,50 @@ impl SinkError {
         }
     }
 
+    /// What this failure means for the pipeline.
+    pub fn class(&self) -> ErrorClass {
+        let code = match self {
+            SinkError::Create(_) | SinkError::Fenced { .. } | SinkError::Refused { .. } => {
+                return ErrorClass::Definite
+            }
+            SinkError::CreateTopic { .. } | SinkError::Transaction { .. } => {
+                return ErrorClass::Transient
+            }
+            SinkError::Produce { source, .. } | SinkError::Delivery { source, .. } => {
+                source.rdkafka_error_code()
+            }
+        };
+        match code {
+            Some(RDKafkaErrorCode::MessageSizeTooLarge)
+            | Some(RDKafkaErrorCode::InvalidMessageSize) => ErrorClass::TooLarge,
+            Some(RDKafkaErrorCode::InvalidRecord)
+            | Some(RDKafkaErrorCode::TopicAuthorizationFailed)
+            | Some(RDKafkaErrorCode::ClusterAuthorizationFailed)
+            // Another instance took over the transactional id: retrying would fence it in
+            // turn.
+            | Some(RDKafkaErrorCode::Fenced)
+            | Some(RDKafkaErrorCode::ProducerFenced) => ErrorClass::Definite,
+            _ => ErrorClass::Transient,
+        }
+    }
+
     /// Whether reconnecting and re-sending from the last durable position may succeed.
     pub fn is_transient(&self) -> bool {
-        match self {
-            SinkError::Create(_) | SinkError::Fenced { .. } | SinkError::Refused { .. } => false,
-            SinkError::CreateTopic { .. } | SinkError::Transaction { .. } => true,
-            SinkError::Produce { source, .. } | SinkError::Delivery { source, .. } => !matches!(
-                source.rdkafka_error_code(),
-                Some(RDKafkaErrorCode::MessageSizeTooLarge)
-                    | Some(RDKafkaErrorCode::InvalidRecord)
-                    | Some(RDKafkaErrorCode::TopicAuthorizationFailed)
-                    | Some(RDKafkaErrorCode::ClusterAuthorizationFailed)
-                    | Some(RDKafkaErrorCode::InvalidMessageSize)
-                    // Another instance took over the transactional id: retrying would fence
-                    // it in turn.
-                    | Some(RDKafkaErrorCode::Fenced)
-                    | Some(RDKafkaErrorCode::ProducerFenced)
-            ),
-        }
+        self.class() == ErrorClass::Transient
+    }
+}
+
+impl Sink for KafkaSink {
+    fn send(
+        &mut self,
+        rec: &Record,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        KafkaSink::send(self, rec)
+    }
+
+    fn durable(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        let (acks, count) = (self.acks(), self.sent());
+        async move { acks.wait_for(count).await }
     }
 }
 
@@ -157,6 +205,13 @@ struct AckState {
 }
 
 impl Acks {
+    /// Acknowledges record `seq` as the delivery callback would; for unit tests of the
+    /// progress code.
+    #[cfg(test)]
+    pub fn acknowledge(&self, seq: u64) {
+        self.record(seq, Ok(()));
+    }
+
     fn record(&self, seq: u64, result: Result<(), (String, KafkaError)>) {
         let mut st = self.state.lock().expect("ack state lock");
         match result {

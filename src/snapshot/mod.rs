@@ -30,10 +30,11 @@ pub use markers::{ChunkEnds, Markers};
 pub use plan::{Chunk, SnapshotTable};
 
 use crate::config::TableFilter;
-use crate::event::{ChangeEvent, EventBuilder, EventConfig, EventError, SnapshotPoint};
+use crate::emit::{EmitError, EventFailure, Failures};
+use crate::event::{EventBuilder, EventConfig, EventError, SnapshotPoint};
 use crate::format::{FormatError, JsonFormat, Record};
 use crate::lsn::Lsn;
-use crate::sink::{KafkaSink, SinkError};
+use crate::sink::{Sink, SinkError};
 use crate::source::admin::{Admin, AdminError};
 use crate::source::catalog::CatalogError;
 use crate::source::copy_text::CopyTextError;
@@ -54,6 +55,9 @@ pub enum SnapshotError {
     Format(#[from] FormatError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// A row failed and `[errors] mode` is `fail`.
+    #[error("{0}")]
+    EventFailed(Box<EventFailure>),
     #[error("the server returned an unexpected snapshot name {0:?}")]
     BadSnapshotName(String),
     #[error("unexpected answer from PostgreSQL: {0}")]
@@ -62,6 +66,15 @@ pub enum SnapshotError {
     Worker(String),
     #[error("the snapshot was stopped")]
     Stopped,
+}
+
+impl From<EmitError> for SnapshotError {
+    fn from(e: EmitError) -> Self {
+        match e {
+            EmitError::EventFailed(f) => SnapshotError::EventFailed(f),
+            EmitError::Sink(e) => SnapshotError::Sink(e),
+        }
+    }
 }
 
 impl SnapshotError {
@@ -94,7 +107,7 @@ pub struct SnapshotRequest {
     pub publication: String,
     pub filter: TableFilter,
     pub event: EventConfig,
-    pub schemas: bool,
+    pub format: crate::format::FormatSettings,
     pub transforms: Arc<crate::transforms::TransformChain>,
     pub parallelism: usize,
     pub chunk_pages: u32,
@@ -168,7 +181,8 @@ async fn import(conn: &Admin, name: &str, read_only: bool) -> Result<(), Snapsho
 pub async fn run(
     req: &SnapshotRequest,
     source: SnapshotSource,
-    sink: &mut KafkaSink,
+    sink: &mut impl Sink,
+    failures: &mut Failures,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<SnapshotOutcome, SnapshotError> {
     let started = Instant::now();
@@ -242,7 +256,7 @@ pub async fn run(
         tables,
         builder,
         point,
-        schemas: req.schemas,
+        format: req.format.clone(),
         transforms: req.transforms.clone(),
         queue: Mutex::new(queue),
     });
@@ -258,6 +272,7 @@ pub async fn run(
         req.progress_interval,
         rx,
         sink,
+        failures,
         stop,
     )
     .await;
@@ -303,16 +318,18 @@ async fn coordinate(
     chunk_counts: &[usize],
     progress_interval: std::time::Duration,
     mut rx: mpsc::Receiver<WorkerMsg>,
-    sink: &mut KafkaSink,
+    sink: &mut impl Sink,
+    failures: &mut Failures,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<u64>, SnapshotError> {
     let mut producer = Producer {
         sink,
-        format: JsonFormat::new(shared.schemas),
-        transforms: &shared.transforms,
+        failures,
+        format: shared.format.build(),
+        shared,
         encoded: Vec::new(),
     };
-    let mut markers: Markers<ChangeEvent> = Markers::new(chunk_counts);
+    let mut markers: Markers<worker::Row> = Markers::new(chunk_counts);
     let mut table_rows = vec![0u64; chunk_counts.len()];
     let mut chunks_left = chunk_counts.to_vec();
     let mut rows = 0u64;
@@ -371,36 +388,43 @@ async fn coordinate(
     match completed {
         Ok(false) => Ok(None),
         Ok(true) => {
-            // Done only once Kafka has acknowledged every snapshot record.
-            let acks = sink.acks();
-            acks.wait_for(sink.sent()).await?;
+            // Done only once the sink has acknowledged every snapshot record.
+            sink.durable().await?;
             Ok(Some(rows))
         }
         Err(e) => Err(e),
     }
 }
 
-struct Producer<'a> {
-    sink: &'a mut KafkaSink,
+struct Producer<'a, S> {
+    sink: &'a mut S,
+    failures: &'a mut Failures,
     format: JsonFormat,
-    transforms: &'a crate::transforms::TransformChain,
+    shared: &'a worker::Shared,
     encoded: Vec<Record>,
 }
 
-impl Producer<'_> {
+impl<S: Sink> Producer<'_, S> {
+    /// Sends `rec` under the `[errors]` policy, as the stream does: a row the sink refuses as
+    /// too large fails the snapshot, is passed, or goes to the dead-letter topic.
     async fn send(&mut self, rec: &Record) -> Result<(), SnapshotError> {
-        self.sink.send(rec).await?;
+        let tables = &self.shared.tables;
+        let table = || {
+            let chunk = rec.event_id.and_then(|id| id.chunk)?;
+            tables.get(chunk.table as usize).map(|t| t.schema.clone())
+        };
+        self.failures.send(self.sink, rec, table).await?;
         Ok(())
     }
 
     async fn send_event(
         &mut self,
-        mut ev: ChangeEvent,
+        mut row: worker::Row,
         marker: crate::event::SnapshotMarker,
     ) -> Result<(), SnapshotError> {
-        ev.source.snapshot = marker;
+        row.0.source.snapshot = marker;
         let mut recs = std::mem::take(&mut self.encoded);
-        self.transforms.encode(&mut self.format, ev, &mut recs)?;
+        worker::encode_row(self.shared, &mut self.format, row, &mut recs)?;
         for rec in recs.drain(..) {
             self.send(&rec).await?;
         }

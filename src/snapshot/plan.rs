@@ -315,7 +315,7 @@ async fn register_type(
         }),
         &mut none,
     )?;
-    catalog::supply_enum_labels(client, type_oid, builder).await?;
+    builder.set_type_labels(type_oid, catalog::enum_labels(client, type_oid).await?);
     Ok(())
 }
 

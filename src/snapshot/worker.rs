@@ -11,6 +11,7 @@ use super::markers::ChunkEnds;
 use super::plan::{Chunk, SnapshotTable};
 use super::SnapshotError;
 use crate::event::{ChangeEvent, EventBuilder, SnapshotMarker, SnapshotPoint};
+use crate::format::{EventId, SnapshotChunk};
 use crate::format::{JsonFormat, Record};
 use crate::source::admin::{Admin, AdminError};
 use crate::source::copy_text::{self, RowSplitter};
@@ -24,7 +25,7 @@ pub enum WorkerMsg {
     /// A chunk is read; its first and last rows were held back for their markers.
     ChunkDone {
         chunk: Chunk,
-        ends: Box<ChunkEnds<ChangeEvent>>,
+        ends: Box<ChunkEnds<Row>>,
         rows: u64,
     },
     Failed(SnapshotError),
@@ -35,9 +36,27 @@ pub struct Shared {
     pub tables: Vec<SnapshotTable>,
     pub builder: EventBuilder,
     pub point: SnapshotPoint,
-    pub schemas: bool,
+    pub format: crate::format::FormatSettings,
     pub transforms: Arc<crate::transforms::TransformChain>,
     pub queue: Mutex<VecDeque<Chunk>>,
+}
+
+/// A row read by a snapshot worker, with the id its records carry.
+pub type Row = (ChangeEvent, EventId);
+
+/// Encodes one row and gives its records the row's event id.
+pub fn encode_row(
+    shared: &Shared,
+    format: &mut JsonFormat,
+    (ev, id): Row,
+    records: &mut Vec<Record>,
+) -> Result<(), SnapshotError> {
+    let first = records.len();
+    crate::format::encode_transformed(&shared.transforms, format, ev, records)?;
+    for r in &mut records[first..] {
+        r.event_id = Some(id);
+    }
+    Ok(())
 }
 
 /// Reads chunks until the queue is empty; a failure is reported on `tx` (the coordinator then
@@ -53,7 +72,7 @@ async fn work(
     shared: &Shared,
     tx: &mpsc::Sender<WorkerMsg>,
 ) -> Result<(), SnapshotError> {
-    let mut format = JsonFormat::new(shared.schemas);
+    let mut format = shared.format.build();
     loop {
         let next = shared
             .queue
@@ -96,8 +115,12 @@ async fn read_chunk(
     let mut splitter = RowSplitter::default();
     let mut lines = Vec::new();
     let mut tuple = TupleData(Vec::with_capacity(columns));
-    let mut first: Option<ChangeEvent> = None;
-    let mut pending: Option<ChangeEvent> = None;
+    let mut first: Option<Row> = None;
+    let mut pending: Option<Row> = None;
+    let place = SnapshotChunk {
+        table: chunk.table as u32,
+        chunk: chunk.index as u32,
+    };
     let mut records = Vec::with_capacity(RECORD_BATCH);
     let mut rows = 0u64;
     while let Some(data) = stream.next().await {
@@ -110,6 +133,7 @@ async fn read_chunk(
                 &shared.point,
                 SnapshotMarker::True,
             )?;
+            let ev = (ev, EventId::snapshot_row(shared.point.lsn, place, rows));
             rows += 1;
             if rows == 1 {
                 first = Some(ev);
@@ -118,13 +142,13 @@ async fn read_chunk(
             if rows == 2 && chunk.index == 0 {
                 // See `ChunkEnds`: the table's first row, and not its last.
                 if let Some(mut f) = first.take() {
-                    f.source.snapshot =
+                    f.0.source.snapshot =
                         SnapshotMarker::for_read(chunk.table == 0, false, true, false);
-                    shared.transforms.encode(format, f, &mut records)?;
+                    encode_row(shared, format, f, &mut records)?;
                 }
             }
             if let Some(prev) = pending.replace(ev) {
-                shared.transforms.encode(format, prev, &mut records)?;
+                encode_row(shared, format, prev, &mut records)?;
                 if records.len() >= RECORD_BATCH {
                     let full = std::mem::replace(&mut records, Vec::with_capacity(RECORD_BATCH));
                     send(tx, WorkerMsg::Records(full)).await?;

@@ -9,9 +9,10 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::{Client, NoTls};
 use tracing::{info, warn};
 
+use crate::config::SslMode;
 use crate::source::replication::error::{advice, sqlstate_is_transient};
 use crate::source::replication::tls;
-use crate::source::replication::{quote_ident, ConnectParams, SslMode};
+use crate::source::replication::{quote_ident, ConnectParams};
 use crate::Lsn;
 
 /// SQL for the server's WAL position, on a primary or a standby (logical decoding on a standby,

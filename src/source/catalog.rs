@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use crate::event::{ColumnInfo, TableInfo};
 use crate::source::replication::error::sqlstate_is_transient;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +29,44 @@ impl CatalogError {
             None => true,
         }
     }
+}
+
+/// Catalog facts about one column, supplied by whoever can query the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// `Some(false)` for NOT NULL columns. Default: key columns required, others optional.
+    pub optional: Option<bool>,
+    /// The column's default expression as the catalog prints it (`pg_get_expr`, e.g. `42`,
+    /// `'abc'::text`, `nextval('s'::regclass)`); becomes the schema's `default` by Debezium's
+    /// rules (see `event::defaults`).
+    pub default_expr: Option<String>,
+    /// The column's type as the catalog has it now; the type facts below are only used when
+    /// it is still the type of the Relation message (the stream may be behind an ALTER TYPE).
+    pub type_oid: Option<u32>,
+    /// `pg_type.typname` of the column's type (`int4`, `_text`, `mood`, `hstore`).
+    pub type_name: Option<String>,
+    /// For a column whose type is a domain: the domain's base type, which Debezium maps the
+    /// column by.
+    pub domain_base: Option<DomainBase>,
+}
+
+/// The base type of a domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainBase {
+    pub oid: u32,
+    /// The domain's `typtypmod` (-1 when the domain does not constrain it).
+    pub type_modifier: i32,
+    pub name: String,
+}
+
+/// Catalog facts about one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableInfo {
+    /// The message key columns in key order (Debezium: the primary key). Without it the key is
+    /// the replica-identity columns of the Relation message, which under REPLICA IDENTITY FULL
+    /// are all columns.
+    pub key_columns: Option<Vec<String>>,
+    pub columns: HashMap<String, ColumnInfo>,
 }
 
 pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo, CatalogError> {
@@ -66,13 +103,11 @@ pub async fn table_info(client: &Client, relation_oid: u32) -> Result<TableInfo,
                     default_expr: r.get(2),
                     type_name: r.get(3),
                     type_oid: Some(r.get(7)),
-                    domain_base: r
-                        .get::<_, Option<u32>>(4)
-                        .map(|oid| crate::event::DomainBase {
-                            oid,
-                            type_modifier: r.get::<_, Option<i32>>(5).unwrap_or(-1),
-                            name: r.get::<_, Option<String>>(6).unwrap_or_default(),
-                        }),
+                    domain_base: r.get::<_, Option<u32>>(4).map(|oid| DomainBase {
+                        oid,
+                        type_modifier: r.get::<_, Option<i32>>(5).unwrap_or(-1),
+                        name: r.get::<_, Option<String>>(6).unwrap_or_default(),
+                    }),
                 },
             )
         })
@@ -141,18 +176,4 @@ pub async fn enum_labels(client: &Client, type_oid: u32) -> Result<EnumLabels, C
     } else {
         EnumLabels::Enum(labels)
     })
-}
-
-/// Hands the builder the labels of `type_oid` when it is an enum or an array of one.
-pub async fn supply_enum_labels(
-    client: &Client,
-    type_oid: u32,
-    builder: &mut crate::event::EventBuilder,
-) -> Result<(), CatalogError> {
-    match enum_labels(client, type_oid).await? {
-        EnumLabels::Enum(labels) => builder.set_enum_labels(type_oid, labels),
-        EnumLabels::ArrayOfEnum(labels) => builder.set_enum_array_labels(type_oid, labels),
-        EnumLabels::NotEnum => {}
-    }
-    Ok(())
 }

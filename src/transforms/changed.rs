@@ -10,15 +10,9 @@
 use std::sync::Arc;
 
 use super::{Transform, TransformError};
+use crate::config::ExtractChangedOptions;
 use crate::event::convert::Conv;
 use crate::event::{ChangeEvent, EventBody, Value};
-
-/// Validated options: header names (`None`: that header is not written).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtractChangedOptions {
-    pub changed: Option<String>,
-    pub unchanged: Option<String>,
-}
 
 #[derive(Debug)]
 pub struct ExtractChanged {
@@ -107,14 +101,16 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::event::{ColumnInfo, EventBuilder, EventConfig, TableInfo};
+    use crate::config::UnwrapOptions;
+    use crate::event::{EventBuilder, EventConfig};
     use crate::format::JsonFormat;
     use crate::lsn::Lsn;
+    use crate::source::catalog::{ColumnInfo, TableInfo};
     use crate::source::pgoutput::{
         Begin, Column, Insert, Message, OldTuple, PgTimestamp, Relation, ReplicaIdentity,
         TupleData, TupleValue, Update,
     };
-    use crate::transforms::{Unwrap, UnwrapOptions};
+    use crate::transforms::Unwrap;
 
     fn text(s: &'static str) -> TupleValue {
         TupleValue::Text(Bytes::from_static(s.as_bytes()))

@@ -8,10 +8,9 @@ pub mod unwrap;
 
 use crate::config::TransformConfig;
 use crate::event::ChangeEvent;
-use crate::format::{FormatError, JsonFormat, Record};
 
-pub use changed::{ExtractChanged, ExtractChangedOptions};
-pub use unwrap::{DeleteMode, FieldRef, Unwrap, UnwrapOptions};
+pub use changed::ExtractChanged;
+pub use unwrap::Unwrap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransformError {
@@ -61,22 +60,6 @@ impl TransformChain {
 
     pub fn is_empty(&self) -> bool {
         self.stages.is_empty()
-    }
-
-    /// Transforms `ev` and appends the record(s) of what is left.
-    pub fn encode(
-        &self,
-        format: &mut JsonFormat,
-        ev: ChangeEvent,
-        out: &mut Vec<Record>,
-    ) -> Result<(), FormatError> {
-        if self.stages.is_empty() {
-            return format.encode(&ev, out);
-        }
-        match self.apply(ev)? {
-            Some(ev) => format.encode(&ev, out),
-            None => Ok(()),
-        }
     }
 
     pub fn apply(&self, mut ev: ChangeEvent) -> Result<Option<ChangeEvent>, TransformError> {

@@ -9,253 +9,75 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::{Transform, TransformError};
+use crate::config::{DeleteMode, EnvelopeField, FieldRef, UnwrapOptions, DELETED_FIELD};
 use crate::event::schema::{field, source_schema, transaction_block_schema, Schema, SchemaType};
 use crate::event::{
     ChangeEvent, DroppedFields, EventBody, FlatLayout, Op, Row, TableSchema, Value, CONNECTOR_NAME,
     DEBEZIUM_VERSION,
 };
 
-/// `__deleted`: Debezium's rewrite marker field (not affected by the prefixes).
-pub const DELETED_FIELD: &str = "__deleted";
-
-/// `delete.tombstone.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeleteMode {
-    /// Deletes and tombstones are dropped.
-    Drop,
-    /// A delete becomes a record with a null value (still carrying the row schema); tombstones
-    /// are dropped. Debezium's default.
-    #[default]
-    Tombstone,
-    /// A delete becomes its old row with `__deleted: "true"`; tombstones are dropped; other
-    /// rows carry `__deleted: "false"`.
-    Rewrite,
-    /// Like `rewrite`, but tombstones are kept.
-    RewriteWithTombstone,
-    /// A delete becomes a real tombstone (no value schema); tombstones are dropped.
-    DeleteToTombstone,
-}
-
-impl DeleteMode {
-    fn rewrites(self) -> bool {
-        matches!(self, DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone)
-    }
-}
-
-/// A value of the envelope that `add.fields`/`add.headers` can copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EnvelopeField {
-    Op,
-    TsMs,
-    TsUs,
-    TsNs,
-    Version,
-    Connector,
-    Name,
-    CommitTsMs,
-    Snapshot,
-    Db,
-    Sequence,
-    CommitTsUs,
-    CommitTsNs,
-    Schema,
-    Table,
-    TxId,
-    Lsn,
-    Xmin,
-    Origin,
-    OriginLsn,
-    /// `transaction.*`: pgcdc never fills the transaction block, so these are always null.
-    Transaction,
-}
-
-/// One entry of `add.fields`/`add.headers`: `[struct.]field[:new_name]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldRef {
-    source: EnvelopeField,
-    /// The output field or header name, prefix included.
-    pub name: String,
-    /// The envelope field's schema, made optional, without default (Connect's
-    /// `copySchemaBasics(...).optional()`).
-    pub schema: Schema,
-}
-
-const TOP_LEVEL: &[(&str, EnvelopeField)] = &[
-    ("op", EnvelopeField::Op),
-    ("ts_ms", EnvelopeField::TsMs),
-    ("ts_us", EnvelopeField::TsUs),
-    ("ts_ns", EnvelopeField::TsNs),
-];
-
-const SOURCE_FIELDS: &[(&str, EnvelopeField)] = &[
-    ("version", EnvelopeField::Version),
-    ("connector", EnvelopeField::Connector),
-    ("name", EnvelopeField::Name),
-    ("ts_ms", EnvelopeField::CommitTsMs),
-    ("snapshot", EnvelopeField::Snapshot),
-    ("db", EnvelopeField::Db),
-    ("sequence", EnvelopeField::Sequence),
-    ("ts_us", EnvelopeField::CommitTsUs),
-    ("ts_ns", EnvelopeField::CommitTsNs),
-    ("schema", EnvelopeField::Schema),
-    ("table", EnvelopeField::Table),
-    ("txId", EnvelopeField::TxId),
-    ("lsn", EnvelopeField::Lsn),
-    ("xmin", EnvelopeField::Xmin),
-    ("origin", EnvelopeField::Origin),
-    ("origin_lsn", EnvelopeField::OriginLsn),
-];
-
-const TRANSACTION_FIELDS: &[&str] = &["id", "total_order", "data_collection_order"];
-
-fn copy_basics(s: &Schema) -> Schema {
-    let mut s = s.clone().optional(true);
+/// The schema of the copied field: the envelope field's, made optional, without default
+/// (Connect's `copySchemaBasics(...).optional()`).
+fn field_schema(f: &FieldRef) -> Schema {
+    let strukt = match f.source {
+        EnvelopeField::Op => return Schema::new(SchemaType::String).optional(true),
+        EnvelopeField::TsMs | EnvelopeField::TsUs | EnvelopeField::TsNs => {
+            return Schema::new(SchemaType::Int64).optional(true)
+        }
+        EnvelopeField::Transaction => transaction_block_schema(),
+        _ => source_schema(),
+    };
+    let found = strukt.fields().iter().find(|x| x.name == f.field);
+    // The config accepts only names of these schemas (a unit test holds them in step).
+    let mut s = found.map_or_else(|| Schema::new(SchemaType::String), |x| x.schema.clone());
+    s = s.optional(true);
     s.default = None;
     s
 }
 
-fn top_level_schema(src: EnvelopeField) -> Schema {
-    match src {
-        EnvelopeField::Op => Schema::new(SchemaType::String),
-        _ => Schema::new(SchemaType::Int64),
-    }
-}
-
-impl FieldRef {
-    /// Parses one entry the way Debezium does: a bare name is looked up in `source`, except
-    /// `op`/`ts_*` (top level) and the transaction fields; a field missing from the named
-    /// struct is looked up at the top level. Unknown fields are an error here (Debezium
-    /// silently ignores them).
-    pub fn parse(spec: &str, prefix: &str) -> Result<FieldRef, String> {
-        let spec = spec.trim();
-        let parts: Vec<&str> = spec.split(':').collect();
-        if parts.len() > 2 || parts.iter().any(|p| p.is_empty()) {
-            return Err(format!(
-                "{spec:?} is not `[struct.]field[:new_name]` (e.g. \"op\", \"source.ts_ms\", \
-                 \"lsn:position\")"
-            ));
-        }
-        let path: Vec<&str> = parts[0].split('.').collect();
-        let (strukt, name) = match path.as_slice() {
-            [f] => {
-                let s = if TRANSACTION_FIELDS.contains(f) {
-                    "transaction"
-                } else if TOP_LEVEL.iter().any(|(n, _)| n == f) {
-                    ""
-                } else {
-                    "source"
-                };
-                (s, *f)
-            }
-            [s, f] => (*s, *f),
-            _ => return Err(format!("{spec:?}: nested fields are not supported")),
-        };
-        let new_name = match parts.get(1) {
-            Some(n) => format!("{prefix}{n}"),
-            None if path.len() == 1 => format!("{prefix}{name}"),
-            None => format!("{prefix}{strukt}_{name}"),
-        };
-        let in_struct = match strukt {
-            "" => None,
-            "source" => SOURCE_FIELDS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|&(_, src)| {
-                    let sch = source_schema();
-                    let f = sch.fields().iter().find(|f| f.name == name).cloned();
-                    (src, f.map(|f| f.schema))
-                }),
-            "transaction" => TRANSACTION_FIELDS.contains(&name).then(|| {
-                let sch = transaction_block_schema();
-                let f = sch.fields().iter().find(|f| f.name == name).cloned();
-                (EnvelopeField::Transaction, f.map(|f| f.schema))
-            }),
-            other => {
-                return Err(format!(
-                    "{spec:?}: struct {other:?} is not supported (use source, transaction or a \
-                     top-level field: op, ts_ms, ts_us, ts_ns)"
-                ))
-            }
-        };
-        let (source, schema) =
-            match in_struct {
-                Some((src, Some(schema))) => (src, schema),
-                _ => {
-                    match TOP_LEVEL.iter().find(|(n, _)| *n == name) {
-                        Some(&(_, src)) => (src, top_level_schema(src)),
-                        None => {
-                            return Err(format!(
-                        "{spec:?}: no field {name:?} in {} (source fields: {}; transaction \
-                         fields: {}; top level: op, ts_ms, ts_us, ts_ns)",
-                        if strukt.is_empty() { "the envelope" } else { strukt },
-                        SOURCE_FIELDS
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        TRANSACTION_FIELDS.join(", ")
-                    ))
-                        }
-                    }
-                }
+/// The value of `f` for `ev` (a row change or tombstone).
+fn field_value(f: &FieldRef, ev: &ChangeEvent, op: Op) -> Value {
+    let s = &ev.source;
+    let text = |t: &str| Value::Text(Bytes::copy_from_slice(t.as_bytes()));
+    let table = ev.table();
+    match f.source {
+        EnvelopeField::Op => Value::from_static(op.code()),
+        EnvelopeField::TsMs => Value::Int64(ev.ts_nanos.div_euclid(1_000_000)),
+        EnvelopeField::TsUs => Value::Int64(ev.ts_nanos.div_euclid(1_000)),
+        EnvelopeField::TsNs => Value::Int64(ev.ts_nanos),
+        EnvelopeField::Version => Value::from_static(DEBEZIUM_VERSION),
+        EnvelopeField::Connector => Value::from_static(CONNECTOR_NAME),
+        EnvelopeField::Name => text(&s.connector.name),
+        EnvelopeField::Db => text(&s.connector.db),
+        EnvelopeField::CommitTsMs => Value::Int64(s.commit_ts_micros.div_euclid(1000)),
+        EnvelopeField::CommitTsUs => Value::Int64(s.commit_ts_micros),
+        EnvelopeField::CommitTsNs => Value::Int64(s.commit_ts_micros.saturating_mul(1000)),
+        // Streaming events hold null here; the envelope only shows "false" through the
+        // schema default, which the copied schema does not have.
+        EnvelopeField::Snapshot => match s.snapshot {
+            crate::event::SnapshotMarker::False => Value::Null,
+            m => Value::from_static(m.as_str()),
+        },
+        EnvelopeField::Sequence => {
+            let last = match s.last_commit_lsn {
+                Some(l) => format!("\"{}\"", l.as_u64()),
+                None => "null".to_string(),
             };
-        Ok(FieldRef {
-            source,
-            name: new_name,
-            schema: copy_basics(&schema),
-        })
-    }
-
-    /// The field's value for `ev` (a row change or tombstone).
-    fn value(&self, ev: &ChangeEvent, op: Op) -> Value {
-        let s = &ev.source;
-        let text = |t: &str| Value::Text(Bytes::copy_from_slice(t.as_bytes()));
-        let table = ev.table();
-        match self.source {
-            EnvelopeField::Op => Value::from_static(op.code()),
-            EnvelopeField::TsMs => Value::Int64(ev.ts_nanos.div_euclid(1_000_000)),
-            EnvelopeField::TsUs => Value::Int64(ev.ts_nanos.div_euclid(1_000)),
-            EnvelopeField::TsNs => Value::Int64(ev.ts_nanos),
-            EnvelopeField::Version => Value::from_static(DEBEZIUM_VERSION),
-            EnvelopeField::Connector => Value::from_static(CONNECTOR_NAME),
-            EnvelopeField::Name => text(&s.connector.name),
-            EnvelopeField::Db => text(&s.connector.db),
-            EnvelopeField::CommitTsMs => Value::Int64(s.commit_ts_micros.div_euclid(1000)),
-            EnvelopeField::CommitTsUs => Value::Int64(s.commit_ts_micros),
-            EnvelopeField::CommitTsNs => Value::Int64(s.commit_ts_micros.saturating_mul(1000)),
-            // Streaming events hold null here; the envelope only shows "false" through the
-            // schema default, which the copied schema does not have.
-            EnvelopeField::Snapshot => match s.snapshot {
-                crate::event::SnapshotMarker::False => Value::Null,
-                m => Value::from_static(m.as_str()),
-            },
-            EnvelopeField::Sequence => {
-                let last = match s.last_commit_lsn {
-                    Some(l) => format!("\"{}\"", l.as_u64()),
-                    None => "null".to_string(),
-                };
-                text(&format!("[{last},\"{}\"]", s.lsn.as_u64()))
-            }
-            EnvelopeField::Schema => table.map_or(Value::Null, |t| text(&t.schema_name)),
-            EnvelopeField::Table => table.map_or(Value::Null, |t| text(&t.table_name)),
-            EnvelopeField::TxId => s.xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
-            EnvelopeField::Lsn => s
-                .lsn_field()
-                .map_or(Value::Null, |l| Value::Int64(l.as_u64() as i64)),
-            EnvelopeField::Xmin | EnvelopeField::Transaction => Value::Null,
-            EnvelopeField::Origin => s.origin.as_deref().map_or(Value::Null, text),
-            EnvelopeField::OriginLsn => s
-                .origin_lsn
-                .map_or(Value::Null, |l| Value::Int64(l.as_u64() as i64)),
+            text(&format!("[{last},\"{}\"]", s.lsn.as_u64()))
         }
-    }
-
-    fn is_op(&self) -> bool {
-        self.source == EnvelopeField::Op
+        EnvelopeField::Schema => table.map_or(Value::Null, |t| text(&t.schema_name)),
+        EnvelopeField::Table => table.map_or(Value::Null, |t| text(&t.table_name)),
+        EnvelopeField::TxId => s.xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
+        EnvelopeField::Lsn => s
+            .lsn_field()
+            .map_or(Value::Null, |l| Value::Int64(l.as_u64() as i64)),
+        EnvelopeField::Xmin | EnvelopeField::Transaction => Value::Null,
+        EnvelopeField::Origin => s.origin.as_deref().map_or(Value::Null, text),
+        EnvelopeField::OriginLsn => s
+            .origin_lsn
+            .map_or(Value::Null, |l| Value::Int64(l.as_u64() as i64)),
     }
 }
 
@@ -270,40 +92,6 @@ fn header_bytes(v: &Value) -> Option<Vec<u8>> {
         Value::Int16(i) => Some(i.to_string().into_bytes()),
         Value::Bool(b) => Some(b.to_string().into_bytes()),
         _ => None,
-    }
-}
-
-/// Validated options of one unwrap stage.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnwrapOptions {
-    pub mode: DeleteMode,
-    pub add_fields: Vec<FieldRef>,
-    pub add_headers: Vec<FieldRef>,
-    pub route_by_field: Option<String>,
-    /// `replace.null.with.default`: JsonConverter substitutes schema defaults for nulls
-    /// anyway, so the serialized output is the same either way.
-    pub replace_null_with_default: bool,
-    /// `drop.fields.header.name`: a header holding a list of field names (e.g. the unchanged
-    /// list of the `extract_changed` transform) to leave out of the flattened row.
-    pub drop_fields_header: Option<String>,
-    /// `drop.fields.from.key`: leave them out of the key too.
-    pub drop_fields_from_key: bool,
-    /// `drop.fields.keep.schema.compatible`: only optional fields are left out.
-    pub drop_fields_keep_schema_compatible: bool,
-}
-
-impl Default for UnwrapOptions {
-    fn default() -> Self {
-        UnwrapOptions {
-            mode: DeleteMode::default(),
-            add_fields: Vec::new(),
-            add_headers: Vec::new(),
-            route_by_field: None,
-            replace_null_with_default: true,
-            drop_fields_header: None,
-            drop_fields_from_key: false,
-            drop_fields_keep_schema_compatible: true,
-        }
     }
 }
 
@@ -329,7 +117,7 @@ impl Unwrap {
         fields.extend(
             opts.add_fields
                 .iter()
-                .map(|f| field(f.name.clone(), f.schema.clone())),
+                .map(|f| field(f.name.clone(), field_schema(f))),
         );
         let header_names = opts
             .add_headers
@@ -348,7 +136,7 @@ impl Unwrap {
 
     fn add_headers(&self, ev: &mut ChangeEvent, op: Op) {
         for (f, name) in self.opts.add_headers.iter().zip(&self.header_names) {
-            let v = header_bytes(&f.value(ev, op));
+            let v = header_bytes(&field_value(f, ev, op));
             ev.headers.push((name.clone(), v));
         }
     }
@@ -371,7 +159,7 @@ impl Unwrap {
         if self.opts.mode.rewrites() {
             extra.push(Value::from_static(if deleted { "true" } else { "false" }));
         }
-        extra.extend(self.opts.add_fields.iter().map(|f| f.value(ev, op)));
+        extra.extend(self.opts.add_fields.iter().map(|f| field_value(f, ev, op)));
         extra
     }
 
@@ -516,9 +304,10 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::event::{EventBuilder, EventConfig, TableInfo};
+    use crate::event::{EventBuilder, EventConfig};
     use crate::format::JsonFormat;
     use crate::lsn::Lsn;
+    use crate::source::catalog::TableInfo;
     use crate::source::pgoutput::{
         Begin, Column, Delete, Insert, LogicalMessage, Message, OldTuple, PgTimestamp, Relation,
         ReplicaIdentity, Truncate, TupleData, TupleValue,
@@ -771,17 +560,35 @@ mod tests {
 
     #[test]
     fn added_field_schemas_are_optional_copies_without_defaults() {
-        let op = FieldRef::parse("op", "__").unwrap();
-        assert!(op.schema.optional);
-        assert_eq!(op.schema.ty, SchemaType::String);
-        let snap = FieldRef::parse("snapshot", "meta_").unwrap();
-        assert_eq!(snap.name, "meta_snapshot");
-        assert_eq!(snap.schema.name.as_deref(), Some("io.debezium.data.Enum"));
-        assert!(snap.schema.default.is_none());
-        let ts = FieldRef::parse("source.ts_ms:when", "").unwrap();
-        assert_eq!(ts.name, "when");
-        assert_eq!(ts.schema.ty, SchemaType::Int64);
-        assert!(ts.schema.optional);
+        let schema = |spec: &str| field_schema(&FieldRef::parse(spec, "__").unwrap());
+        let op = schema("op");
+        assert!(op.optional);
+        assert_eq!(op.ty, SchemaType::String);
+        let snap = schema("snapshot");
+        assert_eq!(snap.name.as_deref(), Some("io.debezium.data.Enum"));
+        assert!(snap.default.is_none());
+        let ts = schema("source.ts_ms:when");
+        assert_eq!(ts.ty, SchemaType::Int64);
+        assert!(ts.optional);
+    }
+
+    #[test]
+    fn every_field_the_config_accepts_has_a_schema() {
+        use crate::config::{SOURCE_FIELDS, TRANSACTION_FIELDS};
+        let source = source_schema();
+        for (name, _) in SOURCE_FIELDS {
+            assert!(
+                source.fields().iter().any(|f| f.name == *name),
+                "source.{name}"
+            );
+        }
+        let tx = transaction_block_schema();
+        for name in TRANSACTION_FIELDS {
+            assert!(
+                tx.fields().iter().any(|f| f.name == *name),
+                "transaction.{name}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use pgcdc::source::replication::{ConnectParams, SslMode};
+use pgcdc::config::SslMode;
+use pgcdc::source::replication::ConnectParams;
 
 /// Extra settings for `TestPg::start_with`.
 #[derive(Debug, Clone, Default)]

@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::type_modes::{
+    BinaryHandlingMode, DecimalHandlingMode, HstoreHandlingMode, IntervalHandlingMode,
+    TimePrecisionMode, TypeModes, MONEY_FRACTION_DIGITS,
+};
 use crate::config::error::Violation;
-use crate::event::convert;
 
 /// `[slot]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,7 +140,7 @@ impl TablesConfig {
     }
 
     /// Compiles the column lists (row values only; keys keep their columns).
-    pub fn column_filter(&self) -> Result<crate::event::columns::ColumnFilter, Violation> {
+    pub fn column_filter(&self) -> Result<crate::config::filter::columns::ColumnFilter, Violation> {
         if !self.column_include.is_empty() && !self.column_exclude.is_empty() {
             return Err(Violation::new(
                 "tables.column_exclude",
@@ -145,32 +148,35 @@ impl TablesConfig {
                  column.include.list and column.exclude.list are mutually exclusive); keep one",
             ));
         }
-        crate::event::columns::ColumnFilter::new(&self.column_include, &self.column_exclude)
-            .map_err(|(i, include, e)| {
-                let key = if include {
-                    "column_include"
-                } else {
-                    "column_exclude"
-                };
-                let list = if include {
-                    &self.column_include
-                } else {
-                    &self.column_exclude
-                };
-                Violation::new(
-                    format!("tables.{key}[{i}]"),
-                    format!(
-                        "{:?} is not a valid regular expression: {}",
-                        list[i],
-                        crate::config::parse::one_line(&e)
-                    ),
-                )
-            })
+        crate::config::filter::columns::ColumnFilter::new(
+            &self.column_include,
+            &self.column_exclude,
+        )
+        .map_err(|(i, include, e)| {
+            let key = if include {
+                "column_include"
+            } else {
+                "column_exclude"
+            };
+            let list = if include {
+                &self.column_include
+            } else {
+                &self.column_exclude
+            };
+            Violation::new(
+                format!("tables.{key}[{i}]"),
+                format!(
+                    "{:?} is not a valid regular expression: {}",
+                    list[i],
+                    crate::config::parse::one_line(&e)
+                ),
+            )
+        })
     }
 
     /// Parses `message_key_columns`.
-    pub fn key_columns(&self) -> Result<crate::event::key_columns::KeyColumns, Violation> {
-        crate::event::key_columns::KeyColumns::parse(&self.message_key_columns)
+    pub fn key_columns(&self) -> Result<crate::config::filter::key_columns::KeyColumns, Violation> {
+        crate::config::filter::key_columns::KeyColumns::parse(&self.message_key_columns)
             .map_err(|e| Violation::new("tables.message_key_columns", e))
     }
 
@@ -200,26 +206,18 @@ impl TablesConfig {
     }
 }
 
+/// Debezium matches the whole `schema.table` name, ignoring case.
 fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>, Violation> {
-    patterns
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            // Debezium matches the whole `schema.table` name, ignoring case.
-            RegexBuilder::new(&format!("^(?:{p})$"))
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| {
-                    Violation::new(
-                        format!("{key}[{i}]"),
-                        format!(
-                            "{p:?} is not a valid regular expression: {}",
-                            crate::config::parse::one_line(&e.to_string())
-                        ),
-                    )
-                })
-        })
-        .collect()
+    crate::config::filter::anchored(patterns).map_err(|(i, e)| {
+        Violation::new(
+            format!("{key}[{i}]"),
+            format!(
+                "{:?} is not a valid regular expression: {}",
+                patterns[i],
+                crate::config::parse::one_line(&e)
+            ),
+        )
+    })
 }
 
 /// Decides which tables are captured.
@@ -316,62 +314,6 @@ pub struct EventsConfig {
     pub provide_transaction_metadata: bool,
 }
 
-/// `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecimalHandlingMode {
-    #[default]
-    Precise,
-    Double,
-    String,
-}
-
-/// `binary.handling.mode` (Debezium spells one value with dashes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum BinaryHandlingMode {
-    #[default]
-    #[serde(rename = "bytes")]
-    Bytes,
-    #[serde(rename = "base64")]
-    Base64,
-    #[serde(rename = "base64-url-safe")]
-    Base64UrlSafe,
-    #[serde(rename = "hex")]
-    Hex,
-}
-
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimePrecisionMode {
-    #[default]
-    Adaptive,
-    AdaptiveTimeMicroseconds,
-    Connect,
-    /// `isostring`.
-    Isostring,
-    Microseconds,
-    Nanoseconds,
-}
-
-/// `hstore.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HstoreHandlingMode {
-    #[default]
-    Json,
-    Map,
-}
-
-/// `interval.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IntervalHandlingMode {
-    #[default]
-    Numeric,
-    String,
-}
-
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig {
@@ -379,7 +321,7 @@ impl Default for EventsConfig {
             skipped_operations: vec!["t".to_string()],
             unavailable_value_placeholder: "__debezium_unavailable_value".to_string(),
             decimal_handling_mode: DecimalHandlingMode::default(),
-            money_fraction_digits: convert::MONEY_FRACTION_DIGITS,
+            money_fraction_digits: MONEY_FRACTION_DIGITS,
             binary_handling_mode: BinaryHandlingMode::default(),
             time_precision_mode: TimePrecisionMode::default(),
             interval_handling_mode: IntervalHandlingMode::default(),
@@ -442,44 +384,22 @@ impl EventsConfig {
     }
 
     /// The type-mapping modes for the event builder.
-    pub fn type_modes(&self) -> convert::TypeModes {
-        convert::TypeModes {
-            decimal: match self.decimal_handling_mode {
-                DecimalHandlingMode::Precise => convert::DecimalMode::Precise,
-                DecimalHandlingMode::Double => convert::DecimalMode::Double,
-                DecimalHandlingMode::String => convert::DecimalMode::String,
-            },
-            binary: match self.binary_handling_mode {
-                BinaryHandlingMode::Bytes => convert::BinaryMode::Bytes,
-                BinaryHandlingMode::Base64 => convert::BinaryMode::Base64,
-                BinaryHandlingMode::Base64UrlSafe => convert::BinaryMode::Base64UrlSafe,
-                BinaryHandlingMode::Hex => convert::BinaryMode::Hex,
-            },
-            time_precision: match self.time_precision_mode {
-                TimePrecisionMode::Adaptive => convert::TimePrecisionMode::Adaptive,
-                TimePrecisionMode::AdaptiveTimeMicroseconds => {
-                    convert::TimePrecisionMode::AdaptiveTimeMicroseconds
-                }
-                TimePrecisionMode::Connect => convert::TimePrecisionMode::Connect,
-                TimePrecisionMode::Isostring => convert::TimePrecisionMode::IsoString,
-                TimePrecisionMode::Microseconds => convert::TimePrecisionMode::Microseconds,
-                TimePrecisionMode::Nanoseconds => convert::TimePrecisionMode::Nanoseconds,
-            },
-            interval: match self.interval_handling_mode {
-                IntervalHandlingMode::Numeric => convert::IntervalMode::Numeric,
-                IntervalHandlingMode::String => convert::IntervalMode::String,
-            },
-            hstore: match self.hstore_handling_mode {
-                HstoreHandlingMode::Json => convert::HstoreMode::Json,
-                HstoreHandlingMode::Map => convert::HstoreMode::Map,
-            },
+    pub fn type_modes(&self) -> TypeModes {
+        TypeModes {
+            decimal: self.decimal_handling_mode,
+            binary: self.binary_handling_mode,
+            time_precision: self.time_precision_mode,
+            interval: self.interval_handling_mode,
+            hstore: self.hstore_handling_mode,
             include_unknown: self.include_unknown_datatypes,
             money_fraction_digits: self.money_fraction_digits,
         }
     }
 
     /// Compiles the logical-message prefix lists.
-    pub fn message_filter(&self) -> Result<crate::event::message_filter::MessageFilter, Violation> {
+    pub fn message_filter(
+        &self,
+    ) -> Result<crate::config::filter::message::MessageFilter, Violation> {
         if !self.message_prefix_include.is_empty() && !self.message_prefix_exclude.is_empty() {
             return Err(Violation::new(
                 "events.message_prefix_exclude",
@@ -488,7 +408,7 @@ impl EventsConfig {
                  exclusive); keep one",
             ));
         }
-        crate::event::message_filter::MessageFilter::new(
+        crate::config::filter::message::MessageFilter::new(
             &self.message_prefix_include,
             &self.message_prefix_exclude,
         )
@@ -696,17 +616,14 @@ mod tests {
         )
         .unwrap();
         let m = e.type_modes();
-        assert_eq!(m.decimal, convert::DecimalMode::String);
-        assert_eq!(m.binary, convert::BinaryMode::Base64UrlSafe);
+        assert_eq!(m.decimal, DecimalHandlingMode::String);
+        assert_eq!(m.binary, BinaryHandlingMode::Base64UrlSafe);
         assert_eq!(
             m.time_precision,
-            convert::TimePrecisionMode::AdaptiveTimeMicroseconds
+            TimePrecisionMode::AdaptiveTimeMicroseconds
         );
-        assert_eq!(m.interval, convert::IntervalMode::String);
-        assert_eq!(
-            EventsConfig::default().type_modes(),
-            convert::TypeModes::default()
-        );
+        assert_eq!(m.interval, IntervalHandlingMode::String);
+        assert_eq!(EventsConfig::default().type_modes(), TypeModes::default());
         for (key, bad) in [
             ("decimal_handling_mode", "exact"),
             ("binary_handling_mode", "base64_url_safe"),

@@ -3,9 +3,81 @@
 
 use serde::{Deserialize, Serialize};
 
+use regex::Regex;
+
+use crate::config::filter::{anchored, pattern_texts};
 use crate::config::Violation;
-use crate::event::masking::{ColumnMasks, HashAlgorithm, Rule};
-use crate::event::propagate::Propagation;
+
+/// Hash algorithms (Java `MessageDigest` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// From a Java `MessageDigest` name (`SHA-256`, case-insensitive; `SHA256` too).
+    pub fn from_java_name(name: &str) -> Option<Self> {
+        match name.to_ascii_uppercase().replace('-', "").as_str() {
+            "MD5" => Some(HashAlgorithm::Md5),
+            "SHA" | "SHA1" => Some(HashAlgorithm::Sha1),
+            "SHA224" => Some(HashAlgorithm::Sha224),
+            "SHA256" => Some(HashAlgorithm::Sha256),
+            "SHA384" => Some(HashAlgorithm::Sha384),
+            "SHA512" => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// What one rule does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    Truncate(usize),
+    Mask(usize),
+    Hash {
+        algorithm: HashAlgorithm,
+        salt: Vec<u8>,
+        /// `column.mask.hash.v2`: hash the value's bytes rather than its Java serialization.
+        v2: bool,
+    },
+}
+
+/// The compiled `[columns]` rules, tried in Debezium's order: source-type propagation, then
+/// truncate, mask, hash rules (the first match wins).
+#[derive(Debug, Clone, Default)]
+pub struct ColumnRules {
+    pub propagate_columns: Vec<Regex>,
+    pub propagate_datatypes: Vec<Regex>,
+    pub rules: Vec<(Vec<Regex>, Rule)>,
+}
+
+/// Two rule sets are equal when built from the same patterns and rules.
+impl PartialEq for ColumnRules {
+    fn eq(&self, other: &Self) -> bool {
+        let same_rules = self.rules.len() == other.rules.len()
+            && self
+                .rules
+                .iter()
+                .zip(&other.rules)
+                .all(|((a, ra), (b, rb))| pattern_texts(a) == pattern_texts(b) && ra == rb);
+        same_rules
+            && pattern_texts(&self.propagate_columns) == pattern_texts(&other.propagate_columns)
+            && pattern_texts(&self.propagate_datatypes) == pattern_texts(&other.propagate_datatypes)
+    }
+}
+
+impl ColumnRules {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+            && self.propagate_columns.is_empty()
+            && self.propagate_datatypes.is_empty()
+    }
+}
 
 /// `[columns]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,34 +133,10 @@ impl ColumnsConfig {
 
     /// Compiles the rules in Debezium's order: propagation, truncate, mask, hash (the first
     /// match wins).
-    pub fn masks(&self) -> Result<ColumnMasks, Violation> {
-        let mut m = ColumnMasks::default();
-        let propagation = Propagation::new(
-            &self.propagate_source_type,
-            &self.propagate_datatype_source_type,
-        )
-        .map_err(|(columns, i, e)| {
-            let (key, list) = if columns {
-                ("propagate_source_type", &self.propagate_source_type)
-            } else {
-                (
-                    "propagate_datatype_source_type",
-                    &self.propagate_datatype_source_type,
-                )
-            };
-            Violation::new(
-                format!("columns.{key}[{i}]"),
-                format!(
-                    "{:?} is not a valid regular expression: {}",
-                    list[i],
-                    e.replace(char::is_whitespace, " ")
-                ),
-            )
-        })?;
-        m.set_propagation(propagation);
+    pub fn masks(&self) -> Result<ColumnRules, Violation> {
         let bad = |key: String, list: &[String], (i, e): (usize, String)| {
             Violation::new(
-                format!("{key}.columns[{i}]"),
+                format!("{key}[{i}]"),
                 format!(
                     "{:?} is not a valid regular expression: {}",
                     list[i],
@@ -96,40 +144,58 @@ impl ColumnsConfig {
                 ),
             )
         };
+        let compile =
+            |key: &str, list: &[String]| anchored(list).map_err(|e| bad(key.into(), list, e));
+        let mut m = ColumnRules {
+            propagate_columns: compile(
+                "columns.propagate_source_type",
+                &self.propagate_source_type,
+            )?,
+            propagate_datatypes: compile(
+                "columns.propagate_datatype_source_type",
+                &self.propagate_datatype_source_type,
+            )?,
+            rules: Vec::new(),
+        };
         for (i, r) in self.truncate.iter().enumerate() {
-            m.add(&r.columns, Rule::Truncate(r.chars))
-                .map_err(|e| bad(format!("columns.truncate[{i}]"), &r.columns, e))?;
+            let res = compile(&format!("columns.truncate[{i}].columns"), &r.columns)?;
+            m.rules.push((res, Rule::Truncate(r.chars)));
         }
         for (i, r) in self.mask.iter().enumerate() {
-            m.add(&r.columns, Rule::Mask(r.chars))
-                .map_err(|e| bad(format!("columns.mask[{i}]"), &r.columns, e))?;
+            let res = compile(&format!("columns.mask[{i}].columns"), &r.columns)?;
+            m.rules.push((res, Rule::Mask(r.chars)));
         }
         for (i, r) in self.hash.iter().enumerate() {
-            let key = format!("columns.hash[{i}]");
-            let algorithm = HashAlgorithm::from_java_name(&r.algorithm).ok_or_else(|| {
-                Violation::new(
-                    format!("{key}.algorithm"),
-                    format!(
-                        "{:?} is not supported; use MD5, SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512",
-                        r.algorithm
-                    ),
-                )
-            })?;
-            if r.version != 1 && r.version != 2 {
-                return Err(Violation::new(
-                    format!("{key}.version"),
-                    "must be 1 (Debezium's column.mask.hash) or 2 (column.mask.hash.v2)",
-                ));
-            }
-            let rule = Rule::Hash {
-                algorithm,
-                salt: r.salt.as_bytes().to_vec(),
-                v2: r.version == 2,
-            };
-            m.add(&r.columns, rule)
-                .map_err(|e| bad(key.clone(), &r.columns, e))?;
+            let rule = r.rule(&format!("columns.hash[{i}]"))?;
+            let res = compile(&format!("columns.hash[{i}].columns"), &r.columns)?;
+            m.rules.push((res, rule));
         }
         Ok(m)
+    }
+}
+
+impl HashRule {
+    fn rule(&self, key: &str) -> Result<Rule, Violation> {
+        let algorithm = HashAlgorithm::from_java_name(&self.algorithm).ok_or_else(|| {
+            Violation::new(
+                format!("{key}.algorithm"),
+                format!(
+                    "{:?} is not supported; use MD5, SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512",
+                    self.algorithm
+                ),
+            )
+        })?;
+        if self.version != 1 && self.version != 2 {
+            return Err(Violation::new(
+                format!("{key}.version"),
+                "must be 1 (Debezium's column.mask.hash) or 2 (column.mask.hash.v2)",
+            ));
+        }
+        Ok(Rule::Hash {
+            algorithm,
+            salt: self.salt.as_bytes().to_vec(),
+            v2: self.version == 2,
+        })
     }
 }
 

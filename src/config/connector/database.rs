@@ -49,20 +49,42 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// libpq `sslmode` values (Debezium passes them through to the JDBC driver).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// libpq `sslmode` values with libpq's meaning (Debezium passes them through to the JDBC
+/// driver). The one definition: the replication and admin connections use it as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SslMode {
     /// Plain TCP only.
     Disable,
-    /// TLS if the server offers it, without certificate checks; plain TCP otherwise.
+    /// TLS if the server offers it, plain otherwise; the certificate is not checked.
+    #[default]
     Prefer,
-    /// TLS without certificate checks.
+    /// TLS or fail; the certificate is not checked (unless `sslrootcert` is given, which
+    /// libpq treats as a request for `VerifyCa`).
     Require,
-    /// TLS, the chain must verify against the trusted roots.
+    /// TLS, certificate chain must lead to a trusted root; the host name is not checked.
     VerifyCa,
-    /// TLS, the chain must verify and the host name must match.
+    /// TLS, trusted chain and the certificate must name the host we connected to.
     VerifyFull,
+}
+
+impl SslMode {
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl std::fmt::Display for SslMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl DatabaseConfig {

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::error::Violation;
 
+/// Debezium's `topic.heartbeat.prefix` default.
+pub const TOPIC_PREFIX: &str = "__debezium-heartbeat";
+
 /// `[heartbeat]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,10 +35,7 @@ impl HeartbeatConfig {
 
     /// The heartbeat topic of a connector whose topic prefix is `connector_prefix`.
     pub fn topic(&self, connector_prefix: &str) -> String {
-        let prefix = self
-            .topic_prefix
-            .as_deref()
-            .unwrap_or(crate::heartbeat::TOPIC_PREFIX);
+        let prefix = self.topic_prefix.as_deref().unwrap_or(TOPIC_PREFIX);
         format!("{prefix}.{connector_prefix}")
     }
 

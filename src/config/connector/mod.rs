@@ -4,11 +4,13 @@ mod capture;
 mod columns;
 mod database;
 mod errors;
+mod field_ref;
 mod heartbeat;
 mod output;
 mod signal;
 mod snapshot;
 mod transforms;
+mod type_modes;
 
 use std::path::{Path, PathBuf};
 
@@ -17,9 +19,10 @@ use serde::{Deserialize, Serialize};
 pub use capture::{
     AutocreateMode, EventsConfig, PublicationConfig, SlotConfig, TableFilter, TablesConfig,
 };
-pub use columns::ColumnsConfig;
+pub use columns::{ColumnRules, ColumnsConfig, HashAlgorithm, Rule};
 pub use database::{DatabaseConfig, SslMode};
 pub use errors::{ErrorsConfig, FailureMode};
+pub use field_ref::{EnvelopeField, FieldRef, SOURCE_FIELDS, TRANSACTION_FIELDS};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
     FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
@@ -27,7 +30,14 @@ pub use output::{
 };
 pub use signal::{split_table, SignalChannel, SignalConfig};
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
-pub use transforms::{ExtractChangedConfig, TransformConfig, UnwrapConfig};
+pub use transforms::{
+    DeleteMode, ExtractChangedConfig, ExtractChangedOptions, TransformConfig, UnwrapConfig,
+    UnwrapOptions, DELETED_FIELD,
+};
+pub use type_modes::{
+    BinaryHandlingMode, DecimalHandlingMode, HstoreHandlingMode, IntervalHandlingMode,
+    TimePrecisionMode, TypeModes, MONEY_FRACTION_DIGITS,
+};
 
 use super::error::{ConfigError, Violation};
 use super::parse::{self, EnvLookup};
@@ -227,17 +237,14 @@ mod tests {
             panic!("{:?}", c.transforms[0])
         };
         let opts = first.options();
-        assert_eq!(opts.mode, crate::transforms::DeleteMode::Rewrite);
+        assert_eq!(opts.mode, DeleteMode::Rewrite);
         let names: Vec<&str> = opts.add_fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["__op", "__source_ts_ms"]);
         let TransformConfig::Unwrap(second) = &c.transforms[1] else {
             panic!("{:?}", c.transforms[1])
         };
         assert_eq!(second, &UnwrapConfig::default());
-        assert_eq!(
-            second.options().mode,
-            crate::transforms::DeleteMode::Tombstone
-        );
+        assert_eq!(second.options().mode, DeleteMode::Tombstone);
         assert!(second.replace_null_with_default);
         assert!(load(MINIMAL).unwrap().transforms.is_empty());
     }

@@ -3,8 +3,78 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::field_ref::FieldRef;
 use crate::config::error::Violation;
-use crate::transforms::{DeleteMode, ExtractChangedOptions, FieldRef, UnwrapOptions};
+
+/// `__deleted`: Debezium's rewrite marker field (not affected by the prefixes).
+pub const DELETED_FIELD: &str = "__deleted";
+
+/// `delete.tombstone.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteMode {
+    /// Deletes and tombstones are dropped.
+    Drop,
+    /// A delete becomes a record with a null value (still carrying the row schema); tombstones
+    /// are dropped. Debezium's default.
+    #[default]
+    Tombstone,
+    /// A delete becomes its old row with `__deleted: "true"`; tombstones are dropped; other
+    /// rows carry `__deleted: "false"`.
+    Rewrite,
+    /// Like `rewrite`, but tombstones are kept.
+    RewriteWithTombstone,
+    /// A delete becomes a real tombstone (no value schema); tombstones are dropped.
+    DeleteToTombstone,
+}
+
+impl DeleteMode {
+    pub fn rewrites(self) -> bool {
+        matches!(self, DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone)
+    }
+}
+
+/// Validated options of one unwrap stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnwrapOptions {
+    pub mode: DeleteMode,
+    pub add_fields: Vec<FieldRef>,
+    pub add_headers: Vec<FieldRef>,
+    pub route_by_field: Option<String>,
+    /// `replace.null.with.default`: JsonConverter substitutes schema defaults for nulls
+    /// anyway, so the serialized output is the same either way.
+    pub replace_null_with_default: bool,
+    /// `drop.fields.header.name`: a header holding a list of field names (e.g. the unchanged
+    /// list of the `extract_changed` transform) to leave out of the flattened row.
+    pub drop_fields_header: Option<String>,
+    /// `drop.fields.from.key`: leave them out of the key too.
+    pub drop_fields_from_key: bool,
+    /// `drop.fields.keep.schema.compatible`: only optional fields are left out.
+    pub drop_fields_keep_schema_compatible: bool,
+}
+
+impl Default for UnwrapOptions {
+    fn default() -> Self {
+        UnwrapOptions {
+            mode: DeleteMode::default(),
+            add_fields: Vec::new(),
+            add_headers: Vec::new(),
+            route_by_field: None,
+            replace_null_with_default: true,
+            drop_fields_header: None,
+            drop_fields_from_key: false,
+            drop_fields_keep_schema_compatible: true,
+        }
+    }
+}
+
+/// Validated options of the extract_changed transform: header names (`None`: that header is
+/// not written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractChangedOptions {
+    pub changed: Option<String>,
+    pub unchanged: Option<String>,
+}
 
 /// One `[[transforms]]` entry, selected by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +180,7 @@ impl UnwrapConfig {
             DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone
         );
         if deleted {
-            seen.insert(crate::transforms::unwrap::DELETED_FIELD.to_string());
+            seen.insert(DELETED_FIELD.to_string());
         }
         for f in &add_fields {
             if !seen.insert(f.name.clone()) {

@@ -33,7 +33,7 @@ pub fn java_numbers(s: &[u8]) -> Result<Vec<u8>, ParseErr> {
         } else if v.is_infinite() {
             out.extend_from_slice(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
         } else {
-            crate::format::json::write_java_double(&mut out, v);
+            crate::event::java_float::write_java_double(&mut out, v);
         }
     }
     Ok(out)

@@ -3,7 +3,7 @@
 //! Per table, the rendered schemas and the `"field":` prefixes are computed once (keyed by the
 //! table schema's id) so that encoding a row only writes values.
 
-mod java_float;
+mod heartbeat;
 mod schema;
 mod value;
 mod write;
@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use self::value::value as write_value;
 use super::{FormatError, Record};
-use crate::event::convert::{encode_binary, BinaryMode};
+use crate::config::BinaryHandlingMode;
+use crate::event::convert::encode_binary;
 use crate::event::schema::{
     message_key_schema, message_value_schema, transaction_key_schema, transaction_value_schema,
     Schema,
@@ -23,7 +24,6 @@ use crate::event::{
     TxRecord, CONNECTOR_NAME, DEBEZIUM_VERSION,
 };
 
-pub use self::java_float::{write_java_double, write_java_float};
 pub use self::schema::schema_json;
 
 /// Drop cached per-table renderings beyond this many (old Relation versions pile up otherwise).
@@ -229,7 +229,7 @@ pub struct JsonFormat {
     tx_key_prefix: Vec<u8>,
     tx_value_prefix: Vec<u8>,
     connector: Option<(Arc<ConnectorInfo>, Vec<u8>, Vec<u8>)>,
-    binary_mode: BinaryMode,
+    binary_mode: BinaryHandlingMode,
     /// Appended to every record's headers (Debezium's `__debezium.context.*`).
     context_headers: Vec<crate::format::Header>,
 }
@@ -243,25 +243,22 @@ impl JsonFormat {
             message_value_prefix: schema::envelope_prefix(&message_value_schema(false)),
             tx_key_prefix: schema::envelope_prefix(&transaction_key_schema()),
             tx_value_prefix: schema::envelope_prefix(&transaction_value_schema()),
-            binary_mode: BinaryMode::Bytes,
+            binary_mode: BinaryHandlingMode::Bytes,
             connector: None,
             context_headers: Vec::new(),
         }
     }
 
     /// `binary.handling.mode` for logical-message content (bytes by default).
-    pub fn set_binary_mode(&mut self, mode: BinaryMode) {
+    pub fn set_binary_mode(&mut self, mode: BinaryHandlingMode) {
         self.binary_mode = mode;
         self.message_value_prefix =
-            schema::envelope_prefix(&message_value_schema(mode != BinaryMode::Bytes));
+            schema::envelope_prefix(&message_value_schema(mode != BinaryHandlingMode::Bytes));
     }
 
     /// Headers added to every table record after any key-change header.
-    pub fn set_context_headers(&mut self, headers: Vec<(String, Vec<u8>)>) {
-        self.context_headers = headers
-            .into_iter()
-            .map(|(k, v)| (Arc::from(k), Some(bytes::Bytes::from(v))))
-            .collect();
+    pub fn set_context_headers(&mut self, headers: Vec<crate::format::Header>) {
+        self.context_headers = headers;
     }
 
     /// Appends the record(s) of one event (always exactly one today).
@@ -484,7 +481,7 @@ impl JsonFormat {
         write::str(&mut value, prefix);
         value.extend_from_slice(b",\"content\":");
         match self.binary_mode {
-            BinaryMode::Bytes => write::base64(&mut value, content),
+            BinaryHandlingMode::Bytes => write::base64(&mut value, content),
             mode => write::str(&mut value, &encode_binary(content, mode)),
         }
         value.extend_from_slice(b"}}");
@@ -666,8 +663,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::event::{ColumnInfo, EventBuilder, EventConfig, TableInfo};
+    use crate::event::{EventBuilder, EventConfig};
     use crate::lsn::Lsn;
+    use crate::source::catalog::{ColumnInfo, TableInfo};
     use crate::source::pgoutput::{
         Begin, Column, Insert, Message, PgTimestamp, Relation, ReplicaIdentity, TupleData,
         TupleValue,
@@ -746,7 +744,7 @@ mod tests {
     fn context_headers_go_on_table_records_only() {
         let ev = event_with_null_defaulted_column();
         let mut f = JsonFormat::new(false);
-        f.set_context_headers(vec![("h".into(), b"v".to_vec())]);
+        f.set_context_headers(vec![("h".into(), Some(b"v".to_vec().into()))]);
         let mut recs = Vec::new();
         f.encode(&ev, &mut recs).unwrap();
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Connect values as JsonConverter writes them.
 
-use super::java_float::{write_java_double, write_java_float};
 use super::write;
+use crate::event::java_float::{write_java_double, write_java_float};
 use crate::event::Value;
 
 /// WKB of a 2D point: byte-order mark 1 (little-endian), type 1, x, y.

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio_postgres::Client;
 
-use super::state::KeyText;
 use crate::event::{EventBuilder, TableSchema};
+use crate::offsets::incremental::KeyText;
 use crate::snapshot::plan;
 use crate::snapshot::SnapshotError;
 use crate::source::admin::AdminError;

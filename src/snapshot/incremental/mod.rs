@@ -10,10 +10,9 @@
 
 pub mod chunk;
 pub mod collections;
-pub mod state;
 pub mod window;
 
-pub use state::{IncrementalState, KeyText, TableTask};
+use crate::offsets::incremental::{IncrementalState, KeyText, TableTask};
 
 use chunk::{ChunkTable, Key};
 use window::Window;

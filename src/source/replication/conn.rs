@@ -13,10 +13,11 @@ use tracing::{debug, info, warn};
 use super::auth;
 use super::error::ReplicationError;
 use super::framing::{self, *};
-use super::params::{ConnectParams, SslMode};
+use super::params::ConnectParams;
 use super::stream::ReplicationStream;
 use super::tls;
 use super::wire::{Io, Wire};
+use crate::config::SslMode;
 use crate::Lsn;
 
 /// Session settings sent in the startup packet so that every text value pgoutput produces has

@@ -19,7 +19,7 @@ pub use conn::{
     SystemInfo, DEFAULT_STATUS_INTERVAL, SESSION_SETTINGS,
 };
 pub use error::{DbError, ReplicationError};
-pub use params::{ConnectParams, ParseSslModeError, SslMode};
+pub use params::ConnectParams;
 pub use stream::{encode_status_update, parse_copy_data, ReplicationEvent, ReplicationStream};
 
 pub(crate) use conn::quote_ident;

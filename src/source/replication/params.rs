@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
+
+use crate::config::SslMode;
 
 /// Where and how to connect. Field names follow libpq so that users can map their existing
 /// connection strings one to one.
@@ -54,61 +55,6 @@ impl fmt::Debug for ConnectParams {
     }
 }
 
-/// TLS policy with libpq's meaning of each mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SslMode {
-    /// Plain TCP only.
-    Disable,
-    /// TLS if the server offers it, plain otherwise; the certificate is not checked.
-    #[default]
-    Prefer,
-    /// TLS or fail; the certificate is not checked (unless `sslrootcert` is given, which
-    /// libpq treats as a request for `VerifyCa`).
-    Require,
-    /// TLS, certificate chain must lead to a trusted root; the host name is not checked.
-    VerifyCa,
-    /// TLS, trusted chain and the certificate must name the host we connected to.
-    VerifyFull,
-}
-
-impl SslMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-}
-
-impl fmt::Display for SslMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid sslmode {0:?}: expected one of disable, prefer, require, verify-ca, verify-full")]
-pub struct ParseSslModeError(pub String);
-
-impl FromStr for SslMode {
-    type Err = ParseSslModeError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Debezium spells these in upper case with underscores (VERIFY_CA); accept both.
-        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "disable" => Ok(SslMode::Disable),
-            "prefer" => Ok(SslMode::Prefer),
-            "require" => Ok(SslMode::Require),
-            "verify-ca" => Ok(SslMode::VerifyCa),
-            "verify-full" => Ok(SslMode::VerifyFull),
-            _ => Err(ParseSslModeError(s.to_string())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,23 +68,5 @@ mod tests {
         let shown = format!("{p:?}");
         assert!(!shown.contains("hunter2-secret"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
-    }
-
-    #[test]
-    fn sslmode_round_trips_and_accepts_debezium_spelling() {
-        for m in [
-            SslMode::Disable,
-            SslMode::Prefer,
-            SslMode::Require,
-            SslMode::VerifyCa,
-            SslMode::VerifyFull,
-        ] {
-            assert_eq!(m.as_str().parse::<SslMode>().unwrap(), m);
-        }
-        assert_eq!(
-            "VERIFY_FULL".parse::<SslMode>().unwrap(),
-            SslMode::VerifyFull
-        );
-        assert!("allow-ish".parse::<SslMode>().is_err());
     }
 }

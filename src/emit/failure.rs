@@ -10,15 +10,31 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rdkafka::error::RDKafkaErrorCode;
-
-use super::ConnectorError;
 use crate::config::{ErrorsConfig, FailureMode};
 use crate::event::EventError;
 use crate::event::TableSchema;
 use crate::format::{EventId, Record};
 use crate::lsn::Lsn;
-use crate::sink::{KafkaSink, SinkError};
+use crate::sink::{ErrorClass, Sink, SinkError, SizeLimit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// One event failed and `[errors] mode` is `fail`: the position stays before it.
+    #[error("{0}")]
+    EventFailed(Box<EventFailure>),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl EmitError {
+    /// Whether reconnecting and re-sending from the last durable position may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EmitError::EventFailed(_) => false,
+            EmitError::Sink(e) => e.is_transient(),
+        }
+    }
+}
 
 /// Dead-letter headers: why the event failed and where it came from. The record keeps the
 /// original headers too (`pgcdc.event.id`, the `__debezium.context.*` ones).
@@ -30,9 +46,6 @@ pub const HEADER_LSN: &str = "pgcdc.error.lsn";
 pub const HEADER_COLUMN: &str = "pgcdc.error.column";
 pub const HEADER_SIZE: &str = "pgcdc.error.size";
 
-/// librdkafka's default `message.max.bytes`.
-const DEFAULT_MESSAGE_MAX_BYTES: u64 = 1_000_000;
-
 /// How much of a key an error line quotes.
 const KEY_TEXT_LIMIT: usize = 200;
 
@@ -41,21 +54,16 @@ const KEY_TEXT_LIMIT: usize = 200;
 pub struct FailurePolicy {
     pub mode: FailureMode,
     pub dead_letter_topic: Option<Arc<str>>,
-    /// The producer's `message.max.bytes`, for the error line.
-    pub message_max_bytes: u64,
+    /// The sink's record size limit, for the error line.
+    pub size_limit: SizeLimit,
 }
 
 impl FailurePolicy {
-    pub fn from_config(errors: &ErrorsConfig, properties: &[(String, String)]) -> Self {
-        let message_max_bytes = properties
-            .iter()
-            .find(|(k, _)| k == "message.max.bytes")
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
+    pub fn from_config(errors: &ErrorsConfig, size_limit: SizeLimit) -> Self {
         FailurePolicy {
             mode: errors.mode,
             dead_letter_topic: errors.dead_letter_topic.as_deref().map(Arc::from),
-            message_max_bytes,
+            size_limit,
         }
     }
 }
@@ -93,7 +101,7 @@ pub struct EventFailure {
     pub column: Option<String>,
     /// Size of the refused record in bytes (key, value and headers).
     pub size: Option<u64>,
-    pub message_max_bytes: u64,
+    pub size_limit: SizeLimit,
     /// The underlying error.
     pub reason: String,
 }
@@ -126,7 +134,7 @@ impl fmt::Display for EventFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
             FailureKind::Conversion => "cannot build the change event",
-            FailureKind::TooLarge => "kafka refused the change event",
+            FailureKind::TooLarge => "the sink refused the change event",
         };
         write!(f, "{what} for {}", self.table.as_deref().unwrap_or("-"))?;
         if let Some(c) = &self.column {
@@ -147,12 +155,12 @@ impl fmt::Display for EventFailure {
             ),
             FailureKind::TooLarge => write!(
                 f,
-                "; fix: the record is {} bytes and the producer's message.max.bytes is {}: raise \
-                 message.max.bytes on the broker (and max.message.bytes of the topic) and in \
-                 [sink.properties] \"message.max.bytes\", or set [errors] mode = \"warn\" or \
-                 \"skip\" (with dead_letter_topic to keep the event) to pass it",
+                "; fix: the record is {} bytes and the sink accepts at most {}: {}, or set \
+                 [errors] mode = \"warn\" or \"skip\" (with dead_letter_topic to keep the event) \
+                 to pass it",
                 self.size.unwrap_or(0),
-                self.message_max_bytes
+                self.size_limit.bytes,
+                self.size_limit.how_to_raise
             ),
         }
     }
@@ -183,12 +191,12 @@ impl Failures {
         records: &mut Vec<Record>,
         first: usize,
         key_lost: bool,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), EmitError> {
         if key_lost {
             failure.key = None;
         }
         if self.policy.mode == FailureMode::Fail {
-            return Err(ConnectorError::EventFailed(Box::new(failure)));
+            return Err(EmitError::EventFailed(Box::new(failure)));
         }
         self.counts.passed += 1;
         let to = self.policy.dead_letter_topic.as_deref();
@@ -226,7 +234,7 @@ impl Failures {
         table: Option<&TableSchema>,
         records: &mut Vec<Record>,
         first: usize,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), EmitError> {
         let column = match &err {
             EventError::Value { column, .. } => Some(column.clone()),
             _ => None,
@@ -247,7 +255,7 @@ impl Failures {
             event_id: head.and_then(|r| r.event_id),
             column,
             size: None,
-            message_max_bytes: self.policy.message_max_bytes,
+            size_limit: self.policy.size_limit.clone(),
             reason: err.to_string(),
         };
         self.apply(failure, records, first, key_lost)
@@ -256,13 +264,13 @@ impl Failures {
     /// Sends `rec`; a record the producer refuses as too large is a failed event.
     pub async fn send(
         &mut self,
-        sink: &mut KafkaSink,
+        sink: &mut impl Sink,
         rec: &Record,
         table: impl Fn() -> Option<Arc<TableSchema>>,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), EmitError> {
         let err = match sink.send(rec).await {
             Ok(()) => return Ok(()),
-            Err(e) if too_large(&e) => e,
+            Err(e) if e.class() == ErrorClass::TooLarge => e,
             Err(e) => return Err(e.into()),
         };
         let failure = EventFailure {
@@ -273,7 +281,7 @@ impl Failures {
             event_id: rec.event_id,
             column: None,
             size: Some(record_size(rec)),
-            message_max_bytes: self.policy.message_max_bytes,
+            size_limit: self.policy.size_limit.clone(),
             reason: err.to_string(),
         };
         let mut one = vec![rec.clone()];
@@ -283,17 +291,6 @@ impl Failures {
         }
         Ok(())
     }
-}
-
-fn too_large(e: &SinkError) -> bool {
-    matches!(
-        e,
-        SinkError::Produce { source, .. }
-            if matches!(
-                source.rdkafka_error_code(),
-                Some(RDKafkaErrorCode::MessageSizeTooLarge) | Some(RDKafkaErrorCode::InvalidMessageSize)
-            )
-    )
 }
 
 /// Bytes the record takes in a Kafka batch, roughly: key, value, header names and values.
@@ -345,6 +342,7 @@ fn dead_letter_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::memory::MemorySink;
 
     fn policy(mode: FailureMode, dlq: Option<&str>) -> FailurePolicy {
         FailurePolicy::from_config(
@@ -352,7 +350,7 @@ mod tests {
                 mode,
                 dead_letter_topic: dlq.map(String::from),
             },
-            &[("message.max.bytes".into(), "2000".into())],
+            size_limit(),
         )
     }
 
@@ -362,10 +360,14 @@ mod tests {
             key: Some(br#"{"schema":{"type":"struct"},"payload":{"id":7}}"#.to_vec()),
             value: Some(b"{}".to_vec()),
             headers: vec![("h".into(), Some(b"v".to_vec().into()))],
-            event_id: Some(EventId {
-                lsn: Lsn(0x16B3748),
-                index: id,
-            }),
+            event_id: Some(EventId::wal(Lsn(0x16B3748), id)),
+        }
+    }
+
+    fn size_limit() -> SizeLimit {
+        SizeLimit {
+            bytes: 2000,
+            how_to_raise: "raise message.max.bytes in [sink.properties]".into(),
         }
     }
 
@@ -378,7 +380,7 @@ mod tests {
             event_id: rec(2).event_id,
             column: None,
             size: Some(5000),
-            message_max_bytes: 2000,
+            size_limit: size_limit(),
             reason: "Message production error: MessageSizeTooLarge".into(),
         }
     }
@@ -392,7 +394,7 @@ mod tests {
             "0/16B3748",
             "0/16B3748:2",
             "5000 bytes",
-            "message.max.bytes is 2000",
+            "accepts at most 2000",
             "[sink.properties]",
             "mode = \"warn\"",
         ] {
@@ -413,7 +415,7 @@ mod tests {
         };
         let mut recs = vec![rec(0), rec(1)];
         let err = f.apply(failure(), &mut recs, 1, false).unwrap_err();
-        assert!(matches!(err, ConnectorError::EventFailed(_)));
+        assert!(matches!(err, EmitError::EventFailed(_)));
         assert!(!err.is_transient());
         assert_eq!(recs.len(), 2);
 
@@ -462,5 +464,83 @@ mod tests {
             record_size(&r),
             (r.key.as_ref().unwrap().len() + 2 + 2) as u64
         );
+    }
+
+    /// A small record with event id `index`, keyed by `key`.
+    fn small(key: i64, index: u64) -> Record {
+        Record {
+            key: Some(format!("{{\"id\":{key}}}").into_bytes()),
+            value: Some(b"{}".to_vec()),
+            ..rec(index)
+        }
+    }
+
+    fn big(key: i64, index: u64) -> Record {
+        Record {
+            value: Some(vec![b'x'; 5000]),
+            ..small(key, index)
+        }
+    }
+
+    fn failures(mode: FailureMode, dlq: Option<&str>) -> Failures {
+        Failures {
+            policy: policy(mode, dlq),
+            counts: FailureCounts::default(),
+        }
+    }
+
+    /// Sends `recs` in order through the emit path into a sink that refuses records over 2000
+    /// bytes; the first error stops, as it stops a session.
+    async fn emit(f: &mut Failures, recs: &[Record]) -> (MemorySink, Result<(), EmitError>) {
+        let mut sink = MemorySink::with_limit(2000);
+        for r in recs {
+            if let Err(e) = f.send(&mut sink, r, || None).await {
+                return (sink, Err(e));
+            }
+        }
+        (sink, Ok(()))
+    }
+
+    fn accepted(sink: &MemorySink) -> Vec<(String, u64)> {
+        sink.accepted
+            .iter()
+            .map(|r| (r.topic.to_string(), r.event_id.unwrap().index))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_record_refused_as_too_large_follows_the_mode() {
+        let recs = [small(1, 0), big(2, 1), small(3, 2)];
+        let topic = "p.public.t".to_string();
+
+        let mut f = failures(FailureMode::Fail, None);
+        let (sink, res) = emit(&mut f, &recs).await;
+        assert!(matches!(res, Err(EmitError::EventFailed(_))), "{res:?}");
+        assert!(!res.unwrap_err().is_transient());
+        assert_eq!(
+            accepted(&sink),
+            [(topic.clone(), 0)],
+            "nothing after the failed record"
+        );
+
+        for mode in [FailureMode::Warn, FailureMode::Skip] {
+            let mut f = failures(mode, None);
+            let (sink, res) = emit(&mut f, &recs).await;
+            res.unwrap();
+            assert_eq!(accepted(&sink), [(topic.clone(), 0), (topic.clone(), 2)]);
+            assert_eq!(f.counts.passed, 1);
+            assert_eq!(f.counts.dead_lettered, 0);
+        }
+
+        let mut f = failures(FailureMode::Skip, Some("dlq"));
+        let (sink, res) = emit(&mut f, &recs).await;
+        res.unwrap();
+        assert_eq!(
+            accepted(&sink),
+            [(topic.clone(), 0), ("dlq".into(), 1), (topic, 2)],
+            "the dead letter takes the refused record's place, in order"
+        );
+        assert_eq!(sink.accepted[1].key, recs[1].key);
+        assert_eq!(f.counts.dead_lettered, 1);
     }
 }

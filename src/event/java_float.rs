@@ -6,6 +6,9 @@
 //! Layout: plain notation for 1e-3 <= |v| < 1e7 with at least one fraction digit (`100.0`,
 //! `0.001`), else `d.dddE±n` (`1.0E7`, `9.9E-4`). JDK 17 and older print a non-shortest form
 //! for a few values (e.g. 2e23 as `1.9999999999999998E23`); we follow the newer, specified form.
+//!
+//! It lives in the event model because event values carry this text too (the geometric
+//! types' string forms), not only the JSON serializer.
 
 use std::fmt::Write;
 

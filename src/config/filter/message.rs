@@ -4,7 +4,7 @@
 //! Patterns match the whole prefix, ignoring case, like Debezium's other include/exclude
 //! lists. A filtered message still advances the stream position; it only emits nothing.
 
-use super::name_filter::NameFilter;
+use super::name::NameFilter;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFilter(NameFilter);

@@ -3,7 +3,7 @@
 //! Patterns match `schema.table.column`, anchored at both ends, ignoring case (as Debezium's
 //! PostgreSQL column filters do). Keys are not affected: key columns always stay in the key.
 
-use super::name_filter::NameFilter;
+use super::name::NameFilter;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColumnFilter(NameFilter);

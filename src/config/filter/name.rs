@@ -2,7 +2,7 @@
 //! match the whole name (anchored at both ends), ignoring case; a non-empty include list wins
 //! over the exclude list.
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
 #[derive(Debug, Clone, Default)]
 pub struct NameFilter {
@@ -13,7 +13,7 @@ pub struct NameFilter {
 /// Two filters are equal when built from the same patterns.
 impl PartialEq for NameFilter {
     fn eq(&self, other: &Self) -> bool {
-        let pats = |v: &[Regex]| v.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>();
+        use super::pattern_texts as pats;
         pats(&self.include) == pats(&other.include) && pats(&self.exclude) == pats(&other.exclude)
     }
 }
@@ -25,15 +25,7 @@ impl NameFilter {
     /// pattern and the regex error.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Self, (usize, bool, String)> {
         let compile = |list: &[String], is_include: bool| {
-            list.iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    RegexBuilder::new(&format!("^(?:{p})$"))
-                        .case_insensitive(true)
-                        .build()
-                        .map_err(|e| (i, is_include, e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()
+            super::anchored(list).map_err(|(i, e)| (i, is_include, e))
         };
         Ok(NameFilter {
             include: compile(include, true)?,

@@ -2,6 +2,9 @@
 //! far the current one was emitted, whether it is paused. Written at the checkpoint whose
 //! records it describes, so after a restart the snapshot continues after the last chunk Kafka
 //! acknowledged (that chunk's successor is read again; none is skipped).
+//!
+//! The offset store owns this document because it persists it; the incremental snapshot
+//! (downstream) fills it in.
 
 use serde::{Deserialize, Serialize};
 
