@@ -21,7 +21,7 @@ use crate::source::pgoutput::TupleData;
 #[derive(Debug, thiserror::Error)]
 pub enum DbRowsError {
     #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
+    Snapshot(#[from] Box<SnapshotError>),
     #[error("cannot read {table}: {source}")]
     Read {
         table: String,
@@ -39,9 +39,15 @@ pub enum DbRowsError {
         expected: usize,
     },
     #[error("{table}: {source}")]
-    Event { table: String, source: EventError },
+    Event {
+        table: String,
+        source: Box<EventError>,
+    },
     #[error("{table}: {source}")]
-    Format { table: String, source: FormatError },
+    Format {
+        table: String,
+        source: Box<FormatError>,
+    },
     #[error("{table}: {source}")]
     Change { table: String, source: ChangeError },
 }
@@ -130,13 +136,13 @@ pub async fn read(
                 .snapshot_read(&table.schema, &tuple, &db.point, SnapshotMarker::False)
                 .map_err(|source| DbRowsError::Event {
                     table: name.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             transforms
                 .encode(&mut format, ev, &mut records)
                 .map_err(|source| DbRowsError::Format {
                     table: name.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             for rec in records.drain(..) {
                 let change = change::decode(shape, rec.key.as_deref(), rec.value.as_deref())

@@ -17,14 +17,14 @@ pub enum PointError {
     #[error("cannot create the temporary slot {slot} for a consistent point: {source} (it needs one free max_replication_slots entry and a user with REPLICATION)")]
     Slot {
         slot: String,
-        source: ReplicationError,
+        source: Box<ReplicationError>,
     },
     #[error("the server created slot {0} without exporting a snapshot")]
     NoSnapshot(String),
     #[error("unexpected answer from PostgreSQL: {0}")]
     Unexpected(String),
     #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
+    Snapshot(#[from] Box<SnapshotError>),
     #[error("cannot import snapshot {name}: {source}")]
     Import {
         name: String,
@@ -47,7 +47,7 @@ pub async fn open(params: &ConnectParams) -> Result<ConsistentPoint, PointError>
         .await
         .map_err(|source| PointError::Slot {
             slot: slot.clone(),
-            source,
+            source: Box::new(source),
         })?;
     // Waits for transactions open at this moment to end: the point must be consistent.
     tracing::info!(slot = %slot, "creating a temporary slot for a consistent point");
@@ -61,10 +61,10 @@ pub async fn open(params: &ConnectParams) -> Result<ConsistentPoint, PointError>
         .await
         .map_err(|source| PointError::Slot {
             slot: slot.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let (lsn, name) = created(&results, &slot)?;
-    let session = crate::snapshot::connect(params).await?;
+    let session = crate::snapshot::connect(params).await.map_err(Box::new)?;
     import(&session, &name).await?;
     // The snapshot lives on in the importing transaction; the slot is not needed any more.
     if let Err(e) = repl.close().await {

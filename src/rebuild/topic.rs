@@ -5,9 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::format::EVENT_ID_HEADER;
@@ -16,15 +18,21 @@ use crate::sink::KafkaSinkConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
     #[error("cannot create a Kafka consumer for {servers}: {source}")]
-    Consumer { servers: String, source: KafkaError },
+    Consumer {
+        servers: String,
+        source: Box<KafkaError>,
+    },
     #[error("cannot read the metadata of topic {topic} from {servers}: {source} (is the broker reachable with the connector's sink settings?)")]
     Metadata {
         topic: String,
         servers: String,
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     #[error("reading topic {topic}: {source}")]
-    Read { topic: String, source: KafkaError },
+    Read {
+        topic: String,
+        source: Box<KafkaError>,
+    },
     #[error("topic {topic}: no progress for {secs} s while reading partition(s) {partitions:?} to their end")]
     Stalled {
         topic: String,
@@ -41,9 +49,24 @@ pub struct RawRecord<'a> {
     pub event_id: Option<&'a [u8]>,
 }
 
+/// Reports librdkafka's errors through tracing, except the end-of-partition events the reader
+/// asks for (librdkafka also reports them as "global errors").
+pub struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            return;
+        }
+        tracing::warn!(error = %error, reason, "kafka consumer");
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
 /// Librdkafka settings of the consumer: the sink's connection and security properties, and
 /// none of its own state.
-fn consumer(sink: &KafkaSinkConfig) -> Result<BaseConsumer, TopicError> {
+fn consumer(sink: &KafkaSinkConfig) -> Result<BaseConsumer<Quiet>, TopicError> {
     let mut cfg = ClientConfig::new();
     for (k, v) in &sink.properties {
         cfg.set(k, v);
@@ -55,14 +78,16 @@ fn consumer(sink: &KafkaSinkConfig) -> Result<BaseConsumer, TopicError> {
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .set("log_level", "3");
-    cfg.create().map_err(|source| TopicError::Consumer {
-        servers: sink.bootstrap_servers.clone(),
-        source,
-    })
+    cfg.create_with_context(Quiet)
+        .map_err(|source| TopicError::Consumer {
+            servers: sink.bootstrap_servers.clone(),
+            source: Box::new(source),
+        })
 }
 
-/// Reads every record of `topic` up to the end its partitions have now, calling `f` for each in
-/// partition order. A missing topic has no records. Returns the number of records read.
+/// Reads every record of `topic` up to the end its partitions have now (records produced
+/// while it reads are left alone: a busy topic would otherwise never end), calling `f` for
+/// each in partition order. A missing topic has no records. Returns the number of records read.
 pub fn read(
     sink: &KafkaSinkConfig,
     topic: &str,
@@ -75,7 +100,7 @@ pub fn read(
         .map_err(|source| TopicError::Metadata {
             topic: topic.to_string(),
             servers: sink.bootstrap_servers.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let partitions: Vec<i32> = md
         .topics()
@@ -90,14 +115,14 @@ pub fn read(
             .fetch_watermarks(topic, p, Duration::from_secs(30))
             .map_err(|source| TopicError::Read {
                 topic: topic.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         if high > low {
-            pending.push(p);
+            pending.push((p, high));
             tpl.add_partition_offset(topic, p, Offset::Beginning)
                 .map_err(|source| TopicError::Read {
                     topic: topic.to_string(),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
     }
@@ -106,16 +131,16 @@ pub fn read(
     }
     c.assign(&tpl).map_err(|source| TopicError::Read {
         topic: topic.to_string(),
-        source,
+        source: Box::new(source),
     })?;
     drain(&c, topic, pending, stall, &mut f)
 }
 
-/// Polls until every partition in `pending` reported its end.
+/// Polls until every partition in `pending` (partition, end offset) reached its end.
 fn drain(
-    c: &BaseConsumer,
+    c: &BaseConsumer<Quiet>,
     topic: &str,
-    mut pending: Vec<i32>,
+    mut pending: Vec<(i32, i64)>,
     stall: Duration,
     f: &mut impl FnMut(RawRecord<'_>),
 ) -> Result<u64, TopicError> {
@@ -125,6 +150,18 @@ fn drain(
         match c.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 progress = Instant::now();
+                let Some(&(_, end)) = pending.iter().find(|(p, _)| *p == m.partition()) else {
+                    continue;
+                };
+                // Past the end: produced after reading started (offsets may skip the
+                // transaction markers of exactly-once mode, so "past" rather than "at").
+                if m.offset() >= end {
+                    pending.retain(|(p, _)| *p != m.partition());
+                    continue;
+                }
+                if m.offset() + 1 >= end {
+                    pending.retain(|(p, _)| *p != m.partition());
+                }
                 n += 1;
                 let headers = m.headers();
                 let event_id = headers.and_then(|h| {
@@ -140,19 +177,19 @@ fn drain(
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 progress = Instant::now();
-                pending.retain(|&q| q != p);
+                pending.retain(|(q, _)| *q != p);
             }
             Some(Err(source)) => {
                 return Err(TopicError::Read {
                     topic: topic.to_string(),
-                    source,
+                    source: Box::new(source),
                 })
             }
             None if progress.elapsed() > stall => {
                 return Err(TopicError::Stalled {
                     topic: topic.to_string(),
                     secs: stall.as_secs(),
-                    partitions: pending,
+                    partitions: pending.iter().map(|(p, _)| *p).collect(),
                 })
             }
             None => {}
