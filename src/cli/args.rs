@@ -31,6 +31,9 @@ pub enum Command {
     /// Compare the tables rebuilt from the connector's topics with PostgreSQL at one exact
     /// point (read-only; exit 0 when equal, 1 when not).
     Verify(super::verify::VerifyArgs),
+    /// Write a table as it was at a moment (LSN or time), rebuilt from the connector's topics
+    /// alone, to a JSON-lines or CSV file.
+    Replay(super::replay::ReplayArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod args;
 mod logging;
 mod rebuild_progress;
+mod replay;
 mod run;
 mod snapshot;
 mod status;
@@ -43,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(cli.config.as_deref(), args),
         Command::Snapshot(args) => snapshot::run(cli.config.as_deref(), args),
         Command::Verify(args) => verify::run(cli.config.as_deref(), args),
+        Command::Replay(args) => replay::run(cli.config.as_deref(), args),
     }
 }
 

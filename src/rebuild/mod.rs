@@ -9,6 +9,8 @@
 pub mod change;
 pub mod compare;
 pub mod db_rows;
+pub mod moment;
+pub mod output;
 pub mod point;
 pub mod state;
 pub mod topic;

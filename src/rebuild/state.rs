@@ -103,8 +103,12 @@ impl TableState {
 }
 
 /// `row` reduced to `columns`, in their order, as compact JSON. A column the row lacks (a row
-/// written before the column was added) stays absent, so it shows as a difference.
+/// written before the column was added) stays absent, so it shows as a difference. No columns
+/// (`pgcdc replay`, which knows only the topics) keep the row as it is.
 pub fn project(columns: &[String], row: &Map<String, Value>) -> String {
+    if columns.is_empty() {
+        return serde_json::to_string(row).unwrap_or_default();
+    }
     let mut out = Map::with_capacity(columns.len());
     for c in columns {
         if let Some(v) = row.get(c) {
