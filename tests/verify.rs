@@ -305,3 +305,86 @@ fn verify_while_streaming_under_a_writer() {
     assert!(!cap.log().contains("ERROR"), "{}", cap.log());
     cap.terminate(&mut child);
 }
+
+/// Changes, then a copy of the table and the WAL position in one transaction, then more
+/// changes: replay --until that position equals the copy; without --until, the table now.
+#[test]
+fn replay_until_an_lsn_equals_a_copy_taken_then() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql(
+        "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL, note text);
+         INSERT INTO acct SELECT g, g, 'n' || g FROM generate_series(1, 100) g;",
+    );
+    let cap = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("vr").skipped_operations(&[]),
+    );
+    let mut child = cap.spawn(None);
+    cap.wait_for_log("streaming", WAIT);
+    let churn = |seed: i32| {
+        pg.psql(&format!(
+            "DO $$ BEGIN FOR i IN 1..60 LOOP
+               UPDATE acct SET v = v + {seed}, note = 'u' || i WHERE id = 1 + (i * 7 + {seed}) % 100;
+               IF i % 5 = 0 THEN DELETE FROM acct WHERE id = 1 + (i * 13 + {seed}) % 100; END IF;
+               IF i % 3 = 0 THEN INSERT INTO acct VALUES ({seed} * 1000 + i, i, NULL); END IF;
+               COMMIT;
+             END LOOP; END $$;"
+        ));
+    };
+    churn(1);
+    let lsn = pg
+        .psql("CREATE TABLE acct_then AS SELECT * FROM acct; SELECT pg_current_wal_insert_lsn();");
+    let lsn = lsn.trim().to_string();
+    churn(2);
+    let end = pg.mark_end();
+    assert!(
+        common::verify::wait_confirmed(&pg, "vr_slot", &end, WAIT),
+        "{}",
+        cap.log()
+    );
+    let rows = |sql: &str| -> Vec<serde_json::Value> {
+        pg.psql(sql)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let replayed = |until: Option<&str>, file: &str| -> (Vec<serde_json::Value>, String) {
+        let path = cap.dir.path().join(file);
+        let mut c = cap.command();
+        c.arg("replay")
+            .arg(&cap.connector)
+            .args(["--table", "public.acct", "--to"])
+            .arg(&path);
+        if let Some(u) = until {
+            c.args(["--until", u]);
+        }
+        let out = c.output().expect("run pgcdc replay");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let body = std::fs::read_to_string(&path).unwrap();
+        let mut got: Vec<serde_json::Value> = if file.ends_with(".csv") {
+            Vec::new()
+        } else {
+            body.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        got.sort_by_key(|v| v["id"].as_i64());
+        (got, format!("{}{body}", stdout(&out)))
+    };
+    let then = rows("SELECT row_to_json(t) FROM acct_then t ORDER BY id");
+    let (got, out) = replayed(Some(&lsn), "then.jsonl");
+    assert_eq!(got, then, "replay until {lsn}:\n{out}");
+    eprintln!("{}", out.lines().next().unwrap_or_default());
+    let now = rows("SELECT row_to_json(t) FROM acct t ORDER BY id");
+    assert_ne!(now, then, "the second batch changed nothing");
+    let (got, out) = replayed(None, "now.jsonl");
+    assert_eq!(got, now, "replay of everything:\n{out}");
+    let (_, csv) = replayed(Some(&lsn), "then.csv");
+    let mut lines = csv.lines().skip(1);
+    assert_eq!(lines.next(), Some("id,v,note"), "{csv}");
+    assert_eq!(lines.count(), then.len(), "{csv}");
+    cap.terminate(&mut child);
+}
