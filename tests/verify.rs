@@ -1,7 +1,8 @@
-//! `pgcdc verify` against a real PostgreSQL and a real broker: after a workload the rebuilt
-//! topics equal the tables; a copy of a topic with one record removed makes verify name that
-//! key; verify run while pgcdc streams under a writer agrees at its point and leaves pgcdc
-//! alone.
+//! `pgcdc verify` and `pgcdc replay` against a real PostgreSQL and a real broker: after a
+//! workload the rebuilt topics equal the tables; a copy of a topic with one record removed and
+//! one value changed makes verify name both keys (and the column); verify run while pgcdc
+//! streams under a writer agrees at its point and leaves pgcdc alone; replay --until an LSN
+//! equals a copy of the table taken at that LSN.
 
 mod common;
 
@@ -199,7 +200,7 @@ fn a_removed_record_is_named() {
     let cap = Capture::new(&pg, &kafka, ConnectorFile::new("vc").schemas(true));
     let mut child = streamed(&pg, &cap, "vc_slot");
     cap.terminate(&mut child);
-    let recs = read_raw(&kafka, "vc.public.items");
+    let mut recs = read_raw(&kafka, "vc.public.items");
     // The insert of row 1003, its only record (not updated or deleted later).
     let skip = recs
         .iter()
@@ -208,13 +209,16 @@ fn a_removed_record_is_named() {
                 serde_json::from_slice(r.value.as_deref().unwrap_or(b"null")).unwrap();
             v["payload"]["op"] == "c" && v["payload"]["after"]["id"] == 1003
         })
-        .unwrap_or_else(|| {
-            panic!(
-                "no insert of 1003 among {} records: {:?}",
-                recs.len(),
-                recs.last()
-            )
-        });
+        .unwrap_or_else(|| panic!("no insert of 1003 among {} records", recs.len()));
+    // Row 2 has one record too (its snapshot read); the copy gets another name.
+    let edited = recs
+        .iter_mut()
+        .filter_map(|r| r.value.as_mut())
+        .find(|v| String::from_utf8_lossy(v).contains(r#""name":"item 2""#))
+        .expect("the record of row 2");
+    *edited = String::from_utf8_lossy(edited)
+        .replace(r#""name":"item 2""#, r#""name":"item two""#)
+        .into_bytes();
     copy_topic(&kafka, &recs, "vc-copy.public.items", skip);
     // Same connector (its slot says how far it got), topics of the copy.
     let copy = Capture::new(
@@ -231,9 +235,10 @@ fn a_removed_record_is_named() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     let s = stdout(&out);
     assert!(
-        line(&s, "public.items").contains("1 missing, 0 extra, 0 different"),
+        line(&s, "public.items").contains("1 missing, 0 extra, 1 different"),
         "{all}"
     );
+    assert!(s.contains(r#"different: {"id":2} columns name"#), "{all}");
     assert!(
         s.contains(r#"missing (in PostgreSQL, not in the topic): {"id":1003}"#),
         "{all}"
