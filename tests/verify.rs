@@ -392,4 +392,19 @@ fn replay_until_an_lsn_equals_a_copy_taken_then() {
     assert_eq!(lines.next(), Some("id,v,note"), "{csv}");
     assert_eq!(lines.count(), then.len(), "{csv}");
     cap.terminate(&mut child);
+    // Stopped, pgcdc cannot confirm a new point: verify says so instead of comparing.
+    let out = verify(&cap, &["--wait", "2s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("inactive: pgcdc is not running"),
+        "{}",
+        text(&out)
+    );
+    eprintln!(
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or_default()
+    );
 }

@@ -148,7 +148,7 @@ fn describe(m: Moment) -> String {
     }
 }
 
-/// Writes the rows sorted by key text.
+/// Writes the rows sorted by key.
 fn write(path: &PathBuf, state: TableState) -> Result<u64, ReplayError> {
     let err = |source| ReplayError::Write {
         path: path.clone(),

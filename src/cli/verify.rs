@@ -60,11 +60,12 @@ pub enum VerifyError {
         table: String,
         source: change::ChangeError,
     },
-    #[error("connector slot {slot} does not exist: has the connector run yet?")]
+    #[error("connector slot {slot} does not exist (or is not a logical slot): has the connector run yet?")]
     NoSlot { slot: String },
-    #[error("connector slot {slot} confirmed only {confirmed} after {waited:?}, not yet the comparison point {point}: start the connector (pgcdc run) or give it longer with --wait")]
+    #[error("connector slot {slot} ({state}) confirmed only {confirmed} after {waited:?}, not yet the comparison point {point}: start the connector (pgcdc run) or give it longer with --wait")]
     NotCaughtUp {
         slot: String,
+        state: &'static str,
         confirmed: Lsn,
         point: Lsn,
         waited: Duration,
@@ -191,7 +192,9 @@ async fn wait_confirmed(s: &Settings, lsn: Lsn, wait: Duration) -> Result<Lsn, V
     let admin = Admin::connect(&s.params).await?;
     let started = Instant::now();
     loop {
-        let Some(confirmed) = point::confirmed(&admin, &s.slot).await? else {
+        let info = admin.slot_info(&s.slot).await?;
+        let Some((confirmed, active)) = info.and_then(|i| Some((i.confirmed_flush_lsn?, i.active)))
+        else {
             return Err(VerifyError::NoSlot {
                 slot: s.slot.clone(),
             });
@@ -202,6 +205,11 @@ async fn wait_confirmed(s: &Settings, lsn: Lsn, wait: Duration) -> Result<Lsn, V
         if started.elapsed() >= wait {
             return Err(VerifyError::NotCaughtUp {
                 slot: s.slot.clone(),
+                state: if active {
+                    "active"
+                } else {
+                    "inactive: pgcdc is not running"
+                },
                 confirmed,
                 point: lsn,
                 waited: wait,
@@ -329,5 +337,53 @@ fn print_result(reports: &[TableReport]) -> ExitCode {
     } else {
         println!("result: different ({bad} of {} tables)", reports.len());
         ExitCode::from(EXIT_FAILURE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::args::{Cli, Command};
+
+    #[test]
+    fn parses_verify_and_replay() {
+        let cli = Cli::try_parse_from([
+            "pgcdc",
+            "verify",
+            "c.toml",
+            "--tables",
+            "public.a,public.b",
+            "--wait",
+            "5s",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Verify(a) => {
+                assert_eq!(a.tables, ["public.a", "public.b"]);
+                assert_eq!(a.wait, std::time::Duration::from_secs(5));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "pgcdc",
+            "replay",
+            "c.toml",
+            "--table",
+            "public.a",
+            "--until",
+            "0/16B3748",
+            "--to",
+            "a.csv",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Replay(a) if a.until.is_some()));
+        let e = Cli::try_parse_from([
+            "pgcdc", "replay", "c.toml", "--table", "t", "--until", "soon", "--to", "a",
+        ])
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = Cli::try_parse_from(["pgcdc", "replay", "c.toml", "--table", "t"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "--to is required");
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::lsn::Lsn;
 use crate::snapshot::SnapshotError;
-use crate::source::admin::{Admin, AdminError};
+use crate::source::admin::Admin;
 use crate::source::replication::{ConnectParams, ReplicationConnection, ReplicationError};
 
 #[derive(Debug, thiserror::Error)]
@@ -109,12 +109,4 @@ async fn import(session: &Admin, name: &str) -> Result<(), PointError> {
             name: name.to_string(),
             source,
         })
-}
-
-/// The connector slot's confirmed position (`None`: no such slot, or a physical one).
-pub async fn confirmed(admin: &Admin, slot: &str) -> Result<Option<Lsn>, AdminError> {
-    Ok(admin
-        .slot_info(slot)
-        .await?
-        .and_then(|s| s.confirmed_flush_lsn))
 }

@@ -85,11 +85,15 @@ impl TableState {
         self.rows.remove(key)
     }
 
-    /// Every key left, sorted.
+    /// Every key left, sorted by key (numbers as numbers, see [`key_order`]).
     pub fn into_sorted(self) -> Vec<(String, String)> {
-        let mut rows: Vec<_> = self.rows.into_iter().collect();
-        rows.sort_unstable();
-        rows
+        let mut rows: Vec<(Value, String, String)> = self
+            .rows
+            .into_iter()
+            .map(|(k, r)| (serde_json::from_str(&k).unwrap_or(Value::Null), k, r))
+            .collect();
+        rows.sort_unstable_by(|a, b| key_order(&a.0, &b.0).then_with(|| a.1.cmp(&b.1)));
+        rows.into_iter().map(|(_, k, r)| (k, r)).collect()
     }
 
     /// The rows as a map, for `pgcdc replay`.
@@ -99,6 +103,26 @@ impl TableState {
 
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+}
+
+/// Key order: objects field by field in their order, numbers numerically, strings by bytes,
+/// so `{"id":2}` comes before `{"id":10}` (key text order would not).
+pub fn key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => x
+            .values()
+            .zip(y.values())
+            .map(|(p, q)| key_order(p, q))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+        }
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
     }
 }
 
@@ -151,6 +175,16 @@ mod tests {
             s.into_sorted(),
             vec![(r#"{"id":1}"#.to_string(), r#"{"id":1,"v":5}"#.to_string())]
         );
+    }
+
+    #[test]
+    fn sorted_by_key_value() {
+        let mut s = state();
+        for id in [10, 2, 1] {
+            s.apply(up(id, json!(id)));
+        }
+        let keys: Vec<String> = s.into_sorted().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, [r#"{"id":1}"#, r#"{"id":2}"#, r#"{"id":10}"#]);
     }
 
     #[test]
