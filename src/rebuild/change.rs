@@ -55,12 +55,52 @@ pub fn decode(
         // A tombstone: the key's row is gone (or will be, once compacted).
         return Ok(key.map_or(Change::Ignore, |key| Change::Delete { key }));
     };
-    let value = parse(shape, "value", value)?;
     if shape.flat {
-        flat(key, value)
+        flat(key, parse(shape, "value", value)?)
     } else {
-        envelope(key, value)
+        envelope(key, parse_envelope(shape, value)?)
     }
+}
+
+/// The parts of an envelope the fold uses; `before`, `source` and the schema are skipped
+/// while parsing instead of being built into values (most of a record's bytes).
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    op: Option<String>,
+    #[serde(default)]
+    after: Option<Map<String, Value>>,
+}
+
+#[derive(serde::Deserialize)]
+struct WithSchema {
+    payload: Option<Envelope>,
+}
+
+fn parse_envelope(shape: Shape, bytes: &[u8]) -> Result<Option<Envelope>, ChangeError> {
+    let parsed = if shape.schemas {
+        serde_json::from_slice::<WithSchema>(bytes).map(|w| w.payload)
+    } else {
+        serde_json::from_slice::<Option<Envelope>>(bytes)
+    };
+    parsed.map_err(|source| {
+        if source.is_data() {
+            ChangeError::Shape(format!(
+                "{source}; with format.schemas = {} every value is expected {}",
+                shape.schemas,
+                if shape.schemas {
+                    "as {\"schema\": ..., \"payload\": ...}"
+                } else {
+                    "without an embedded schema"
+                }
+            ))
+        } else {
+            ChangeError::NotJson {
+                part: "value",
+                source,
+            }
+        }
+    })
 }
 
 /// The payload of a serialized key or value.
@@ -81,26 +121,19 @@ fn parse(shape: Shape, part: &'static str, bytes: &[u8]) -> Result<Value, Change
     }
 }
 
-fn envelope(key: Option<String>, value: Value) -> Result<Change, ChangeError> {
-    let Value::Object(mut v) = value else {
+fn envelope(key: Option<String>, value: Option<Envelope>) -> Result<Change, ChangeError> {
+    let Some(v) = value else {
         // A null payload under schemas: a delete that the unwrap transform would have made.
         return Ok(key.map_or(Change::Ignore, |key| Change::Delete { key }));
     };
-    let op = v
-        .get("op")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let op = v.op.unwrap_or_default();
     match op.as_str() {
-        "r" | "c" | "u" => match v.remove("after") {
-            Some(Value::Object(row)) => Ok(Change::Upsert {
+        "r" | "c" | "u" => match v.after {
+            Some(row) => Ok(Change::Upsert {
                 key: key.ok_or(ChangeError::NoKey)?,
                 row,
             }),
-            other => Err(ChangeError::Shape(format!(
-                "op {op:?} with after = {}",
-                short(&other.unwrap_or(Value::Null))
-            ))),
+            None => Err(ChangeError::Shape(format!("op {op:?} without after"))),
         },
         "d" => Ok(Change::Delete {
             key: key.ok_or(ChangeError::NoKey)?,
