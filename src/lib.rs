@@ -14,6 +14,7 @@ pub mod lsn;
 pub mod offsets;
 pub mod pipeline;
 pub mod progress;
+pub mod rebuild;
 pub mod signal;
 pub mod sink;
 pub mod snapshot;

@@ -28,6 +28,12 @@ pub enum Command {
     /// Ask a running connector for an incremental snapshot (or stop, pause or resume one)
     /// through its signal table or signal file.
     Snapshot(SnapshotArgs),
+    /// Compare the tables rebuilt from the connector's topics with PostgreSQL at one exact
+    /// point (read-only; exit 0 when equal, 1 when not).
+    Verify(super::verify::VerifyArgs),
+    /// Write a table as it was at a moment (LSN or time), rebuilt from the connector's topics
+    /// alone, to a JSON-lines or CSV file.
+    Replay(super::replay::ReplayArgs),
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,13 @@
 
 mod args;
 mod logging;
+mod rebuild_progress;
+mod replay;
 mod run;
 mod snapshot;
 mod status;
 mod validate;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +43,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(cli.config.as_deref(), args),
         Command::Status(args) => status::run(cli.config.as_deref(), args),
         Command::Snapshot(args) => snapshot::run(cli.config.as_deref(), args),
+        Command::Verify(args) => verify::run(cli.config.as_deref(), args),
+        Command::Replay(args) => replay::run(cli.config.as_deref(), args),
     }
 }
 

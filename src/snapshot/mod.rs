@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use markers::{ChunkEnds, Markers};
-pub use plan::{Chunk, SnapshotTable};
+pub use plan::{tables as captured_tables, Chunk, SnapshotTable};
 
 use crate::config::TableFilter;
 use crate::emit::{EmitError, EventFailure, Failures};
