@@ -150,7 +150,7 @@ fn flat(key: Option<String>, value: Value) -> Result<Change, ChangeError> {
         Value::Object(row) => {
             let key = key.ok_or(ChangeError::NoKey)?;
             if row
-                .get(crate::transforms::unwrap::DELETED_FIELD)
+                .get(crate::config::DELETED_FIELD)
                 .and_then(Value::as_str)
                 == Some("true")
             {

@@ -138,8 +138,7 @@ pub async fn read(
                     table: name.clone(),
                     source: Box::new(source),
                 })?;
-            transforms
-                .encode(&mut format, ev, &mut records)
+            crate::format::encode_transformed(transforms, &mut format, ev, &mut records)
                 .map_err(|source| DbRowsError::Format {
                     table: name.clone(),
                     source: Box::new(source),
