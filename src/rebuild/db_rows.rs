@@ -138,11 +138,12 @@ pub async fn read(
                     table: name.clone(),
                     source: Box::new(source),
                 })?;
-            crate::format::encode_transformed(transforms, &mut format, ev, &mut records)
-                .map_err(|source| DbRowsError::Format {
+            crate::format::encode_transformed(transforms, &mut format, ev, &mut records).map_err(
+                |source| DbRowsError::Format {
                     table: name.clone(),
                     source: Box::new(source),
-                })?;
+                },
+            )?;
             for rec in records.drain(..) {
                 let change = change::decode(shape, rec.key.as_deref(), rec.value.as_deref())
                     .map_err(|source| DbRowsError::Change {
