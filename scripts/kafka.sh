@@ -73,7 +73,8 @@ java_run() {
   "${jcmd[@]}" "$@"
 }
 
-# A cluster id as Kafka's own random-uuid prints it: 16 random bytes, base64url, no padding.
+# A cluster id as Kafka's own random-uuid prints it: 16 random bytes, base64url, no padding. It
+# may start with "-", so it is passed as --cluster-id=ID, never as a separate argument.
 cluster_id() {
   head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
 }
@@ -87,7 +88,7 @@ format_storage() {
       args+=(--add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]")
     done
   fi
-  java_run kafka.tools.StorageTool format -t "$(cluster_id)" -c "$dir/server.properties" \
+  java_run kafka.tools.StorageTool format --cluster-id="$(cluster_id)" -c "$dir/server.properties" \
     "${args[@]}" >"$dir/format.log" 2>&1 || {
     cat "$dir/format.log" >&2
     die "formatting $dir/data failed (output above)"
