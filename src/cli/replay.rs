@@ -84,16 +84,7 @@ pub fn run(config: Option<&std::path::Path>, args: ReplayArgs) -> ExitCode {
 
 /// The table's topic, named as the connector names it.
 fn topic_of(s: &Settings, table: &str) -> String {
-    format!("{}.{table}", s.event.topic_prefix)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    pgcdc::event::sanitize_topic(&format!("{}.{table}", s.event.topic_prefix))
 }
 
 fn replay(s: &Settings, shape: Shape, args: &ReplayArgs) -> Result<(), ReplayError> {

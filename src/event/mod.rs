@@ -23,7 +23,7 @@ pub use change::{
     ChangeEvent, ConnectorInfo, DroppedFields, EventBody, FlatLayout, KeyHeaderKind, Op, Row,
     SnapshotMarker, SourceInfo, TxBlock, TxRecord, TxStatus,
 };
-pub use relation::{ColumnSchema, TableSchema};
+pub use relation::{sanitize_topic, ColumnSchema, TableSchema};
 pub use value::{ShortStr, Unscaled, Value};
 
 use crate::config::filter::columns::ColumnFilter;
