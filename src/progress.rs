@@ -4,7 +4,7 @@
 //! the acknowledger a checkpoint: "everything before this LSN is in the first `records` records
 //! handed to the sink". The acknowledger waits until the sink's acknowledged low-water mark
 //! covers those records — so a checkpoint is reached only when it and every earlier record have
-//! been acknowledged by Kafka — writes it to the offset store (fsynced), and only then publishes
+//! been acknowledged by the sink — writes it to the offset store (fsynced), and only then publishes
 //! it as the durable position that the replication stream confirms to PostgreSQL.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::lsn::Lsn;
 use crate::offsets::{FileOffsetStore, OffsetError};
-use crate::sink::{Acks, SinkError};
+use crate::sink::{Acknowledgements, SinkError};
 
 /// "Everything before `lsn` is in the first `records` records sent."
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ pub struct Acknowledger {
 /// while checkpoints keep arriving; when the pipeline goes quiet it is written at once.
 pub fn spawn(
     store: FileOffsetStore,
-    acks: Arc<Acks>,
+    acks: Arc<dyn Acknowledgements>,
     flush_interval: Duration,
     capacity: usize,
 ) -> Acknowledger {
@@ -71,7 +71,7 @@ pub fn spawn(
 
 async fn run(
     mut store: FileOffsetStore,
-    acks: Arc<Acks>,
+    acks: Arc<dyn Acknowledgements>,
     mut rx: mpsc::Receiver<Checkpoint>,
     durable: watch::Sender<Lsn>,
     flush_interval: Duration,
@@ -137,6 +137,7 @@ fn persist(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::memory::MemoryAcks;
 
     /// The durable position after giving the acknowledger a moment: for checking that it
     /// does not move (a slow machine can only make this pass wrongly, never fail wrongly).
@@ -156,7 +157,7 @@ mod tests {
     async fn the_durable_position_never_passes_an_unacknowledged_record() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileOffsetStore::open(&dir.path().join("o.json"), "c", "s").unwrap();
-        let acks = Arc::new(Acks::default());
+        let acks = Arc::new(MemoryAcks::default());
         let mut a = spawn(store, acks.clone(), Duration::ZERO, 8);
         // Two transactions: records 0-1 end at 0/100, records 2-3 at 0/200.
         for (lsn, records) in [(0x100, 2), (0x200, 4)] {
@@ -168,13 +169,14 @@ mod tests {
             .unwrap();
         }
         assert_eq!(durable_after_a_moment(&mut a).await, Lsn::ZERO);
-        acks.acknowledge(0);
-        acks.acknowledge(1);
+        acks.ack_through(1);
+        assert_eq!(durable_after_a_moment(&mut a).await, Lsn::ZERO);
+        acks.ack_through(2);
         wait_durable(&mut a, Lsn(0x100)).await;
-        // Acknowledged out of order: record 2 is still missing, so 0/200 is not durable.
-        acks.acknowledge(3);
+        // Record 3 of the second transaction is still missing, so 0/200 is not durable.
+        acks.ack_through(3);
         assert_eq!(durable_after_a_moment(&mut a).await, Lsn(0x100));
-        acks.acknowledge(2);
+        acks.ack_through(4);
         wait_durable(&mut a, Lsn(0x200)).await;
         drop(a.tx);
         let (store, result) = a.handle.await.unwrap();

@@ -133,13 +133,13 @@ fn published_ports_match_the_connector_defaults_on_the_host() {
     );
 
     let kafka_ports = published_ports(service(&c, "kafka"));
-    let (host, port) = host_port(&conn.sink.bootstrap_servers);
+    let (host, port) = host_port(&conn.sink.kafka().unwrap().bootstrap_servers);
     assert!(
         kafka_ports
             .iter()
             .any(|(ip, h, _)| ip == host && *h == port),
         "{kafka_ports:?} does not publish {}",
-        conn.sink.bootstrap_servers
+        conn.sink.kafka().unwrap().bootstrap_servers
     );
     for (ip, _, _) in pg_ports.iter().chain(&kafka_ports) {
         assert_eq!(ip, "127.0.0.1", "publish on loopback only");
@@ -163,7 +163,7 @@ fn inside_compose_the_connector_points_at_the_services() {
 
     // The bootstrap server is the kafka service on its listener port, and the broker
     // advertises that same address (clients reconnect to the advertised one).
-    let (host, port) = host_port(&conn.sink.bootstrap_servers);
+    let (host, port) = host_port(&conn.sink.kafka().unwrap().bootstrap_servers);
     let kafka = service(&c, "kafka");
     assert_eq!(host, "kafka");
     let env = environment(kafka);
@@ -173,19 +173,23 @@ fn inside_compose_the_connector_points_at_the_services() {
             .find(|l| l.ends_with(addr))
             .map(|l| l.split("://").next().unwrap().to_string())
     };
-    let advertised = listener("KAFKA_ADVERTISED_LISTENERS", &conn.sink.bootstrap_servers)
-        .unwrap_or_else(|| {
-            panic!(
-                "no listener advertises {}: {}",
-                conn.sink.bootstrap_servers, env["KAFKA_ADVERTISED_LISTENERS"]
-            )
-        });
+    let advertised = listener(
+        "KAFKA_ADVERTISED_LISTENERS",
+        &conn.sink.kafka().unwrap().bootstrap_servers,
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "no listener advertises {}: {}",
+            conn.sink.kafka().unwrap().bootstrap_servers,
+            env["KAFKA_ADVERTISED_LISTENERS"]
+        )
+    });
     let listening = listener("KAFKA_LISTENERS", &format!(":{port}"));
     assert_eq!(
         listening.as_deref(),
         Some(advertised.as_str()),
         "the listener advertising {} must listen on port {port}",
-        conn.sink.bootstrap_servers
+        conn.sink.kafka().unwrap().bootstrap_servers
     );
 
     // The password compose gives pgcdc is the one postgres is initialised with.

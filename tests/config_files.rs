@@ -28,6 +28,7 @@ topic_prefix = "dbz"
 name = "s1"
 
 [sink]
+type = "kafka"
 bootstrap_servers = "127.0.0.1:9092"
 "#;
 

@@ -22,7 +22,7 @@ use common::verify::{kill_repeatedly, verify, Workload};
 use pgcdc::format::Record;
 use pgcdc::lsn::Lsn;
 use pgcdc::offsets::{kafka as kafka_offsets, StoredOffset};
-use pgcdc::sink::{KafkaSink, KafkaSinkConfig};
+use pgcdc::sink::kafka::{KafkaSink, KafkaSinkConfig};
 
 const MIN_KILLS: usize = 10;
 

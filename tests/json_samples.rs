@@ -7,7 +7,8 @@
 
 use bytes::Bytes;
 use pgcdc::event::{ChangeEvent, EventBuilder, EventConfig, SnapshotMarker, SnapshotPoint};
-use pgcdc::format::{JsonFormat, Record};
+use pgcdc::format::json::JsonFormat;
+use pgcdc::format::Record;
 use pgcdc::lsn::Lsn;
 use pgcdc::source::catalog::{ColumnInfo, TableInfo};
 use pgcdc::source::pgoutput::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::kafka::TestKafka;
 use pgcdc::format::Record;
-use pgcdc::sink::{KafkaSink, KafkaSinkConfig};
+use pgcdc::sink::kafka::{KafkaSink, KafkaSinkConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_arrive_in_order_with_keys_and_headers() {

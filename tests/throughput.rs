@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use pgcdc::event::{EventBuilder, EventConfig};
-use pgcdc::format::JsonFormat;
+use pgcdc::format::json::JsonFormat;
 use pgcdc::lsn::Lsn;
 use pgcdc::source::pgoutput::*;
 

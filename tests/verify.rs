@@ -13,7 +13,7 @@ use common::cdc::{Capture, ConnectorFile};
 use common::kafka::TestKafka;
 use common::pg::TestPg;
 use common::replay::background_psql;
-use pgcdc::sink::KafkaSinkConfig;
+use pgcdc::config::{KafkaConfig, SinkConfig};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
@@ -147,12 +147,17 @@ struct Raw {
 
 /// Every record of `topic`, through pgcdc's own reader.
 fn read_raw(kafka: &TestKafka, topic: &str) -> Vec<Raw> {
-    let sink = KafkaSinkConfig {
+    let sink = SinkConfig::Kafka(KafkaConfig {
         bootstrap_servers: kafka.bootstrap(),
-        ..KafkaSinkConfig::default()
-    };
+        topic_creation: Default::default(),
+        properties: Default::default(),
+        exactly_once: false,
+        transactional_id: None,
+        offsets_topic: None,
+        transaction_interval: None,
+    });
     let mut out = Vec::new();
-    pgcdc::rebuild::topic::read(&sink, topic, WAIT, |r| {
+    pgcdc::sink::read_topic(&sink, topic, WAIT, |r| {
         out.push(Raw {
             key: r.key.map(<[u8]>::to_vec),
             value: r.value.map(<[u8]>::to_vec),

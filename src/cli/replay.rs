@@ -11,8 +11,8 @@ use pgcdc::pipeline::Settings;
 use pgcdc::rebuild::change::{self, Shape};
 use pgcdc::rebuild::moment::{self, Moment, MomentError};
 use pgcdc::rebuild::output::{self, OutputFormat};
-use pgcdc::rebuild::topic::{self, TopicError};
 use pgcdc::rebuild::TableState;
+use pgcdc::sink::{read_topic, TopicError};
 
 use super::rebuild_progress::Progress;
 use super::verify::{load_one, prepare};
@@ -96,7 +96,7 @@ fn replay(s: &Settings, shape: Shape, args: &ReplayArgs) -> Result<(), ReplayErr
     );
     let (mut later, mut bad) = (0u64, None);
     let progress = Progress::start(&format!("{}: reading {topic}", args.table));
-    let read = topic::read(&s.sink, &topic, Duration::from_secs(60), |r| {
+    let read = read_topic(&s.sink, &topic, Duration::from_secs(60), |r| {
         progress.inc();
         if bad.is_some() {
             return;

@@ -19,8 +19,8 @@ use pgcdc::pipeline::Settings;
 use pgcdc::rebuild::change::{self, event_lsn, Shape};
 use pgcdc::rebuild::db_rows::{self, DbRowsError, DbTables};
 use pgcdc::rebuild::point::{self, PointError};
-use pgcdc::rebuild::topic::{self, TopicError};
 use pgcdc::rebuild::{Comparer, TableReport, TableState};
+use pgcdc::sink::{read_topic, TopicError};
 use pgcdc::snapshot::{SnapshotError, SnapshotTable};
 use pgcdc::source::admin::{Admin, AdminError};
 
@@ -146,7 +146,7 @@ pub fn prepare(c: &ConnectorConfig, process: &ProcessConfig) -> Result<(Settings
         }
     }
     let shape = Shape {
-        schemas: c.format.schemas,
+        schemas: c.format.schemas(),
         flat,
     };
     Ok((settings, shape))
@@ -240,7 +240,7 @@ pub fn fold_topic(
     let mut bad = None;
     let progress = Progress::start(&format!("{}: reading {}", table.name(), table.schema.topic));
     let stall = Duration::from_secs(60);
-    folded.records = topic::read(&s.sink, &table.schema.topic, stall, |r| {
+    folded.records = read_topic(&s.sink, &table.schema.topic, stall, |r| {
         progress.inc();
         if bad.is_some() {
             return;

@@ -17,10 +17,10 @@ mod set;
 pub use connector::{
     split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, DeleteMode,
     EnvelopeField, ErrorsConfig, EventsConfig, ExtractChangedConfig, ExtractChangedOptions,
-    FailureMode, FieldRef, FormatConfig, FormatKind, HeartbeatConfig, MismatchStrategy,
-    OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel, SignalConfig, SinkConfig,
-    SinkKind, SlotConfig, SnapshotConfig, SnapshotMode, SslMode, TableFilter, TablesConfig,
-    TopicCreationConfig, TransformConfig, UnwrapConfig, UnwrapOptions,
+    FailureMode, FieldRef, FormatConfig, HeartbeatConfig, JsonConverterConfig, KafkaConfig,
+    MismatchStrategy, OffsetStoreKind, OffsetsConfig, PublicationConfig, SignalChannel,
+    SignalConfig, SinkConfig, SlotConfig, SnapshotConfig, SnapshotMode, SslMode, TableFilter,
+    TablesConfig, TopicCreationConfig, TransformConfig, UnwrapConfig, UnwrapOptions,
     DEFAULT_TRANSACTION_INTERVAL, DELETED_FIELD, MAX_SNAPSHOT_PARALLELISM,
 };
 pub use connector::{

@@ -1,11 +1,15 @@
-//! Serializers: change events → Kafka records (topic, key bytes, value bytes, headers).
+//! Serializers: change events → records (topic, key bytes, value bytes, headers).
+//!
+//! Every path that publishes (the stream, both snapshots, heartbeats, transaction metadata)
+//! turns its events into records through a [`Serializer`] made by [`FormatSettings::build`],
+//! and [`encode_transformed`] runs the `[[transforms]]` first. A new format is one module
+//! implementing [`Serializer`] and one `[format] type`.
 
 pub mod json;
 mod settings;
 
 use std::sync::Arc;
 
-pub use json::JsonFormat;
 pub use settings::FormatSettings;
 
 use crate::event::ChangeEvent;
@@ -29,10 +33,21 @@ pub struct Record {
     pub event_id: Option<EventId>,
 }
 
+/// Turns transformed events into records. One per thread of work (the stream, each snapshot
+/// worker): serializers keep per-table caches and are not shared.
+pub trait Serializer: Send + Sync {
+    /// Appends the record(s) of `ev` to `out`: its change record, and a tombstone after a
+    /// delete when the event asks for one.
+    fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError>;
+
+    /// Debezium's heartbeat record for `topic`, keyed by the connector's `topic_prefix`.
+    fn heartbeat(&self, topic: String, topic_prefix: &str, ts_ms: i64) -> Record;
+}
+
 /// Runs `ev` through `chain` and appends the record(s) of what is left.
 pub fn encode_transformed(
     chain: &TransformChain,
-    format: &mut JsonFormat,
+    format: &mut dyn Serializer,
     ev: ChangeEvent,
     out: &mut Vec<Record>,
 ) -> Result<(), FormatError> {

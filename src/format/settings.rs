@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Header, JsonFormat};
+use super::{Header, Serializer};
 use crate::config::BinaryHandlingMode;
 
 #[derive(Debug, Clone, Default)]
@@ -34,10 +34,8 @@ impl FormatSettings {
         }
     }
 
-    pub fn build(&self) -> JsonFormat {
-        let mut f = JsonFormat::new(self.schemas);
-        f.set_binary_mode(self.binary_mode);
-        f.set_context_headers(self.context_headers.clone());
-        f
+    /// A serializer for one thread of work.
+    pub fn build(&self) -> Box<dyn Serializer> {
+        super::json::build(self)
     }
 }

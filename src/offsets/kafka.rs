@@ -11,6 +11,44 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use super::{OffsetError, StoredOffset};
 
+/// Where the offsets topic is: the Kafka sink's brokers and security settings.
+#[derive(Debug, Clone)]
+pub struct OffsetsTopic {
+    pub bootstrap_servers: String,
+    pub properties: Vec<(String, String)>,
+}
+
+impl OffsetsTopic {
+    pub fn from_config(c: &crate::config::KafkaConfig) -> Self {
+        OffsetsTopic {
+            bootstrap_servers: c.bootstrap_servers.clone(),
+            properties: c
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// [`read_latest`] on these brokers.
+    pub fn read_latest(
+        &self,
+        topic: &str,
+        connector: &str,
+        slot: &str,
+        timeout: Duration,
+    ) -> Result<Option<StoredOffset>, OffsetError> {
+        read_latest(
+            &self.bootstrap_servers,
+            &self.properties,
+            topic,
+            connector,
+            slot,
+            timeout,
+        )
+    }
+}
+
 /// The JSON value of an offset record.
 pub fn encode(offset: &StoredOffset) -> Vec<u8> {
     serde_json::to_vec(offset).expect("offset record serializes")

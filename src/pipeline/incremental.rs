@@ -9,7 +9,7 @@ use super::stream::TxState;
 use super::{ConnectorError, Settings};
 use crate::config::SignalChannel;
 use crate::event::SnapshotPoint;
-use crate::format::{EventId, JsonFormat, Record};
+use crate::format::{EventId, Record, Serializer};
 use crate::lsn::Lsn;
 use crate::offsets::incremental::IncrementalState;
 use crate::offsets::Staged;
@@ -159,7 +159,7 @@ impl Signals {
         wal_start: Lsn,
         msg: &Message,
         tx: &mut TxState,
-        format: &mut JsonFormat,
+        format: &mut dyn Serializer,
         records: &mut Vec<Record>,
     ) -> Result<(), ConnectorError> {
         match msg {
@@ -230,7 +230,7 @@ impl Signals {
         s: &Settings,
         wal_end: Lsn,
         tx: &mut TxState,
-        format: &mut JsonFormat,
+        format: &mut dyn Serializer,
         records: &mut Vec<Record>,
     ) -> Result<(), ConnectorError> {
         if tx.in_tx {
@@ -275,7 +275,7 @@ impl Signals {
         wal_start: Lsn,
         id: &str,
         tx: &mut TxState,
-        format: &mut JsonFormat,
+        format: &mut dyn Serializer,
         records: &mut Vec<Record>,
     ) -> Result<(), ConnectorError> {
         // As Debezium 3.6.3 writes them: `sequence` is the watermark's position twice, `lsn`

@@ -1,5 +1,6 @@
-//! One connector, end to end: slot → decoder → events → format → Kafka, with the
-//! acknowledger (src/progress.rs) turning Kafka acks into durable, confirmed positions.
+//! One connector, end to end: slot → decoder → events → transforms → format → emit → sink,
+//! with the acknowledger (src/progress.rs) turning the sink's acknowledgements into durable,
+//! confirmed positions.
 //!
 //! A connector runs sessions. A session connects, checks the slot against the offset store,
 //! streams, and ends on shutdown, on `--until-lsn`, or on an error. Transient errors (lost
@@ -16,7 +17,7 @@ mod stream;
 pub use error::{ConnectorError, PipelineError};
 pub use settings::{ExactlyOnce, RunOptions, Settings};
 
-use position::{adopt_kafka_offset, open_stream, publication_tables};
+use position::{adopt_committed_offset, open_stream, publication_tables};
 use snapshot_phase::{snapshot_may_be_needed, snapshot_phase, Phase};
 use stream::{stream_changes, EosState};
 
@@ -26,12 +27,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{ConnectorConfig, ProcessConfig};
+use crate::emit::Emitter;
 use crate::offsets::{FileOffsetStore, Staged};
 use crate::progress;
-use crate::sink::KafkaSink;
+use crate::sink::{AnySink, Sink};
 use crate::source::admin::{Admin, PublicationMode};
 
-/// Checkpoints in flight between source and acknowledger. Memory is bounded by librdkafka's
+/// Checkpoints in flight between source and acknowledger. Memory is bounded by the sink's
 /// queue (a full queue is backpressure on the slot); this only bounds the bookkeeping.
 const ACK_CHANNEL: usize = 4096;
 
@@ -103,18 +105,22 @@ async fn run_connector(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectorError> {
     let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
-    let mut sink = KafkaSink::new(s.sink.clone())?;
+    let sink = AnySink::build(&s.sink, &s.name, &s.event.topic_prefix)?;
+    let mut emit = Emitter::new(sink, s.failure.clone());
     let mut retry = Retry::new();
     let mut state = RunState::default();
-    state.failures.policy = s.failure.clone();
     loop {
-        // Inside the retry loop: brokers that are not up yet are a transient failure.
-        let ready = match sink.init_transactions() {
-            Ok(()) => adopt_kafka_offset(&s, &mut store, &mut sink).await,
-            Err(e) => Err(e.into()),
+        // Inside the retry loop: a destination that is not up yet is a transient failure.
+        let ready = match emit.sink_mut().transactions() {
+            Some(t) => t.init().await.map_err(ConnectorError::from),
+            None => Ok(()),
+        };
+        let ready = match ready {
+            Ok(()) => adopt_committed_offset(&s, &mut store).await,
+            Err(e) => Err(e),
         };
         let (st, streamed, res) = match ready {
-            Ok(()) => session(&s, store, &mut sink, &opts, &mut stop, &mut state).await,
+            Ok(()) => session(&s, store, &mut emit, &opts, &mut stop, &mut state).await,
             Err(e) => (store, false, Err(e)),
         };
         store = st;
@@ -133,16 +139,13 @@ async fn run_connector(
             });
         };
         tracing::warn!(connector = %s.name, error = %e, attempt = retry.failures, retry_in = ?wait, "session failed, reconnecting from the last durable position");
-        if e.is_sink_failure() || sink.is_transactional() {
-            // Records still queued in librdkafka would be delivered after the failed one, out
-            // of order; dropping the producer purges them, and the next session re-sends
-            // everything after the durable position.
-            // Dropping purges and briefly flushes, which blocks.
-            // A transactional producer is replaced after any failure: its aborted records
-            // count as failed deliveries, and the new one's init_transactions aborts whatever
-            // the old one left open.
-            tokio::task::block_in_place(|| drop(sink));
-            sink = KafkaSink::new(s.sink.clone())?;
+        let transactional = emit.sink_mut().transactions().is_some();
+        if e.is_sink_failure() || transactional {
+            // Records still queued would be delivered after the failed one, out of order; the
+            // next session re-sends everything after the durable position. Transactions start
+            // over after any failure: aborted records count as failed deliveries, and the new
+            // client's init aborts whatever the old one left open.
+            emit.sink_mut().reset()?;
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -160,8 +163,6 @@ struct RunState {
     /// A snapshot completed during this run (`always` takes one per start of pgcdc, not one
     /// per reconnect).
     snapshot_taken: bool,
-    /// `[errors]` and the events it passed so far.
-    failures: crate::emit::Failures,
 }
 
 /// Reconnect policy. Until the first session has streamed, transient errors (connection
@@ -209,30 +210,30 @@ impl Retry {
 
 /// One connection to the server. Always returns the offset store, whatever happened, so the
 /// next session resumes from what is durable, and whether streaming started.
-async fn session(
+async fn session<S: Sink>(
     s: &Settings,
     store: FileOffsetStore,
-    sink: &mut KafkaSink,
+    emit: &mut Emitter<S>,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
 ) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
-    let (store, streamed, result) = session_inner(s, store, sink, opts, stop, state).await;
+    let (store, streamed, result) = session_inner(s, store, emit, opts, stop, state).await;
     // Whatever is still open was not covered by a committed offset record (a failure, or a
     // stop in the middle of a PostgreSQL transaction or snapshot): the next session sends it
     // again, so it must never become visible.
-    if sink.transaction_age().is_some() {
-        if let Err(e) = sink.abort_transaction() {
-            tracing::warn!(connector = %s.name, error = %e, "could not abort the kafka transaction; the next producer's init_transactions aborts it");
+    if let Some(t) = emit.sink_mut().transactions().filter(|t| t.age().is_some()) {
+        if let Err(e) = t.abort() {
+            tracing::warn!(connector = %s.name, error = %e, "could not abort the open transaction; the next client's init aborts it");
         }
     }
     (store, streamed, result)
 }
 
-async fn session_inner(
+async fn session_inner<S: Sink>(
     s: &Settings,
     mut store: FileOffsetStore,
-    sink: &mut KafkaSink,
+    emit: &mut Emitter<S>,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
@@ -246,7 +247,7 @@ async fn session_inner(
         Ok(a) => a,
         Err(e) => return (store, false, Err(e)),
     };
-    match snapshot_phase(s, &admin, &mut store, sink, stop, state).await {
+    match snapshot_phase(s, &admin, &mut store, emit, stop, state).await {
         Ok(Phase::Stream) => {}
         Ok(Phase::Done) => return (store, false, Ok(())),
         Err(e) => return (store, false, Err(e)),
@@ -273,7 +274,12 @@ async fn session_inner(
             Err(e) => return (store, false, Err(e)),
         };
     store.set_staged(Some(staged.clone()));
-    let ack = progress::spawn(store, sink.acks(), s.offsets_flush_interval, ACK_CHANNEL);
+    let ack = progress::spawn(
+        store,
+        emit.sink().acks(),
+        s.offsets_flush_interval,
+        ACK_CHANNEL,
+    );
     let mut durable = ack.durable.clone();
     let mut eos = s.exactly_once.as_ref().map(|cfg| EosState {
         cfg,
@@ -286,14 +292,13 @@ async fn session_inner(
         s,
         &mut stream,
         &admin,
-        sink,
+        emit,
         &ack.tx,
         &mut durable,
         resume,
         opts,
         stop,
         &mut signals,
-        &mut state.failures,
     )
     .await;
     drop(ack.tx);

@@ -7,25 +7,21 @@ use super::{ConnectorError, Settings};
 use crate::config::{MismatchStrategy, TableFilter};
 use crate::lsn::Lsn;
 use crate::offsets::FileOffsetStore;
-use crate::sink::KafkaSink;
 use crate::source::admin::{Admin, SlotInfo};
 use crate::source::replication::{ReplicationConnection, ReplicationStream, SlotCreation};
 
-/// Exactly-once mode: the last offset record committed to Kafka is the source of truth; the
-/// file is written after it and may lag behind (a crash between the two), never lead.
-pub(super) async fn adopt_kafka_offset(
+/// Exactly-once mode: the last offset record committed with the changes is the source of
+/// truth; the file is written after it and may lag behind (a crash between the two), never
+/// lead. Call after the sink's transactions are initialized (which creates the topic).
+pub(super) async fn adopt_committed_offset(
     s: &Settings,
     store: &mut FileOffsetStore,
-    sink: &mut KafkaSink,
 ) -> Result<(), ConnectorError> {
     let Some(eos) = &s.exactly_once else {
         return Ok(());
     };
-    sink.ensure_offsets_topic(&eos.offsets_topic).await?;
     let latest = tokio::task::block_in_place(|| {
-        crate::offsets::kafka::read_latest(
-            &s.sink.bootstrap_servers,
-            &s.sink.properties,
+        eos.offsets.read_latest(
             &eos.offsets_topic,
             &s.name,
             &s.slot,

@@ -12,7 +12,6 @@ use crate::emit::FailurePolicy;
 use crate::event::EventConfig;
 use crate::format::FormatSettings;
 use crate::lsn::Lsn;
-use crate::sink::KafkaSinkConfig;
 use crate::source::admin::PublicationMode;
 use crate::source::replication::ConnectParams;
 use crate::transforms::TransformChain;
@@ -44,13 +43,14 @@ pub struct Settings {
     pub snapshot: SnapshotConfig,
     /// How every serializer of this connector run is made.
     pub format: FormatSettings,
-    pub sink: KafkaSinkConfig,
+    /// `[sink]`.
+    pub sink: config::SinkConfig,
     pub offsets_path: std::path::PathBuf,
     pub status_interval: Duration,
     pub offsets_flush_interval: Duration,
     /// `[[transforms]]`, shared with the snapshot.
     pub transforms: Arc<TransformChain>,
-    /// `sink.exactly_once`: Kafka transactions with offset records.
+    /// `sink.exactly_once`: the sink's transactions, each ending with an offset record.
     pub exactly_once: Option<ExactlyOnce>,
     /// `[signal]`.
     pub signal: SignalConfig,
@@ -65,6 +65,8 @@ pub struct Settings {
 pub struct ExactlyOnce {
     /// The topic holding offset records, the source of truth for the resume position.
     pub offsets_topic: Arc<str>,
+    /// Where that topic is read from.
+    pub offsets: crate::offsets::kafka::OffsetsTopic,
     /// A Kafka transaction is committed at the first PostgreSQL commit after it has been open
     /// this long: several PostgreSQL transactions share one Kafka transaction.
     pub commit_interval: Duration,
@@ -87,44 +89,19 @@ impl Settings {
             application_name: c.application_name(),
             connect_timeout: db.connect_timeout,
         };
-        let sink = KafkaSinkConfig {
-            bootstrap_servers: c.sink.bootstrap_servers.clone(),
-            properties: c
-                .sink
-                .properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            create_topics: c.sink.topic_creation.enabled,
-            partitions: c.sink.topic_creation.partitions,
-            replication_factor: c.sink.topic_creation.replication_factor,
-            topic_configs: c
-                .sink
-                .topic_creation
-                .configs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            transactional_id: c.sink.exactly_once.then(|| {
-                c.sink
-                    .transactional_id
-                    .clone()
-                    .unwrap_or_else(|| format!("pgcdc-{}", c.name))
-            }),
-        };
-        let failure = FailurePolicy::from_config(&c.errors, sink.size_limit());
-        let exactly_once = c.sink.exactly_once.then(|| ExactlyOnce {
-            offsets_topic: c
-                .sink
-                .offsets_topic
-                .clone()
-                .unwrap_or_else(|| format!("{}.pgcdc-offsets", c.topic_prefix))
-                .into(),
-            commit_interval: c
-                .sink
-                .transaction_interval
-                .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
-        });
+        let exactly_once = c
+            .sink
+            .kafka()
+            .filter(|k| k.exactly_once)
+            .map(|k| ExactlyOnce {
+                offsets_topic: k.offsets_topic(&c.topic_prefix).into(),
+                offsets: crate::offsets::kafka::OffsetsTopic::from_config(k),
+                commit_interval: k
+                    .transaction_interval
+                    .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
+            });
+        // The sink's size limit is filled in when the sink is built.
+        let failure = FailurePolicy::from_config(&c.errors, Default::default());
         let mut table_filter = c
             .table_filter()
             .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?;
@@ -175,14 +152,14 @@ impl Settings {
             },
             snapshot: c.snapshot.clone(),
             format: FormatSettings::new(
-                c.format.schemas,
+                c.format.schemas(),
                 c.events.binary_handling_mode,
                 crate::event::context::context_headers(
                     &c.topic_prefix,
                     &crate::event::context::new_run_id(),
                 ),
             ),
-            sink,
+            sink: c.sink.clone(),
             offsets_path: c.offsets_path(process),
             status_interval: c.slot.status_interval,
             offsets_flush_interval: Duration::from_millis(200),

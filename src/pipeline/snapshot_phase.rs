@@ -9,9 +9,10 @@ use super::position::reconcile;
 use super::stream::offset_record;
 use super::{ConnectorError, RunState, Settings};
 use crate::config::SnapshotMode;
+use crate::emit::Emitter;
 use crate::lsn::Lsn;
 use crate::offsets::FileOffsetStore;
-use crate::sink::KafkaSink;
+use crate::sink::Sink;
 use crate::snapshot::{self, SnapshotOutcome, SnapshotRequest, SnapshotSource};
 use crate::source::admin::Admin;
 use crate::source::replication::{ReplicationConnection, SlotCreation};
@@ -41,11 +42,11 @@ pub(super) enum Phase {
 
 /// Takes the snapshot if `snapshot.mode` asks for one now, and records it only once every
 /// record is acknowledged, with the position streaming resumes from.
-pub(super) async fn snapshot_phase(
+pub(super) async fn snapshot_phase<S: Sink>(
     s: &Settings,
     admin: &Admin,
     store: &mut FileOffsetStore,
-    sink: &mut KafkaSink,
+    emit: &mut Emitter<S>,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
 ) -> Result<Phase, ConnectorError> {
@@ -140,7 +141,7 @@ pub(super) async fn snapshot_phase(
     };
     tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
     let outcome = {
-        let run = snapshot::run(&req, source, sink, &mut state.failures, stop);
+        let run = snapshot::run(&req, source, emit, stop);
         tokio::pin!(run);
         tokio::select! {
             outcome = &mut run => outcome,
@@ -158,8 +159,10 @@ pub(super) async fn snapshot_phase(
             if let Some(eos) = &s.exactly_once {
                 // The snapshot's records and the record saying it completed commit together.
                 let rec = offset_record(eos, &s.name, &store.record(resume_from, true));
-                sink.send(&rec).await?;
-                sink.commit_transaction()?;
+                emit.emit_control(&rec).await?;
+                if let Some(t) = emit.sink_mut().transactions() {
+                    t.commit()?;
+                }
             }
             tokio::task::block_in_place(|| store.store_snapshot_completed(resume_from))?;
             state.snapshot_taken = true;

@@ -1,19 +1,19 @@
-//! The streaming loop: pgoutput messages → events → records → Kafka, with checkpoints,
+//! The streaming loop: pgoutput messages → events → records → the emitter, with checkpoints,
 //! heartbeats and, in exactly-once mode, transaction commits.
 
 use tokio::sync::watch;
 
 use super::incremental::Signals;
 use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
-use crate::emit::Failures;
+use crate::emit::{Emitter, Failures};
 use crate::event::txmeta::TxMetadata;
 use crate::event::{ChangeEvent, EventBody, EventBuilder, TableSchema};
-use crate::format::{EventId, JsonFormat, Record};
+use crate::format::{EventId, Record, Serializer};
 use crate::heartbeat::HeartbeatError;
 use crate::lsn::Lsn;
 use crate::offsets::StoredOffset;
 use crate::progress::Checkpoint;
-use crate::sink::KafkaSink;
+use crate::sink::Sink;
 use crate::source::admin::Admin;
 use crate::source::catalog::{self};
 use crate::source::pgoutput::{Decoder, Message};
@@ -54,12 +54,17 @@ pub(super) fn offset_record(eos: &ExactlyOnce, connector: &str, o: &StoredOffset
     }
 }
 
-/// Commits the open Kafka transaction with an offset record for its pending position, then
+/// How long the sink's open transaction has been running, if one is open.
+fn transaction_age<S: Sink>(emit: &mut Emitter<S>) -> Option<std::time::Duration> {
+    emit.sink_mut().transactions().and_then(|t| t.age())
+}
+
+/// Commits the sink's open transaction with an offset record for its pending position, then
 /// hands that position to the acknowledger (which stores it in the file and confirms it).
-pub(super) async fn commit_eos(
+pub(super) async fn commit_eos<S: Sink>(
     s: &Settings,
     eos: &mut EosState<'_>,
-    sink: &mut KafkaSink,
+    emit: &mut Emitter<S>,
     ack: &tokio::sync::mpsc::Sender<Checkpoint>,
 ) -> Result<(), ConnectorError> {
     let Some(lsn) = eos.pending.take() else {
@@ -67,13 +72,16 @@ pub(super) async fn commit_eos(
     };
     let mut o = StoredOffset::new(&s.name, &s.slot, lsn, eos.snapshot_completed);
     o.incremental = eos.staged.at(lsn);
-    sink.send(&offset_record(eos.cfg, &s.name, &o)).await?;
-    let records = sink.transaction_records();
-    sink.commit_transaction()?;
-    tracing::debug!(lsn = %lsn, records, "kafka transaction committed");
+    emit.emit_control(&offset_record(eos.cfg, &s.name, &o))
+        .await?;
+    if let Some(t) = emit.sink_mut().transactions() {
+        let records = t.records();
+        t.commit()?;
+        tracing::debug!(lsn = %lsn, records, "transaction committed");
+    }
     ack.send(Checkpoint {
         lsn,
-        records: sink.sent(),
+        records: emit.sink().sent(),
     })
     .await
     .map_err(|_| ConnectorError::AcknowledgerGone)
@@ -83,43 +91,43 @@ pub(super) async fn commit_eos(
 /// is open (nothing sent since the last commit), it goes to the acknowledger; otherwise it
 /// waits for the transaction, which is committed once it is old enough and no PostgreSQL
 /// transaction is half sent.
-pub(super) async fn on_checkpoint(
+pub(super) async fn on_checkpoint<S: Sink>(
     s: &Settings,
     eos: &mut Option<EosState<'_>>,
-    sink: &mut KafkaSink,
+    emit: &mut Emitter<S>,
     ack: &tokio::sync::mpsc::Sender<Checkpoint>,
     tx: &mut TxState,
     lsn: Lsn,
 ) -> Result<(), ConnectorError> {
+    let age = transaction_age(emit);
     match eos {
-        Some(e) if sink.transaction_age().is_some() => {
+        Some(e) if age.is_some() => {
             if lsn > tx.last_checkpoint {
                 tx.last_checkpoint = lsn;
                 e.pending = Some(lsn);
             }
-            if !tx.in_tx && sink.transaction_age() >= Some(e.cfg.commit_interval) {
-                commit_eos(s, e, sink, ack).await?;
+            if !tx.in_tx && age >= Some(e.cfg.commit_interval) {
+                commit_eos(s, e, emit, ack).await?;
             }
             Ok(())
         }
-        _ => checkpoint(ack, tx, lsn, sink.sent()).await,
+        _ => checkpoint(ack, tx, lsn, emit.sink().sent()).await,
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn stream_changes(
+pub(super) async fn stream_changes<S: Sink>(
     eos: &mut Option<EosState<'_>>,
     s: &Settings,
     stream: &mut ReplicationStream,
     admin: &Admin,
-    sink: &mut KafkaSink,
+    emit: &mut Emitter<S>,
     ack: &tokio::sync::mpsc::Sender<Checkpoint>,
     durable: &mut watch::Receiver<Lsn>,
     resume: Option<Lsn>,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     signals: &mut Signals,
-    failures: &mut Failures,
 ) -> Result<(), ConnectorError> {
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
@@ -146,25 +154,23 @@ pub(super) async fn stream_changes(
         t
     });
     loop {
-        // Exactly-once: when the open Kafka transaction is due for a commit.
+        // Exactly-once: when the open transaction is due for a commit.
+        let age = transaction_age(emit);
         let commit_in = eos
             .as_ref()
             .filter(|e| e.pending.is_some() && !tx.in_tx)
-            .and_then(|e| {
-                sink.transaction_age()
-                    .map(|age| e.cfg.commit_interval.saturating_sub(age))
-            });
+            .and_then(|e| age.map(|age| e.cfg.commit_interval.saturating_sub(age)));
         tokio::select! {
             biased;
             r = stop.changed() => {
                 if r.is_err() || *stop.borrow() {
                     if let Some(e) = eos.as_mut().filter(|_| !tx.in_tx) {
-                        commit_eos(s, e, sink, ack).await?;
+                        commit_eos(s, e, emit, ack).await?;
                     }
                     return Ok(());
                 }
             }
-            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, &format, sink).await?,
+            _ = next_heartbeat(&mut heartbeat) => beat(s, admin, &*format, emit).await?,
             r = durable.changed() => {
                 if r.is_err() {
                     // The acknowledger ended early: its result says why.
@@ -179,7 +185,7 @@ pub(super) async fn stream_changes(
             }
             _ = tokio::time::sleep(commit_in.unwrap_or_default()), if commit_in.is_some() => {
                 if let Some(e) = eos.as_mut() {
-                    commit_eos(s, e, sink, ack).await?;
+                    commit_eos(s, e, emit, ack).await?;
                 }
             }
             _ = signals.due() => {
@@ -193,28 +199,24 @@ pub(super) async fn stream_changes(
                     Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                         let msg = decoder.decode(data)?;
                         lookup_catalog(admin, &msg, &mut builder).await?;
-                        let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut format, events: &mut events, records: &mut records, failures: &mut *failures };
+                        let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut *format, events: &mut events, records: &mut records, failures: emit.failures() };
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
-                        signals.on_message(s, wal_start, &msg, &mut tx, &mut format, &mut records).await?;
+                        signals.on_message(s, wal_start, &msg, &mut tx, &mut *format, &mut records).await?;
                         // Looked up only if the sink refuses a record.
-                        let table = || row_table(&builder, &msg);
-                        for rec in records.drain(..) {
-                            failures.send(sink, &rec, table).await?;
-                        }
+                        emit.emit_all(&mut records, || row_table(&builder, &msg)).await?;
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
-                            on_checkpoint(s, eos, sink, ack, &mut tx, lsn).await?;
+                            on_checkpoint(s, eos, emit, ack, &mut tx, lsn).await?;
                         }
                     }
                     Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
-                        signals.on_keepalive(s, wal_end, &mut tx, &mut format, &mut records).await?;
-                        for rec in records.drain(..) {
-                            sink.send(&rec).await?;
-                        }
+                        signals.on_keepalive(s, wal_end, &mut tx, &mut *format, &mut records).await?;
+                        // Incremental-snapshot rows of a window closed on a keepalive.
+                        emit.emit_all(&mut records, || None).await?;
                         // Everything the server decoded before wal_end has been received; when no
                         // transaction is open, confirming it lets an idle or filtered database
                         // release WAL (what pg_recvlogical does, and Debezium does not).
                         if !tx.in_tx && wal_end > tx.last_checkpoint {
-                            on_checkpoint(s, eos, sink, ack, &mut tx, wal_end).await?;
+                            on_checkpoint(s, eos, emit, ack, &mut tx, wal_end).await?;
                         }
                     }
                 }
@@ -235,12 +237,12 @@ pub(super) async fn next_heartbeat(t: &mut Option<tokio::time::Interval>) {
 
 /// One heartbeat: the action query (whose change, if captured, gives the slot a position to
 /// confirm on an otherwise idle database), then the heartbeat record. The record goes through
-/// the same producer as the changes, so it is covered by the next checkpoint's count.
-pub(super) async fn beat(
+/// the same emitter as the changes, so it is covered by the next checkpoint's count.
+pub(super) async fn beat<S: Sink>(
     s: &Settings,
     admin: &Admin,
-    format: &JsonFormat,
-    sink: &mut KafkaSink,
+    format: &dyn Serializer,
+    emit: &mut Emitter<S>,
 ) -> Result<(), ConnectorError> {
     if let Some(q) = &s.heartbeat.action_query {
         crate::heartbeat::run_action_query(admin, q)
@@ -255,7 +257,7 @@ pub(super) async fn beat(
         .map_or(0, |d| d.as_millis() as i64);
     let topic = s.heartbeat.topic(&s.event.topic_prefix);
     let rec = format.heartbeat(topic, &s.event.topic_prefix, ts_ms);
-    sink.send(&rec).await?;
+    emit.emit(&rec, || None).await?;
     tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
     Ok(())
 }
@@ -265,7 +267,7 @@ pub(super) struct Output<'a> {
     pub(super) builder: &'a mut EventBuilder,
     /// `provide.transaction.metadata`.
     pub(super) txmeta: Option<&'a mut TxMetadata>,
-    pub(super) format: &'a mut JsonFormat,
+    pub(super) format: &'a mut dyn Serializer,
     pub(super) events: &'a mut Vec<ChangeEvent>,
     pub(super) records: &'a mut Vec<Record>,
     /// `[errors]`: what a change that cannot be converted does.
@@ -329,7 +331,7 @@ pub(super) fn on_message(
     let first = records.len();
     for mut ev in events.drain(..) {
         if matches!(ev.body, EventBody::Transaction(_)) {
-            crate::format::encode_transformed(&s.transforms, format, ev, records)?;
+            crate::format::encode_transformed(&s.transforms, &mut **format, ev, records)?;
             continue;
         }
         if let Some(t) = ev.table() {
@@ -345,7 +347,7 @@ pub(super) fn on_message(
         if let Some(meta) = txmeta.as_deref_mut() {
             meta.on_event(&mut ev);
         }
-        crate::format::encode_transformed(&s.transforms, format, ev, records)?;
+        crate::format::encode_transformed(&s.transforms, &mut **format, ev, records)?;
     }
     let new = &mut records[first..];
     match msg {

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use super::change::{self, Change, ChangeError, Shape};
 use super::state::project;
 use crate::event::{EventBuilder, EventError, SnapshotMarker, SnapshotPoint, TableSchema};
-use crate::format::{FormatError, JsonFormat};
+use crate::format::{FormatError, FormatSettings};
 use crate::lsn::Lsn;
 use crate::pipeline::Settings;
 use crate::snapshot::{captured_tables, SnapshotError, SnapshotTable};
@@ -117,7 +117,11 @@ pub async fn read(
             source,
         })?;
     futures_util::pin_mut!(stream);
-    let mut format = JsonFormat::new(shape.schemas);
+    let mut format = FormatSettings {
+        schemas: shape.schemas,
+        ..FormatSettings::default()
+    }
+    .build();
     let mut splitter = RowSplitter::default();
     let mut lines = Vec::new();
     let mut tuple = TupleData(Vec::with_capacity(width));
@@ -138,7 +142,7 @@ pub async fn read(
                     table: name.clone(),
                     source: Box::new(source),
                 })?;
-            crate::format::encode_transformed(transforms, &mut format, ev, &mut records).map_err(
+            crate::format::encode_transformed(transforms, &mut *format, ev, &mut records).map_err(
                 |source| DbRowsError::Format {
                     table: name.clone(),
                     source: Box::new(source),

@@ -13,7 +13,6 @@ pub mod moment;
 pub mod output;
 pub mod point;
 pub mod state;
-pub mod topic;
 
 pub use change::{Change, ChangeError, Shape};
 pub use compare::{Comparer, TableReport};

@@ -30,9 +30,9 @@ pub use markers::{ChunkEnds, Markers};
 pub use plan::{tables as captured_tables, Chunk, SnapshotTable};
 
 use crate::config::TableFilter;
-use crate::emit::{EmitError, EventFailure, Failures};
+use crate::emit::{EmitError, Emitter, EventFailure};
 use crate::event::{EventBuilder, EventConfig, EventError, SnapshotPoint};
-use crate::format::{FormatError, JsonFormat, Record};
+use crate::format::{FormatError, Record, Serializer};
 use crate::lsn::Lsn;
 use crate::sink::{Sink, SinkError};
 use crate::source::admin::{Admin, AdminError};
@@ -181,8 +181,7 @@ async fn import(conn: &Admin, name: &str, read_only: bool) -> Result<(), Snapsho
 pub async fn run(
     req: &SnapshotRequest,
     source: SnapshotSource,
-    sink: &mut impl Sink,
-    failures: &mut Failures,
+    emit: &mut Emitter<impl Sink>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<SnapshotOutcome, SnapshotError> {
     let started = Instant::now();
@@ -271,8 +270,7 @@ pub async fn run(
         &chunk_counts,
         req.progress_interval,
         rx,
-        sink,
-        failures,
+        emit,
         stop,
     )
     .await;
@@ -318,13 +316,11 @@ async fn coordinate(
     chunk_counts: &[usize],
     progress_interval: std::time::Duration,
     mut rx: mpsc::Receiver<WorkerMsg>,
-    sink: &mut impl Sink,
-    failures: &mut Failures,
+    emit: &mut Emitter<impl Sink>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<u64>, SnapshotError> {
     let mut producer = Producer {
-        sink,
-        failures,
+        emit,
         format: shared.format.build(),
         shared,
         encoded: Vec::new(),
@@ -384,12 +380,12 @@ async fn coordinate(
     };
     let completed = produced.await;
     progress.finish();
-    let sink = producer.sink;
+    let emit = producer.emit;
     match completed {
         Ok(false) => Ok(None),
         Ok(true) => {
             // Done only once the sink has acknowledged every snapshot record.
-            sink.durable().await?;
+            emit.sink().durable().await?;
             Ok(Some(rows))
         }
         Err(e) => Err(e),
@@ -397,9 +393,8 @@ async fn coordinate(
 }
 
 struct Producer<'a, S> {
-    sink: &'a mut S,
-    failures: &'a mut Failures,
-    format: JsonFormat,
+    emit: &'a mut Emitter<S>,
+    format: Box<dyn Serializer>,
     shared: &'a worker::Shared,
     encoded: Vec<Record>,
 }
@@ -413,7 +408,7 @@ impl<S: Sink> Producer<'_, S> {
             let chunk = rec.event_id.and_then(|id| id.chunk)?;
             tables.get(chunk.table as usize).map(|t| t.schema.clone())
         };
-        self.failures.send(self.sink, rec, table).await?;
+        self.emit.emit(rec, table).await?;
         Ok(())
     }
 
@@ -424,7 +419,7 @@ impl<S: Sink> Producer<'_, S> {
     ) -> Result<(), SnapshotError> {
         row.0.source.snapshot = marker;
         let mut recs = std::mem::take(&mut self.encoded);
-        worker::encode_row(self.shared, &mut self.format, row, &mut recs)?;
+        worker::encode_row(self.shared, &mut *self.format, row, &mut recs)?;
         for rec in recs.drain(..) {
             self.send(&rec).await?;
         }

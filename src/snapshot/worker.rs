@@ -12,7 +12,7 @@ use super::plan::{Chunk, SnapshotTable};
 use super::SnapshotError;
 use crate::event::{ChangeEvent, EventBuilder, SnapshotMarker, SnapshotPoint};
 use crate::format::{EventId, SnapshotChunk};
-use crate::format::{JsonFormat, Record};
+use crate::format::{Record, Serializer};
 use crate::source::admin::{Admin, AdminError};
 use crate::source::copy_text::{self, RowSplitter};
 use crate::source::pgoutput::TupleData;
@@ -47,7 +47,7 @@ pub type Row = (ChangeEvent, EventId);
 /// Encodes one row and gives its records the row's event id.
 pub fn encode_row(
     shared: &Shared,
-    format: &mut JsonFormat,
+    format: &mut dyn Serializer,
     (ev, id): Row,
     records: &mut Vec<Record>,
 ) -> Result<(), SnapshotError> {
@@ -80,7 +80,7 @@ async fn work(
             .unwrap_or_else(|p| p.into_inner())
             .pop_front();
         let Some(chunk) = next else { break };
-        read_chunk(conn, shared, &mut format, chunk, tx).await?;
+        read_chunk(conn, shared, &mut *format, chunk, tx).await?;
     }
     conn.client()
         .batch_execute("COMMIT")
@@ -99,7 +99,7 @@ async fn send(tx: &mpsc::Sender<WorkerMsg>, msg: WorkerMsg) -> Result<(), Snapsh
 async fn read_chunk(
     conn: &Admin,
     shared: &Shared,
-    format: &mut JsonFormat,
+    format: &mut dyn Serializer,
     chunk: Chunk,
     tx: &mpsc::Sender<WorkerMsg>,
 ) -> Result<(), SnapshotError> {

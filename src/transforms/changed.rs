@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use crate::config::UnwrapOptions;
     use crate::event::{EventBuilder, EventConfig};
-    use crate::format::JsonFormat;
+    use crate::format::FormatSettings;
     use crate::lsn::Lsn;
     use crate::source::catalog::{ColumnInfo, TableInfo};
     use crate::source::pgoutput::{
@@ -249,7 +249,11 @@ mod tests {
     fn unwrapped(opts: UnwrapOptions) -> (serde_json::Value, serde_json::Value) {
         let ev = changed().apply(events().remove(1)).unwrap().unwrap();
         let ev = Unwrap::new(opts).apply(ev).unwrap().unwrap();
-        let mut f = JsonFormat::new(true);
+        let mut f = FormatSettings {
+            schemas: true,
+            ..FormatSettings::default()
+        }
+        .build();
         let mut recs = Vec::new();
         f.encode(&ev, &mut recs).unwrap();
         let json = |b: &Option<Vec<u8>>| serde_json::from_slice(b.as_ref().unwrap()).unwrap();

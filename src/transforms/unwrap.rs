@@ -305,7 +305,7 @@ mod tests {
 
     use super::*;
     use crate::event::{EventBuilder, EventConfig};
-    use crate::format::JsonFormat;
+    use crate::format::FormatSettings;
     use crate::lsn::Lsn;
     use crate::source::catalog::TableInfo;
     use crate::source::pgoutput::{
@@ -400,7 +400,11 @@ mod tests {
 
     /// The schemaless JSON value of an event, `None` for a tombstone.
     fn value_json(ev: &ChangeEvent) -> Option<serde_json::Value> {
-        let mut f = JsonFormat::new(false);
+        let mut f = FormatSettings {
+            schemas: false,
+            ..FormatSettings::default()
+        }
+        .build();
         let mut recs = Vec::new();
         f.encode(ev, &mut recs).unwrap();
         recs[0]
@@ -660,7 +664,11 @@ mod tests {
             ..Default::default()
         });
         let ev = u.apply(events().remove(0)).unwrap().unwrap();
-        let mut f = JsonFormat::new(true);
+        let mut f = FormatSettings {
+            schemas: true,
+            ..FormatSettings::default()
+        }
+        .build();
         let mut recs = Vec::new();
         f.encode(&ev, &mut recs).unwrap();
         let v: serde_json::Value = serde_json::from_slice(recs[0].value.as_ref().unwrap()).unwrap();

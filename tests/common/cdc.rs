@@ -134,6 +134,7 @@ name = "{name}_pub"
 autocreate_mode = "{autocreate}"
 
 [format]
+type = "json"
 schemas = {schemas}
 
 [sink]

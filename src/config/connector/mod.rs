@@ -25,8 +25,8 @@ pub use errors::{ErrorsConfig, FailureMode};
 pub use field_ref::{EnvelopeField, FieldRef, SOURCE_FIELDS, TRANSACTION_FIELDS};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
-    FormatConfig, FormatKind, MismatchStrategy, OffsetStoreKind, OffsetsConfig, SinkConfig,
-    SinkKind, TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
+    FormatConfig, JsonConverterConfig, KafkaConfig, MismatchStrategy, OffsetStoreKind,
+    OffsetsConfig, SinkConfig, TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
 };
 pub use signal::{split_table, SignalChannel, SignalConfig};
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
@@ -213,7 +213,7 @@ mod tests {
     use super::*;
 
     const MINIMAL: &str =
-        "name = \"inv\"\ntopic_prefix = \"dbz\"\n[sink]\nbootstrap_servers = \"127.0.0.1:9092\"\n";
+        "name = \"inv\"\ntopic_prefix = \"dbz\"\n[sink]\ntype = \"kafka\"\nbootstrap_servers = \"127.0.0.1:9092\"\n";
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -326,7 +326,7 @@ mod tests {
         assert_eq!(c.database.sslmode, SslMode::Prefer);
         assert!(c.events.tombstones_on_delete);
         assert!(c.events.is_skipped("t"));
-        assert!(c.format.schemas);
+        assert!(c.format.schemas());
         assert_eq!(c.snapshot.mode, SnapshotMode::Initial);
         assert_eq!(c.snapshot.parallelism, 2);
         assert_eq!(c.file, PathBuf::from("connectors/t.toml"));
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn missing_required_keys_are_named() {
-        let e = load("name = \"x\"\n[sink]\nbootstrap_servers = \"h:1\"\n")
+        let e = load("name = \"x\"\n[sink]\ntype = \"kafka\"\nbootstrap_servers = \"h:1\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field `topic_prefix`"), "{e}");
@@ -368,6 +368,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field `sink`"), "{e}");
+    }
+
+    #[test]
+    fn sink_and_format_are_chosen_by_type() {
+        let base = "name = \"x\"\ntopic_prefix = \"p\"\n";
+        let err = |text: &str| load(&format!("{base}{text}")).unwrap_err().to_string();
+        let e = err("[sink]\ntype = \"carrier-pigeon\"\nbootstrap_servers = \"h:1\"\n");
+        assert!(
+            e.contains("sink") && e.contains("unknown variant `carrier-pigeon`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("`kafka`"),
+            "the error lists the known types: {e}"
+        );
+        let e = err("[sink]\nbootstrap_servers = \"h:1\"\n");
+        assert!(
+            e.contains("sink") && e.contains("missing field `type`"),
+            "{e}"
+        );
+        let e = err("[sink]\ntype = \"kafka\"\nbootstrap_servers = \"h:1\"\nlinger = 5\n");
+        assert!(e.contains("unknown field `linger`"), "{e}");
+        let e = err(&format!(
+            "{}[format]\ntype = \"xml\"\n",
+            "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"h:1\"\n"
+        ));
+        assert!(
+            e.contains("format") && e.contains("unknown variant `xml`"),
+            "{e}"
+        );
+        let c = load(&format!(
+            "{MINIMAL}[format]\ntype = \"json\"\nschemas = false\n"
+        ))
+        .unwrap();
+        assert!(!c.format.schemas());
+        assert!(c.sink.kafka().is_some());
     }
 
     #[test]

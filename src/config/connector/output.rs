@@ -7,44 +7,77 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::error::Violation;
 
-/// `[format]`: Kafka Connect converter settings, applied to keys and values alike.
+/// `[format]`, chosen by `type`: Kafka Connect's converter, applied to keys and values alike.
+/// Default: JSON with schemas (Kafka Connect's defaults). A new format is one variant here and
+/// one module in `src/format/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FormatConfig {
-    /// `key.converter`/`value.converter`. Default `json` (JsonConverter).
-    #[serde(rename = "type")]
-    pub kind: FormatKind,
-    /// JsonConverter `schemas.enable` for key and value. Default true (Kafka Connect's default).
-    pub schemas: bool,
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum FormatConfig {
+    /// `org.apache.kafka.connect.json.JsonConverter`.
+    Json(JsonConverterConfig),
 }
 
 impl Default for FormatConfig {
     fn default() -> Self {
-        FormatConfig {
-            kind: FormatKind::Json,
-            schemas: true,
+        FormatConfig::Json(JsonConverterConfig::default())
+    }
+}
+
+impl FormatConfig {
+    /// Whether each key and value carries its schema (JsonConverter `schemas.enable`).
+    pub fn schemas(&self) -> bool {
+        match self {
+            FormatConfig::Json(j) => j.schemas,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatKind {
-    Json,
+/// `[format] type = "json"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JsonConverterConfig {
+    /// JsonConverter `schemas.enable` for key and value. Default true (Kafka Connect's default).
+    pub schemas: bool,
 }
 
-/// `[sink]`. Required: there is no sensible default broker.
+impl Default for JsonConverterConfig {
+    fn default() -> Self {
+        JsonConverterConfig { schemas: true }
+    }
+}
+
+/// `[sink]`, chosen by `type`. Required: there is no sensible default destination. A new
+/// destination is one variant here and one module in `src/sink/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SinkConfig {
+    Kafka(KafkaConfig),
+}
+
+impl SinkConfig {
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        match self {
+            SinkConfig::Kafka(k) => k.validate(),
+        }
+    }
+
+    /// The Kafka settings, when the sink is Kafka.
+    pub fn kafka(&self) -> Option<&KafkaConfig> {
+        match self {
+            SinkConfig::Kafka(k) => Some(k),
+        }
+    }
+}
+
+/// `[sink] type = "kafka"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SinkConfig {
-    /// Only `kafka` for now.
-    #[serde(rename = "type", default)]
-    pub kind: SinkKind,
+pub struct KafkaConfig {
     /// Kafka `bootstrap.servers`: comma-separated `host:port` list. Required.
     pub bootstrap_servers: String,
     #[serde(default)]
     pub topic_creation: TopicCreationConfig,
-    /// librdkafka producer properties passed through as is (values are strings). Quote keys
+    /// Kafka producer properties, passed to the client as is (values are strings). Quote keys
     /// that contain dots: `"linger.ms" = "5"`.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
@@ -72,13 +105,6 @@ pub struct SinkConfig {
 
 /// Default of `sink.transaction_interval`.
 pub const DEFAULT_TRANSACTION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SinkKind {
-    #[default]
-    Kafka,
-}
 
 /// `[sink.topic_creation]`: Kafka Connect `topic.creation.default.*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,8 +166,15 @@ const MANAGED_PROPERTIES: [(&str, &str); 4] = [
     ),
 ];
 
-impl SinkConfig {
-    pub(crate) fn validate(&self) -> Result<(), Violation> {
+impl KafkaConfig {
+    /// `offsets_topic`, or its default for `topic_prefix`.
+    pub fn offsets_topic(&self, topic_prefix: &str) -> String {
+        self.offsets_topic
+            .clone()
+            .unwrap_or_else(|| format!("{topic_prefix}.pgcdc-offsets"))
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
         let servers: Vec<&str> = self.bootstrap_servers.split(',').map(str::trim).collect();
         for server in &servers {
             let port_ok = server.rsplit_once(':').is_some_and(|(host, port)| {
@@ -222,19 +255,6 @@ impl SinkConfig {
         }
         Ok(())
     }
-
-    /// The full librdkafka producer configuration: the pass-through properties plus the
-    /// settings pgcdc manages (bootstrap servers, idempotence, acks=all).
-    pub fn producer_properties(&self) -> BTreeMap<String, String> {
-        let mut props = self.properties.clone();
-        props.insert(
-            "bootstrap.servers".to_string(),
-            self.bootstrap_servers.clone(),
-        );
-        props.insert("enable.idempotence".to_string(), "true".to_string());
-        props.insert("acks".to_string(), "all".to_string());
-        props
-    }
 }
 
 /// `[offsets]`: where the last Kafka-acknowledged position is kept.
@@ -292,9 +312,8 @@ impl OffsetsConfig {
 mod tests {
     use super::*;
 
-    fn sink(props: &[(&str, &str)]) -> SinkConfig {
-        SinkConfig {
-            kind: SinkKind::Kafka,
+    fn sink(props: &[(&str, &str)]) -> KafkaConfig {
+        KafkaConfig {
             bootstrap_servers: "127.0.0.1:9092".into(),
             topic_creation: TopicCreationConfig::default(),
             properties: props
@@ -360,15 +379,6 @@ mod tests {
             assert!(v.rule.contains("may not be overridden"), "{}", v.rule);
         }
         sink(&[("linger.ms", "5")]).validate().unwrap();
-    }
-
-    #[test]
-    fn producer_properties_force_durability() {
-        let p = sink(&[("linger.ms", "5")]).producer_properties();
-        assert_eq!(p["acks"], "all");
-        assert_eq!(p["enable.idempotence"], "true");
-        assert_eq!(p["bootstrap.servers"], "127.0.0.1:9092");
-        assert_eq!(p["linger.ms"], "5");
     }
 
     #[test]

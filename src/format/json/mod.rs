@@ -234,6 +234,24 @@ pub struct JsonFormat {
     context_headers: Vec<crate::format::Header>,
 }
 
+/// The JSON serializer `settings` describe.
+pub fn build(settings: &crate::format::FormatSettings) -> Box<dyn crate::format::Serializer> {
+    let mut f = JsonFormat::new(settings.schemas);
+    f.set_binary_mode(settings.binary_mode);
+    f.set_context_headers(settings.context_headers.clone());
+    Box::new(f)
+}
+
+impl crate::format::Serializer for JsonFormat {
+    fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError> {
+        JsonFormat::encode(self, ev, out)
+    }
+
+    fn heartbeat(&self, topic: String, topic_prefix: &str, ts_ms: i64) -> Record {
+        JsonFormat::heartbeat(self, topic, topic_prefix, ts_ms)
+    }
+}
+
 impl JsonFormat {
     pub fn new(schemas: bool) -> Self {
         JsonFormat {

@@ -12,8 +12,8 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use crate::config::KafkaConfig;
 use crate::format::EVENT_ID_HEADER;
-use crate::sink::KafkaSinkConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
@@ -66,7 +66,7 @@ impl ConsumerContext for Quiet {}
 
 /// Librdkafka settings of the consumer: the sink's connection and security properties, and
 /// none of its own state.
-fn consumer(sink: &KafkaSinkConfig) -> Result<BaseConsumer<Quiet>, TopicError> {
+fn consumer(sink: &KafkaConfig) -> Result<BaseConsumer<Quiet>, TopicError> {
     let mut cfg = ClientConfig::new();
     for (k, v) in &sink.properties {
         cfg.set(k, v);
@@ -89,7 +89,7 @@ fn consumer(sink: &KafkaSinkConfig) -> Result<BaseConsumer<Quiet>, TopicError> {
 /// while it reads are left alone: a busy topic would otherwise never end), calling `f` for
 /// each in partition order. A missing topic has no records. Returns the number of records read.
 pub fn read(
-    sink: &KafkaSinkConfig,
+    sink: &KafkaConfig,
     topic: &str,
     stall: Duration,
     mut f: impl FnMut(RawRecord<'_>),

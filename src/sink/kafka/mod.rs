@@ -20,9 +20,15 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::ClientConfig;
 use tokio::sync::Notify;
 
-use super::refusal::{refusal, Refusal};
-use super::{ErrorClass, Sink, SizeLimit};
+pub mod read;
+mod refusal;
+
+use futures_util::future::BoxFuture;
+
+use super::{Acknowledgements, ErrorClass, SinkError, SizeLimit, Transactions};
+use crate::config::KafkaConfig;
 use crate::format::{EventId, Record, EVENT_ID_HEADER};
+use refusal::{refusal, Refusal};
 
 /// librdkafka properties the sink sets itself because delivery guarantees depend on them.
 pub const RESERVED_PROPERTIES: &[&str] = &[
@@ -54,9 +60,35 @@ pub struct KafkaSinkConfig {
     /// Exactly-once mode: the producer's `transactional.id`. Every record is then produced
     /// inside a Kafka transaction, begun on the first record after a commit.
     pub transactional_id: Option<String>,
+    /// Exactly-once mode: the compacted topic of the offset records, created by
+    /// [`Transactions::init`] when missing.
+    pub offsets_topic: Option<Arc<str>>,
 }
 
 impl KafkaSinkConfig {
+    /// `[sink] type = "kafka"` of connector `connector`.
+    pub fn from_config(c: &KafkaConfig, connector: &str, topic_prefix: &str) -> Self {
+        let pairs = |m: &std::collections::BTreeMap<String, String>| {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        KafkaSinkConfig {
+            bootstrap_servers: c.bootstrap_servers.clone(),
+            properties: pairs(&c.properties),
+            create_topics: c.topic_creation.enabled,
+            partitions: c.topic_creation.partitions,
+            replication_factor: c.topic_creation.replication_factor,
+            topic_configs: pairs(&c.topic_creation.configs),
+            transactional_id: c.exactly_once.then(|| {
+                c.transactional_id
+                    .clone()
+                    .unwrap_or_else(|| format!("pgcdc-{connector}"))
+            }),
+            offsets_topic: c
+                .exactly_once
+                .then(|| Arc::from(c.offsets_topic(topic_prefix))),
+        }
+    }
+
     /// The producer's `message.max.bytes`: larger records are refused before they are sent.
     pub fn size_limit(&self) -> SizeLimit {
         let bytes = self
@@ -84,12 +116,13 @@ impl Default for KafkaSinkConfig {
             replication_factor: 1,
             topic_configs: Vec::new(),
             transactional_id: None,
+            offsets_topic: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SinkError {
+pub enum KafkaSinkError {
     #[error("kafka producer could not be created: {0}: check sink.bootstrap_servers and sink.properties")]
     Create(#[source] KafkaError),
     #[error("could not create topic {topic:?}: {reason}: create it by hand or check the broker's permissions (sink.topic_creation)")]
@@ -126,9 +159,9 @@ pub enum SinkError {
     },
 }
 
-impl SinkError {
-    fn refused(servers: &str, refusal: &Refusal) -> SinkError {
-        SinkError::Refused {
+impl KafkaSinkError {
+    fn refused(servers: &str, refusal: &Refusal) -> KafkaSinkError {
+        KafkaSinkError::Refused {
             servers: servers.to_string(),
             reason: refusal.reason.clone(),
             hint: refusal.hint,
@@ -138,13 +171,13 @@ impl SinkError {
     /// What this failure means for the pipeline.
     pub fn class(&self) -> ErrorClass {
         let code = match self {
-            SinkError::Create(_) | SinkError::Fenced { .. } | SinkError::Refused { .. } => {
-                return ErrorClass::Definite
-            }
-            SinkError::CreateTopic { .. } | SinkError::Transaction { .. } => {
+            KafkaSinkError::Create(_)
+            | KafkaSinkError::Fenced { .. }
+            | KafkaSinkError::Refused { .. } => return ErrorClass::Definite,
+            KafkaSinkError::CreateTopic { .. } | KafkaSinkError::Transaction { .. } => {
                 return ErrorClass::Transient
             }
-            SinkError::Produce { source, .. } | SinkError::Delivery { source, .. } => {
+            KafkaSinkError::Produce { source, .. } | KafkaSinkError::Delivery { source, .. } => {
                 source.rdkafka_error_code()
             }
         };
@@ -168,17 +201,37 @@ impl SinkError {
     }
 }
 
-impl Sink for KafkaSink {
-    fn send(
-        &mut self,
-        rec: &Record,
-    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
-        KafkaSink::send(self, rec)
+impl Acknowledgements for Acks {
+    fn wait_for(&self, count: u64) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move { Ok(Acks::wait_for(self, count).await?) })
+    }
+}
+
+impl Transactions for KafkaSink {
+    fn init(&mut self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move {
+            self.init_transactions()?;
+            if let Some(topic) = self.cfg.offsets_topic.clone() {
+                self.ensure_offsets_topic(&topic).await?;
+            }
+            Ok(())
+        })
     }
 
-    fn durable(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
-        let (acks, count) = (self.acks(), self.sent());
-        async move { acks.wait_for(count).await }
+    fn age(&self) -> Option<Duration> {
+        self.transaction_age()
+    }
+
+    fn records(&self) -> u64 {
+        self.transaction_records()
+    }
+
+    fn commit(&mut self) -> Result<(), SinkError> {
+        Ok(self.commit_transaction()?)
+    }
+
+    fn abort(&mut self) -> Result<(), SinkError> {
+        Ok(self.abort_transaction()?)
     }
 }
 
@@ -262,17 +315,17 @@ impl Acks {
     }
 
     /// Waits until the first `count` records are acknowledged; fails if any of them failed.
-    pub async fn wait_for(&self, count: u64) -> Result<(), SinkError> {
+    pub async fn wait_for(&self, count: u64) -> Result<(), KafkaSinkError> {
         loop {
             let notified = self.changed.notified();
             {
                 let st = self.state.lock().expect("ack state lock");
                 if let Some(r) = &st.refused {
-                    return Err(SinkError::refused(&self.servers(), r));
+                    return Err(KafkaSinkError::refused(&self.servers(), r));
                 }
                 if let Some((seq, topic, e)) = &st.failed {
                     if *seq < count {
-                        return Err(SinkError::Delivery {
+                        return Err(KafkaSinkError::Delivery {
                             topic: topic.clone(),
                             source: e.clone(),
                         });
@@ -366,7 +419,7 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
-    pub fn new(cfg: KafkaSinkConfig) -> Result<Self, SinkError> {
+    pub fn new(cfg: KafkaSinkConfig) -> Result<Self, KafkaSinkError> {
         let mut client = ClientConfig::new();
         client.set("bootstrap.servers", &cfg.bootstrap_servers);
         // The same partition for the same key as Kafka's Java client, so consumers that
@@ -389,7 +442,7 @@ impl KafkaSink {
         *acks.servers.lock().expect("servers lock") = cfg.bootstrap_servers.clone();
         let producer: ThreadedProducer<AckContext> = client
             .create_with_context(AckContext { acks: acks.clone() })
-            .map_err(SinkError::Create)?;
+            .map_err(KafkaSinkError::Create)?;
         // The admin client reaches the same listener, so it needs the same security settings.
         let mut admin = ClientConfig::new();
         admin.set("bootstrap.servers", &cfg.bootstrap_servers);
@@ -398,7 +451,7 @@ impl KafkaSink {
         }
         let admin: AdminClient<AdminContext> = admin
             .create_with_context(AdminContext { acks: acks.clone() })
-            .map_err(SinkError::Create)?;
+            .map_err(KafkaSinkError::Create)?;
         Ok(KafkaSink {
             producer,
             acks,
@@ -415,7 +468,7 @@ impl KafkaSink {
     /// older producer with the same id and aborts its open transaction. Call once, before
     /// sending; later calls do nothing. Blocks the calling worker thread while the broker
     /// answers.
-    pub fn init_transactions(&mut self) -> Result<(), SinkError> {
+    pub fn init_transactions(&mut self) -> Result<(), KafkaSinkError> {
         let Some(id) = self.cfg.transactional_id.clone() else {
             return Ok(());
         };
@@ -429,8 +482,26 @@ impl KafkaSink {
         Ok(())
     }
 
-    pub fn is_transactional(&self) -> bool {
-        self.cfg.transactional_id.is_some()
+    /// The transactions, in exactly-once mode.
+    pub fn transactions(&mut self) -> Option<&mut dyn Transactions> {
+        if self.cfg.transactional_id.is_some() {
+            Some(self)
+        } else {
+            None
+        }
+    }
+
+    /// A new producer in place of this one, whose queued records are purged.
+    pub fn reset(&mut self) -> Result<(), KafkaSinkError> {
+        let fresh = KafkaSink::new(self.cfg.clone())?;
+        let old = std::mem::replace(self, fresh);
+        // Dropping purges and briefly flushes, which blocks.
+        tokio::task::block_in_place(|| drop(old));
+        Ok(())
+    }
+
+    pub fn size_limit(&self) -> SizeLimit {
+        self.cfg.size_limit()
     }
 
     /// How long the open Kafka transaction has been running, if one is open.
@@ -445,7 +516,7 @@ impl KafkaSink {
 
     /// Commits the open transaction: flushes it, and makes every record in it visible to
     /// `read_committed` consumers at once. Does nothing when none is open.
-    pub fn commit_transaction(&mut self) -> Result<(), SinkError> {
+    pub fn commit_transaction(&mut self) -> Result<(), KafkaSinkError> {
         if self.transaction.is_none() {
             return Ok(());
         }
@@ -459,7 +530,7 @@ impl KafkaSink {
     /// Aborts the open transaction, if any: its records are never shown to `read_committed`
     /// consumers. Best effort: a producer that cannot abort is dropped and a new one's
     /// `init_transactions` aborts the transaction instead.
-    pub fn abort_transaction(&mut self) -> Result<(), SinkError> {
+    pub fn abort_transaction(&mut self) -> Result<(), KafkaSinkError> {
         if self.transaction.take().is_none() {
             return Ok(());
         }
@@ -468,7 +539,12 @@ impl KafkaSink {
             .map_err(|e| self.transaction_error("abort", e, &id))
     }
 
-    fn transaction_error(&self, step: &'static str, source: KafkaError, id: &str) -> SinkError {
+    fn transaction_error(
+        &self,
+        step: &'static str,
+        source: KafkaError,
+        id: &str,
+    ) -> KafkaSinkError {
         let fenced = matches!(
             source.rdkafka_error_code(),
             Some(RDKafkaErrorCode::ProducerFenced)
@@ -477,16 +553,16 @@ impl KafkaSink {
                 | Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed)
         );
         if fenced {
-            SinkError::Fenced {
+            KafkaSinkError::Fenced {
                 id: id.to_string(),
                 source,
             }
         } else {
-            SinkError::Transaction { step, source }
+            KafkaSinkError::Transaction { step, source }
         }
     }
 
-    fn begin_if_needed(&mut self) -> Result<(), SinkError> {
+    fn begin_if_needed(&mut self) -> Result<(), KafkaSinkError> {
         if self.transaction.is_some() || self.cfg.transactional_id.is_none() {
             return Ok(());
         }
@@ -500,7 +576,7 @@ impl KafkaSink {
 
     /// Creates the compacted, single-partition topic that holds offset records (exactly-once
     /// mode), unless it exists.
-    pub async fn ensure_offsets_topic(&mut self, topic: &Arc<str>) -> Result<(), SinkError> {
+    pub async fn ensure_offsets_topic(&mut self, topic: &Arc<str>) -> Result<(), KafkaSinkError> {
         if self.known_topics.contains(topic) {
             return Ok(());
         }
@@ -513,15 +589,19 @@ impl KafkaSink {
         self.create_topic(topic, new).await
     }
 
-    async fn create_topic(&mut self, topic: &Arc<str>, new: NewTopic<'_>) -> Result<(), SinkError> {
+    async fn create_topic(
+        &mut self,
+        topic: &Arc<str>,
+        new: NewTopic<'_>,
+    ) -> Result<(), KafkaSinkError> {
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = tokio::select! {
-            r = self.admin.create_topics([&new], &opts) => r.map_err(|e| SinkError::CreateTopic {
+            r = self.admin.create_topics([&new], &opts) => r.map_err(|e| KafkaSinkError::CreateTopic {
                 topic: topic.to_string(),
                 reason: e.to_string(),
             })?,
             r = self.acks.refused() => {
-                return Err(SinkError::refused(&self.cfg.bootstrap_servers, &r));
+                return Err(KafkaSinkError::refused(&self.cfg.bootstrap_servers, &r));
             }
         };
         for r in results {
@@ -529,7 +609,7 @@ impl KafkaSink {
                 Ok(_) => tracing::info!(topic = %topic, "created topic"),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((t, code)) => {
-                    return Err(SinkError::CreateTopic {
+                    return Err(KafkaSinkError::CreateTopic {
                         topic: t,
                         reason: code.to_string(),
                     })
@@ -542,7 +622,7 @@ impl KafkaSink {
 
     /// Makes sure `topic` exists before the first record goes to it (Kafka Connect's
     /// `topic.creation` behaviour; brokers without auto-creation need it).
-    pub async fn ensure_topic(&mut self, topic: &Arc<str>) -> Result<(), SinkError> {
+    pub async fn ensure_topic(&mut self, topic: &Arc<str>) -> Result<(), KafkaSinkError> {
         if self.known_topics.contains(topic) {
             return Ok(());
         }
@@ -573,7 +653,7 @@ impl KafkaSink {
     }
 
     /// Queues one record. Waits (without spinning) while the producer queue is full.
-    pub async fn send(&mut self, rec: &Record) -> Result<(), SinkError> {
+    pub async fn send(&mut self, rec: &Record) -> Result<(), KafkaSinkError> {
         self.ensure_topic(&rec.topic).await?;
         self.begin_if_needed()?;
         let mut headers = None;
@@ -620,7 +700,7 @@ impl KafkaSink {
                     backoff = (backoff * 2).min(Duration::from_millis(50));
                 }
                 Err((source, _)) => {
-                    return Err(SinkError::Produce {
+                    return Err(KafkaSinkError::Produce {
                         topic: rec.topic.to_string(),
                         source,
                     })
@@ -630,10 +710,10 @@ impl KafkaSink {
     }
 
     /// Waits for everything queued to be delivered (used on shutdown).
-    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaSinkError> {
         self.producer
             .flush(timeout)
-            .map_err(|source| SinkError::Delivery {
+            .map_err(|source| KafkaSinkError::Delivery {
                 topic: String::new(),
                 source,
             })
