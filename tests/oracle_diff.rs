@@ -1012,6 +1012,13 @@ fn events_match_debezium() {
     for (reason, n) in &report.accepted {
         eprintln!("  accepted difference (x{n}): {reason}");
     }
+    // pgcdc's own logs go beside the records, so a difference can be traced to what it did.
+    for (_, r) in &runs {
+        let _ = std::fs::copy(
+            r.capture.log_path(),
+            work.join(format!("pgcdc-{}.log", r.label)),
+        );
+    }
     report.conclude(&work);
 }
 
