@@ -13,6 +13,7 @@ mod parse;
 mod process;
 mod secret;
 mod set;
+mod tagged;
 
 pub use connector::{
     split_table, AutocreateMode, ColumnsConfig, ConnectorConfig, DatabaseConfig, DeleteMode,

@@ -60,7 +60,13 @@ pub fn parse<T: DeserializeOwned>(
         if message.ends_with("expected a duration") {
             message.push_str(" such as \"10s\", \"500ms\" or \"1m 30s\"");
         }
-        let key = error_key(&e.path().to_string(), &message);
+        let mut path = e.path().to_string();
+        // A section chosen by `type` reports the path inside it in the message.
+        if let Some((inner, rest)) = super::tagged::unnest(&message.clone()) {
+            path = format!("{path}.{inner}");
+            message = rest.to_string();
+        }
+        let key = error_key(&path, &message);
         ConfigError::Schema {
             file: file.to_path_buf(),
             line: locate_key(text, &key),

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::error::Violation;
+use crate::config::tagged;
 
 /// `[format]`, chosen by `type`: Kafka Connect's converter, applied to keys and values alike.
 /// Default: JSON with schemas (Kafka Connect's defaults). A new format is one variant here and
 /// one module in `src/format/`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum FormatConfig {
     /// `org.apache.kafka.connect.json.JsonConverter`.
@@ -20,6 +21,16 @@ pub enum FormatConfig {
 impl Default for FormatConfig {
     fn default() -> Self {
         FormatConfig::Json(JsonConverterConfig::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for FormatConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (kind, rest) = tagged::split(toml::Table::deserialize(d)?, &["json"])?;
+        match kind.as_str() {
+            "json" => tagged::variant(rest).map(FormatConfig::Json),
+            other => Err(serde::de::Error::unknown_variant(other, &[])),
+        }
     }
 }
 
@@ -48,10 +59,20 @@ impl Default for JsonConverterConfig {
 
 /// `[sink]`, chosen by `type`. Required: there is no sensible default destination. A new
 /// destination is one variant here and one module in `src/sink/`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SinkConfig {
     Kafka(KafkaConfig),
+}
+
+impl<'de> Deserialize<'de> for SinkConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (kind, rest) = tagged::split(toml::Table::deserialize(d)?, &["kafka"])?;
+        match kind.as_str() {
+            "kafka" => tagged::variant(rest).map(SinkConfig::Kafka),
+            other => Err(serde::de::Error::unknown_variant(other, &[])),
+        }
+    }
 }
 
 impl SinkConfig {
