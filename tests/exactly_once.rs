@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::cdc::{Capture, ConnectorFile};
 use common::kafka::TestKafka;
 use common::pg::TestPg;
-use common::verify::{kill_repeatedly, verify, Workload};
+use common::verify::{kill_repeatedly, verify, wait_confirmed, Workload};
 use pgcdc::format::Record;
 use pgcdc::lsn::Lsn;
 use pgcdc::offsets::{kafka as kafka_offsets, StoredOffset};
@@ -185,7 +185,18 @@ fn sigkill_cycles(kafka: &TestKafka, hides_aborts: bool, started: Instant) {
         resumes > 0,
         "never resumed from a kafka offset record ({wiped} starts without local offsets):\n{log}"
     );
-    let v = verify(kafka, "eos", &w);
+    let v = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        verify(kafka, "eos", &w)
+    })) {
+        Ok(v) => v,
+        Err(panic) => {
+            // Keep what pgcdc did, to trace a loss to the start that caused it.
+            let kept = std::env::temp_dir().join(format!("pgcdc-eos-{}.log", std::process::id()));
+            let _ = std::fs::write(&kept, &log);
+            eprintln!("pgcdc's log kept in {}", kept.display());
+            std::panic::resume_unwind(panic);
+        }
+    };
     eprintln!(
         "exactly-once: sigkill {kills} ({kills_while_writing} while the writer was committing), \
          {resumes} resumes from a kafka offset record ({wiped} starts without local offsets); read_committed saw {} ledger and {} \
@@ -260,4 +271,57 @@ fn exactly_once_throughput_cost() {
         w.txns,
         "exactly-once connector delivered all"
     );
+}
+
+/// A position passed while no Kafka transaction is open (WAL without published changes, here
+/// transactions that change nothing, confirmed from the server's keepalive) must reach the
+/// offsets topic before the offsets file and the slot: otherwise a start without the local
+/// data directory resumes from an older offset record than the slot has confirmed, and the
+/// connector refuses to start (the slot is "ahead").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_without_local_offsets_after_a_quiet_stretch() {
+    let kafka = TestKafka::start();
+    tokio::task::block_in_place(|| {
+        let pg = TestPg::start();
+        pg.psql("CREATE TABLE quiet (id int PRIMARY KEY);");
+        let file = ConnectorFile::new("eosq").extra("exactly_once = true");
+        let cap = Capture::new(&pg, &kafka, file);
+        cap.run_once();
+        pg.psql("INSERT INTO quiet VALUES (1);");
+        let row1 = pg
+            .psql("SELECT pg_current_wal_insert_lsn();")
+            .trim()
+            .to_string();
+        let mut child = cap.spawn(None);
+        assert!(
+            wait_confirmed(&pg, "eosq_slot", &row1, Duration::from_secs(60)),
+            "row 1 never confirmed; log:\n{}",
+            cap.log()
+        );
+        // Transactions without changes: the server skips them and its keepalives move past
+        // them while no Kafka transaction is open.
+        for _ in 0..3 {
+            pg.psql("SELECT txid_current();");
+        }
+        let end = pg
+            .psql("SELECT pg_current_wal_insert_lsn();")
+            .trim()
+            .to_string();
+        assert!(
+            wait_confirmed(&pg, "eosq_slot", &end, Duration::from_secs(60)),
+            "slot never confirmed {end}; log:\n{}",
+            cap.log()
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        pg.psql("INSERT INTO quiet VALUES (2);");
+        std::fs::remove_dir_all(cap.dir.path().join("data")).unwrap();
+        cap.run_to_current(&pg);
+        let ids: Vec<i64> = kafka
+            .read_topic("eosq.public.quiet", 2, Duration::from_secs(30))
+            .iter()
+            .filter_map(|r| r.value.as_ref()?["after"]["id"].as_i64())
+            .collect();
+        assert_eq!(ids, vec![1, 2], "log:\n{}", cap.log());
+    });
 }

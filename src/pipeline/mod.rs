@@ -286,6 +286,7 @@ async fn session_inner<S: Sink>(
         snapshot_completed,
         pending: None,
         staged: staged.clone(),
+        last_commit: std::time::Instant::now(),
     });
     let streamed = stream_changes(
         &mut eos,

@@ -41,6 +41,18 @@ pub(super) struct EosState<'a> {
     pub(super) pending: Option<Lsn>,
     /// Incremental snapshot states, written into the offset record of their checkpoint.
     pub(super) staged: crate::offsets::Staged,
+    /// When the last transaction of this session was committed (or the session began).
+    pub(super) last_commit: std::time::Instant,
+}
+
+impl EosState<'_> {
+    /// How long the pending position has waited for a commit: the age of the open
+    /// transaction (`open_age`), or, when none is open (a position passed without records, e.g.
+    /// a server keepalive), the time since the last commit, so such positions are committed no
+    /// more often than `transaction_interval`.
+    pub(super) fn commit_age(&self, open_age: Option<std::time::Duration>) -> std::time::Duration {
+        open_age.unwrap_or_else(|| self.last_commit.elapsed())
+    }
 }
 
 /// The offset record for `o`, keyed by connector name (the topic is compacted).
@@ -79,6 +91,7 @@ pub(super) async fn commit_eos<S: Sink>(
         t.commit()?;
         tracing::debug!(lsn = %lsn, records, "transaction committed");
     }
+    eos.last_commit = std::time::Instant::now();
     ack.send(Checkpoint {
         lsn,
         records: emit.sink().sent(),
@@ -87,10 +100,16 @@ pub(super) async fn commit_eos<S: Sink>(
     .map_err(|_| ConnectorError::AcknowledgerGone)
 }
 
-/// A position the source has passed. Outside exactly-once mode, or when no Kafka transaction
-/// is open (nothing sent since the last commit), it goes to the acknowledger; otherwise it
-/// waits for the transaction, which is committed once it is old enough and no PostgreSQL
-/// transaction is half sent.
+/// A position the source has passed. Outside exactly-once mode it goes to the acknowledger;
+/// in exactly-once mode it waits for a transaction with its offset record, committed once it
+/// is old enough and no PostgreSQL transaction is half sent.
+///
+/// Also when no transaction is open (nothing sent since the last commit: an idle keepalive, a
+/// transaction without published changes): that position must not reach the offsets file and
+/// the slot without an offset record, because the offsets topic is what a start without the
+/// local file resumes from, and a slot confirmed past the last offset record then stops the
+/// connector (the slot is "ahead"). The commit is then a transaction holding only the offset
+/// record.
 pub(super) async fn on_checkpoint<S: Sink>(
     s: &Settings,
     eos: &mut Option<EosState<'_>>,
@@ -101,17 +120,17 @@ pub(super) async fn on_checkpoint<S: Sink>(
 ) -> Result<(), ConnectorError> {
     let age = transaction_age(emit);
     match eos {
-        Some(e) if age.is_some() => {
+        Some(e) => {
             if lsn > tx.last_checkpoint {
                 tx.last_checkpoint = lsn;
                 e.pending = Some(lsn);
             }
-            if !tx.in_tx && age >= Some(e.cfg.commit_interval) {
+            if !tx.in_tx && e.commit_age(age) >= e.cfg.commit_interval {
                 commit_eos(s, e, emit, ack).await?;
             }
             Ok(())
         }
-        _ => checkpoint(ack, tx, lsn, emit.sink().sent()).await,
+        None => checkpoint(ack, tx, lsn, emit.sink().sent()).await,
     }
 }
 
@@ -159,7 +178,7 @@ pub(super) async fn stream_changes<S: Sink>(
         let commit_in = eos
             .as_ref()
             .filter(|e| e.pending.is_some() && !tx.in_tx)
-            .and_then(|e| age.map(|age| e.cfg.commit_interval.saturating_sub(age)));
+            .map(|e| e.cfg.commit_interval.saturating_sub(e.commit_age(age)));
         tokio::select! {
             biased;
             r = stop.changed() => {
