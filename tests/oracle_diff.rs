@@ -23,8 +23,15 @@
 //! Found by this test and fixed in pgcdc: schema defaults from column defaults (Debezium's
 //! rules, `event::defaults`), null written as the schema default (JsonConverter's
 //! `replace.null.with.default`), unchanged TOAST values taken from the old row under
-//! REPLICA IDENTITY FULL, arrays of enums, numeric NaN/±Infinity as null, and the
-//! `__debezium.context.*` headers on table records.
+//! REPLICA IDENTITY FULL, arrays of enums, numeric NaN/±Infinity as null, the
+//! `__debezium.context.*` headers on table records, PostgreSQL's extreme values (t_limits:
+//! millisecond timestamps up to 294276 AD, Java's ISO year forms, 24:00:00, ±15:59 offsets,
+//! saturated intervals, 1000-digit numerics), columns left out by the column filter no longer
+//! converted (a value their type cannot hold failed the event), and the snapshot's table order
+//! and `source.snapshot` markers.
+//!
+//! Every pgcdc record written with schemas is also checked against its own embedded schema
+//! ([`record_conformance`]).
 //!
 //! Settled by the oracle where Debezium's docs say little: hstore entries come in Java
 //! `HashMap` order; unmapped types (with `include.unknown.datatypes`) are the bytes of their
@@ -739,7 +746,13 @@ fn accepted(topic: &str, path: &str, expected: &Value, actual: &Value) -> Option
 
 /// Debezium's JDBC-typed conversions of PostgreSQL's extreme dates and times (t_limits).
 fn accepted_limit(path: &str) -> Option<&'static str> {
-    let temporal_array = ["/c_date_arr[", "/c_time_arr[", "/c_ts_arr[", "/c_ts3_arr[", "/c_tstz_arr["];
+    let temporal_array = [
+        "/c_date_arr[",
+        "/c_time_arr[",
+        "/c_ts_arr[",
+        "/c_ts3_arr[",
+        "/c_tstz_arr[",
+    ];
     if temporal_array.iter().any(|a| path.contains(a)) {
         // pgjdbc's PgArray gives java.sql.Date/Time/Timestamp elements, in the stream and the
         // snapshot: the Julian calendar before 1582 with the era lost (4714-11-24 BC becomes
@@ -815,7 +828,10 @@ fn conformance(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>)
     let optional = schema["optional"].as_bool().unwrap_or(false);
     if value.is_null() {
         if !optional {
-            out.push(format!("{path}: null in a required {} field", schema["type"]));
+            out.push(format!(
+                "{path}: null in a required {} field",
+                schema["type"]
+            ));
         }
         return;
     }
@@ -827,8 +843,7 @@ fn conformance(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>)
         "int64" => int_within(value, 64),
         // JsonConverter writes NaN and the infinities as strings.
         "float" | "double" => {
-            value.is_number()
-                || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
+            value.is_number() || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
         }
         "boolean" => value.is_boolean(),
         "string" => value.is_string(),
@@ -1283,20 +1298,48 @@ fn conformance_check_finds_violations() {
          "keys": {"type": "string", "optional": false},
          "values": {"type": "string", "optional": true}},
     ]});
-    let record = |payload: Value| json!({"topic": "t", "key": null,
-        "value": {"schema": schema.clone(), "payload": payload}});
-    let good = record(json!({"id": -32768, "f": "NaN", "b": "AQI=", "a": [1, null],
-        "m": {"k": null}}));
+    let record = |payload: Value| {
+        json!({"topic": "t", "key": null,
+        "value": {"schema": schema.clone(), "payload": payload}})
+    };
+    let good = record(
+        json!({"id": -32768, "f": "NaN", "b": "AQI=", "a": [1, null],
+        "m": {"k": null}}),
+    );
     assert_eq!(record_conformance(&good), Vec::<String>::new());
     let cases = [
-        (json!({"id": null, "f": null, "b": null, "a": null, "m": null}), "null in a required"),
-        (json!({"id": 32768, "f": null, "b": null, "a": null, "m": null}), "is not a int16"),
-        (json!({"id": 1, "f": "x", "b": null, "a": null, "m": null}), "is not a double"),
-        (json!({"id": 1, "f": null, "b": "%%", "a": null, "m": null}), "is not a bytes"),
-        (json!({"id": 1, "f": null, "b": null, "a": ["1"], "m": null}), "/a[0]"),
-        (json!({"id": 1, "f": null, "b": null, "a": null, "m": {"k": 1}}), "/m{k}"),
-        (json!({"id": 1, "f": null, "b": null, "a": null}), "missing in the value"),
-        (json!({"id": 1, "f": null, "b": null, "a": null, "m": null, "x": 1}), "not in the schema"),
+        (
+            json!({"id": null, "f": null, "b": null, "a": null, "m": null}),
+            "null in a required",
+        ),
+        (
+            json!({"id": 32768, "f": null, "b": null, "a": null, "m": null}),
+            "is not a int16",
+        ),
+        (
+            json!({"id": 1, "f": "x", "b": null, "a": null, "m": null}),
+            "is not a double",
+        ),
+        (
+            json!({"id": 1, "f": null, "b": "%%", "a": null, "m": null}),
+            "is not a bytes",
+        ),
+        (
+            json!({"id": 1, "f": null, "b": null, "a": ["1"], "m": null}),
+            "/a[0]",
+        ),
+        (
+            json!({"id": 1, "f": null, "b": null, "a": null, "m": {"k": 1}}),
+            "/m{k}",
+        ),
+        (
+            json!({"id": 1, "f": null, "b": null, "a": null}),
+            "missing in the value",
+        ),
+        (
+            json!({"id": 1, "f": null, "b": null, "a": null, "m": null, "x": 1}),
+            "not in the schema",
+        ),
     ];
     for (payload, want) in cases {
         let problems = record_conformance(&record(payload.clone()));

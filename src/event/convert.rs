@@ -627,10 +627,16 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
                 if special && matches!(**elem, Conv::DecimalDouble | Conv::DecimalString { .. }) {
                     return Err(numeric::NOT_FINITE);
                 }
-                out.push(match e {
-                    None => Value::Null,
-                    Some(Cow::Borrowed(sub)) => convert(elem, &text.slice_ref(sub))?,
-                    Some(Cow::Owned(v)) => convert(elem, &Bytes::from(v))?,
+                let converted = match e {
+                    None => Ok(Value::Null),
+                    Some(Cow::Borrowed(sub)) => convert(elem, &text.slice_ref(sub)),
+                    Some(Cow::Owned(v)) => convert(elem, &Bytes::from(v)),
+                };
+                out.push(match converted {
+                    // A NanoTimestamp element beyond the i64 range: Debezium nulls the element
+                    // (not the column, as for a NaN in a decimal array).
+                    Err(e) if e == temporal::OUT_OF_RANGE => Value::Null,
+                    other => other?,
                 });
             }
             Value::Array(out)
@@ -1006,6 +1012,23 @@ mod tests {
             c(1186, -1, "PT2147483647H59M59.999999S").unwrap(),
             Value::Int64(7_730_941_132_800_000_000)
         );
+    }
+
+    /// What Debezium 3.6.3 streamed for `{"294247-01-10 04:00:54.775807",infinity}` under
+    /// `time.precision.mode=nanoseconds`: the element beyond the range is null, the array stays.
+    #[test]
+    fn nano_timestamp_array_elements_beyond_the_range_are_null() {
+        let nano = TypeModes {
+            time_precision: TimePrecisionMode::Nanoseconds,
+            ..Default::default()
+        };
+        let (_, v) = with(
+            1115,
+            -1,
+            nano,
+            r#"{"294247-01-10 04:00:54.775807",infinity}"#,
+        );
+        assert_eq!(v, Value::Array(vec![Value::Null, Value::Int64(i64::MAX)]));
     }
 
     /// A valid timestamp the column's type cannot hold is an "out of range" error naming the
