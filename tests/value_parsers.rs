@@ -76,7 +76,10 @@ fn micro_duration(months: i64, days: i64, hours: i64, minutes: i64, micros: i64)
 fn check(ty: &str, text: &str, reference: &str) -> Result<(), String> {
     let t = text.as_bytes();
     let parse_err = |e: pgcdc::event::parse::ParseErr| format!("not parsed: {}", e.0);
-    let int = |s: &str| s.parse::<i128>().map_err(|e| format!("reference {s:?}: {e}"));
+    let int = |s: &str| {
+        s.parse::<i128>()
+            .map_err(|e| format!("reference {s:?}: {e}"))
+    };
     let (got, want): (String, String) = match ty {
         "timestamp" => (
             epoch_micros(temporal::parse_timestamp(t).map_err(parse_err)?).to_string(),
@@ -130,10 +133,7 @@ fn check(ty: &str, text: &str, reference: &str) -> Result<(), String> {
             (format!("{:08x}", v.to_bits()), format!("{bits:08x}"))
         }
         "interval" => {
-            let f: Vec<i64> = reference
-                .split(' ')
-                .map(|x| x.parse().unwrap())
-                .collect();
+            let f: Vec<i64> = reference.split(' ').map(|x| x.parse().unwrap()).collect();
             (
                 interval::parse_interval_micros(t)
                     .map_err(parse_err)?
@@ -240,10 +240,52 @@ fn converters() -> Vec<Conv> {
 /// words of special values, array and hstore punctuation.
 fn value_like() -> impl Strategy<Value = Vec<u8>> {
     let pieces = prop::sample::select(vec![
-        "0", "1", "9", "12", "59", "60", "24", "294276", "5874897", "-", "+", ":", ".", " ", ",",
-        "T", "P", "Y", "M", "D", "H", "S", "BC", " BC", "e", "E", "NaN", "Infinity", "infinity",
-        "{", "}", "\"", "\\", "NULL", "=>", "$", "(", ")", "\\x", "ff", "00:00:00", "2024-02-29",
-        "+15:59", "999999", "1e1000", "9223372036854775807",
+        "0",
+        "1",
+        "9",
+        "12",
+        "59",
+        "60",
+        "24",
+        "294276",
+        "5874897",
+        "-",
+        "+",
+        ":",
+        ".",
+        " ",
+        ",",
+        "T",
+        "P",
+        "Y",
+        "M",
+        "D",
+        "H",
+        "S",
+        "BC",
+        " BC",
+        "e",
+        "E",
+        "NaN",
+        "Infinity",
+        "infinity",
+        "{",
+        "}",
+        "\"",
+        "\\",
+        "NULL",
+        "=>",
+        "$",
+        "(",
+        ")",
+        "\\x",
+        "ff",
+        "00:00:00",
+        "2024-02-29",
+        "+15:59",
+        "999999",
+        "1e1000",
+        "9223372036854775807",
     ]);
     prop::collection::vec(pieces, 0..24).prop_map(|p| p.concat().into_bytes())
 }
