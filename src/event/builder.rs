@@ -318,6 +318,12 @@ impl EventBuilder {
                 (TupleValue::UnchangedToast, Some(full @ TupleValue::Text(_))) => full,
                 (v, _) => v,
             };
+            if !table.is_emitted(i) {
+                // Left out by the column filter (and not a key column): never converted, so a
+                // value its type cannot hold does not fail the event, as in Debezium.
+                row.push(Value::Null);
+                continue;
+            }
             row.push(match v {
                 TupleValue::Null => Value::Null,
                 TupleValue::UnchangedToast => match &col.toast {
@@ -785,6 +791,26 @@ mod tests {
         }
         let json = crate::format::json::row_json(&table, &vec![Value::Int32(1)]);
         assert_eq!(json, "{\"d\":1}");
+    }
+
+    #[test]
+    fn excluded_columns_are_not_converted() {
+        let filter =
+            crate::config::filter::columns::ColumnFilter::new(&[], &["S\\.T\\.d".into()]).unwrap();
+        let mut b = builder(EventConfig {
+            column_filter: filter,
+            ..EventConfig::new("p", "db")
+        });
+        let mut out = Vec::new();
+        // Not a date: converting it would fail the event, but the column is left out.
+        b.handle(Lsn(50), &insert(10, &["1", "not a date"]), &mut out)
+            .unwrap();
+        assert_eq!(out[0].key, Some(vec![Value::Int32(1)]));
+        // Without the filter the same row fails.
+        let mut b = builder(EventConfig::new("p", "db"));
+        assert!(b
+            .handle(Lsn(50), &insert(10, &["1", "not a date"]), &mut Vec::new())
+            .is_err());
     }
 
     #[test]

@@ -497,6 +497,23 @@ fn utf8(b: Bytes) -> Result<Value, ParseErr> {
     Ok(Value::Text(b))
 }
 
+/// A timestamp past 294247-01-10T04:00:54.775807 (PostgreSQL goes to 294276 AD): its epoch
+/// microseconds do not fit the 64-bit `MicroTimestamp`.
+pub const MICRO_TIMESTAMP_RANGE: ParseErr = ParseErr(
+    "out of range for io.debezium.time.MicroTimestamp (microseconds since 1970 in 64 bits: \
+     up to 294247-01-10T04:00:54.775807)",
+);
+/// Unreachable for PostgreSQL's timestamps (±292 million years fit), kept so a value that
+/// does not fit is an event error rather than a wrong number.
+pub const MILLI_TIMESTAMP_RANGE: ParseErr =
+    ParseErr("out of range for io.debezium.time.Timestamp (milliseconds since 1970 in 64 bits)");
+
+/// Whether a conversion error says the value is valid but has no representation in the
+/// column's Debezium type (rather than that its text was not understood).
+pub fn is_out_of_range(e: &ParseErr) -> bool {
+    e.0.starts_with("out of range for ")
+}
+
 /// Converts one non-null column value from its text form. `text` is usually a slice of the
 /// replication frame; text-typed values keep pointing into it.
 pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
@@ -519,10 +536,22 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
         Conv::Date => Value::Int32(temporal::parse_date(t)?),
         Conv::TimeMicros => Value::Int64(temporal::parse_time(t)?),
         Conv::TimeMillis => Value::Int32((temporal::parse_time(t)? / 1000) as i32),
-        Conv::TimestampMicros => Value::Int64(temporal::parse_timestamp(t)?),
-        Conv::TimestampMillis => Value::Int64(temporal::parse_timestamp(t)?.div_euclid(1000)),
+        Conv::TimestampMicros => Value::Int64(
+            temporal::parse_timestamp(t)?
+                .epoch_micros()
+                .ok_or(MICRO_TIMESTAMP_RANGE)?,
+        ),
+        Conv::TimestampMillis => Value::Int64(
+            temporal::parse_timestamp(t)?
+                .epoch_millis()
+                .ok_or(MILLI_TIMESTAMP_RANGE)?,
+        ),
         Conv::TimeNanos => Value::Int64(temporal::parse_time(t)? * 1000),
-        Conv::TimestampNanos => Value::Int64(temporal::timestamp_nanos(t)?),
+        Conv::TimestampNanos => Value::Int64(
+            temporal::parse_timestamp(t)?
+                .epoch_nanos()
+                .ok_or(temporal::OUT_OF_RANGE)?,
+        ),
         Conv::IsoDate => Value::Short(temporal::format_iso_date(temporal::parse_date(t)?)),
         Conv::IsoTime => Value::Short(temporal::format_iso_time(temporal::parse_time(t)?)),
         Conv::IsoTimestamp => Value::Short(temporal::format_zoned_timestamp(
@@ -530,11 +559,9 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
             0,
         )),
         Conv::ZonedTimestamp { fraction } => match temporal::parse_timestamptz(t)? {
-            temporal::Timestamptz::Micros(us) => {
-                Value::Short(temporal::format_zoned_timestamp(us, *fraction))
-            }
-            temporal::Timestamptz::PosInfinity => Value::from_static("infinity"),
-            temporal::Timestamptz::NegInfinity => Value::from_static("-infinity"),
+            temporal::Timestamp::PosInfinity => Value::from_static("infinity"),
+            temporal::Timestamp::NegInfinity => Value::from_static("-infinity"),
+            ts => Value::Short(temporal::format_zoned_timestamp(ts, *fraction)),
         },
         Conv::ZonedTime => Value::Short(temporal::format_zoned_time(temporal::parse_timetz(t)?)),
         Conv::Interval => Value::Int64(interval::parse_interval_micros(t)?),
@@ -600,10 +627,16 @@ pub fn convert(conv: &Conv, text: &Bytes) -> Result<Value, ParseErr> {
                 if special && matches!(**elem, Conv::DecimalDouble | Conv::DecimalString { .. }) {
                     return Err(numeric::NOT_FINITE);
                 }
-                out.push(match e {
-                    None => Value::Null,
-                    Some(Cow::Borrowed(sub)) => convert(elem, &text.slice_ref(sub))?,
-                    Some(Cow::Owned(v)) => convert(elem, &Bytes::from(v))?,
+                let converted = match e {
+                    None => Ok(Value::Null),
+                    Some(Cow::Borrowed(sub)) => convert(elem, &text.slice_ref(sub)),
+                    Some(Cow::Owned(v)) => convert(elem, &Bytes::from(v)),
+                };
+                out.push(match converted {
+                    // A NanoTimestamp element beyond the i64 range: Debezium nulls the element
+                    // (not the column, as for a NaN in a decimal array).
+                    Err(e) if e == temporal::OUT_OF_RANGE => Value::Null,
+                    other => other?,
                 });
             }
             Value::Array(out)
@@ -910,6 +943,127 @@ mod tests {
         assert_eq!(text_of(&v), "P0Y0M1DT2H0M0S");
     }
 
+    /// Values Debezium 3.6.3 emitted (streamed) for PostgreSQL's extreme values.
+    #[test]
+    fn values_at_postgresql_limits() {
+        let d = TypeModes::default();
+        let connect = TypeModes {
+            time_precision: TimePrecisionMode::Connect,
+            ..Default::default()
+        };
+        let max = "294276-12-31 23:59:59.999999";
+        assert_eq!(
+            with(1114, 3, d, "294276-12-31 23:59:59.999").1,
+            Value::Int64(9_224_318_015_999_999)
+        );
+        assert_eq!(
+            with(1114, 0, d, "294276-12-31 23:59:59").1,
+            Value::Int64(9_224_318_015_999_000)
+        );
+        assert_eq!(
+            with(1114, -1, connect, max).1,
+            Value::Int64(9_224_318_015_999_999)
+        );
+        assert_eq!(
+            with(1114, 3, d, "4714-11-24 00:00:00 BC").1,
+            Value::Int64(-210_866_803_200_000)
+        );
+        let tstz = |typmod, text: &str| text_of_short(&with(1184, typmod, d, text).1);
+        assert_eq!(
+            tstz(-1, "294276-12-31 23:59:59.999999+00"),
+            "+294276-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            tstz(3, "294276-12-31 23:59:59.999+00"),
+            "+294276-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            tstz(0, "294276-12-31 23:59:59+00"),
+            "+294276-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            tstz(-1, "4714-11-24 00:00:00+00 BC"),
+            "-4713-11-24T00:00:00.000000Z"
+        );
+        assert_eq!(tstz(0, "0001-01-01 00:00:00+00 BC"), "0000-01-01T00:00:00Z");
+        assert_eq!(
+            c(1082, -1, "5874897-12-31").unwrap(),
+            Value::Int32(2_145_042_905)
+        );
+        assert_eq!(
+            c(1082, -1, "4714-11-24 BC").unwrap(),
+            Value::Int32(-2_440_588)
+        );
+        assert_eq!(
+            c(1083, -1, "24:00:00").unwrap(),
+            Value::Int64(86_400_000_000)
+        );
+        assert_eq!(
+            with(1083, -1, connect, "24:00:00").1,
+            Value::Int32(86_400_000)
+        );
+        let timetz = |text: &str| text_of_short(&c(1266, -1, text).unwrap());
+        assert_eq!(timetz("00:00:00+15:59"), "08:01:00Z");
+        assert_eq!(timetz("24:00:00-15:59"), "15:59:00Z");
+        // MicroDuration saturates like Java's (long) cast of a double.
+        assert_eq!(c(1186, -1, "P178000000Y").unwrap(), Value::Int64(i64::MAX));
+        assert_eq!(c(1186, -1, "P-178000000Y").unwrap(), Value::Int64(i64::MIN));
+        assert_eq!(
+            c(1186, -1, "PT2147483647H59M59.999999S").unwrap(),
+            Value::Int64(7_730_941_132_800_000_000)
+        );
+    }
+
+    /// What Debezium 3.6.3 streamed for `{"294247-01-10 04:00:54.775807",infinity}` under
+    /// `time.precision.mode=nanoseconds`: the element beyond the range is null, the array stays.
+    #[test]
+    fn nano_timestamp_array_elements_beyond_the_range_are_null() {
+        let nano = TypeModes {
+            time_precision: TimePrecisionMode::Nanoseconds,
+            ..Default::default()
+        };
+        let (_, v) = with(
+            1115,
+            -1,
+            nano,
+            r#"{"294247-01-10 04:00:54.775807",infinity}"#,
+        );
+        assert_eq!(v, Value::Array(vec![Value::Null, Value::Int64(i64::MAX)]));
+    }
+
+    /// A valid timestamp the column's type cannot hold is an "out of range" error naming the
+    /// semantic type, never a parse error.
+    #[test]
+    fn out_of_range_names_the_semantic_type() {
+        let e = c(1114, -1, "294276-12-31 23:59:59.999999").unwrap_err();
+        assert!(is_out_of_range(&e), "{e:?}");
+        assert!(!emits_null(&e));
+        assert!(e.0.contains("io.debezium.time.MicroTimestamp"), "{e:?}");
+        let e = c(1115, -1, "{\"294276-12-31 23:59:59.999999\"}").unwrap_err();
+        assert!(is_out_of_range(&e), "arrays too: {e:?}");
+        // The last microsecond that fits, and a value PostgreSQL would never print.
+        assert_eq!(
+            c(1114, -1, "294247-01-10 04:00:54.775807").unwrap(),
+            Value::Int64(i64::MAX)
+        );
+        assert!(!is_out_of_range(
+            &c(1114, -1, "294276-13-01 00:00:00").unwrap_err()
+        ));
+        let err = crate::event::EventError::Value {
+            table: "public.t".into(),
+            column: "c_ts".into(),
+            type_name: "timestamp".into(),
+            text: "294276-12-31 23:59:59.999999".into(),
+            expected: e.0,
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains("out of range for io.debezium.time.MicroTimestamp")
+                && !msg.contains("expected out of range"),
+            "{msg}"
+        );
+    }
+
     #[test]
     fn bits_and_bool() {
         assert_eq!(conv_of(1560, 1), Conv::BitBool);
@@ -928,7 +1082,10 @@ mod tests {
         assert_eq!(c(1082, -1, "1969-12-31").unwrap(), Value::Int32(-1));
         assert_eq!(
             c(1184, -1, "2024-02-29 11:45:56+00").unwrap(),
-            Value::Short(temporal::format_zoned_timestamp(1_709_207_156_000_000, 6))
+            Value::Short(temporal::format_zoned_timestamp(
+                temporal::Timestamp::from_micros(1_709_207_156_000_000),
+                6
+            ))
         );
         assert_eq!(
             c(1184, -1, "infinity").unwrap(),

@@ -92,10 +92,14 @@ fn epoch(conv: &Conv) -> Option<Value> {
         | Conv::TimestampNanos => Value::Int64(0),
         Conv::IsoDate => Value::Short(temporal::format_iso_date(0)),
         Conv::IsoTime => Value::Short(temporal::format_iso_time(0)),
-        Conv::IsoTimestamp => Value::Short(temporal::format_zoned_timestamp(0, 0)),
-        Conv::ZonedTimestamp { fraction } => {
-            Value::Short(temporal::format_zoned_timestamp(0, *fraction))
-        }
+        Conv::IsoTimestamp => Value::Short(temporal::format_zoned_timestamp(
+            temporal::Timestamp::from_micros(0),
+            0,
+        )),
+        Conv::ZonedTimestamp { fraction } => Value::Short(temporal::format_zoned_timestamp(
+            temporal::Timestamp::from_micros(0),
+            *fraction,
+        )),
         _ => return None,
     })
 }

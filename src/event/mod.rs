@@ -92,8 +92,8 @@ pub enum EventError {
     )]
     UnknownRelation { oid: u32 },
     #[error(
-        "cannot convert value of {table}.{column} (type {type_name}): got {text:?}, expected \
-         {expected}"
+        "cannot convert value of {table}.{column} (type {type_name}): got {text:?}, {}",
+        expectation(expected)
     )]
     Value {
         table: String,
@@ -115,4 +115,14 @@ pub enum EventError {
     OutsideTransaction { what: &'static str, lsn: Lsn },
     #[error("unsupported: {what}")]
     Unsupported { what: &'static str },
+}
+
+/// The end of a [`EventError::Value`] message: what the text should have looked like, or
+/// (for a valid value the column's Debezium type cannot hold) the type's range as is.
+fn expectation(expected: &str) -> std::borrow::Cow<'_, str> {
+    if expected.starts_with("out of range for ") {
+        expected.into()
+    } else {
+        format!("expected {expected}").into()
+    }
 }

@@ -62,6 +62,12 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// Whether column `i` reaches the event: in the value (`value_indices` is ascending) or
+    /// in the key.
+    pub fn is_emitted(&self, i: usize) -> bool {
+        self.value_indices.binary_search(&i).is_ok() || self.key_indices.contains(&i)
+    }
+
     /// A full row (every column) reduced to the value columns, in place, with masking and
     /// truncation applied (Debezium applies them to values, not to keys).
     pub fn project(&self, mut row: Row) -> Row {

@@ -120,7 +120,9 @@ pub async fn snapshot_txn(client: &Client) -> Result<SnapshotTxn, SnapshotError>
     })
 }
 
-/// Lists the captured tables in (schema, table) order and registers each with `builder` as a
+/// Lists the captured tables in Debezium's snapshot order (by the first `tables.include`
+/// pattern each matches, then (schema, table); without an include list (schema, table)) and
+/// registers each with `builder` as a
 /// Relation message would, with the catalog facts the stream path adds (key columns, NOT NULL,
 /// type names, enum labels). Runs inside the snapshot transaction, so the schema is the one the
 /// rows were written with.
@@ -152,14 +154,17 @@ pub async fn tables(
     // TID range scans (PostgreSQL 14+) make a ctid range cost only its pages; before that each
     // chunk would scan the whole table.
     let can_split = server_version_num >= 140000;
+    let mut rows: Vec<_> = rows
+        .iter()
+        .filter(|r| filter.matches(r.get(1), r.get(2)))
+        .collect();
+    // Stable: tables matching the same pattern keep the query's (schema, table) order.
+    rows.sort_by_key(|r| filter.include_position(r.get(1), r.get(2)));
     let mut out = Vec::new();
-    for r in &rows {
+    for r in rows {
         let oid: u32 = r.get(0);
         let namespace: String = r.get(1);
         let name: String = r.get(2);
-        if !filter.matches(&namespace, &name) {
-            continue;
-        }
         let relkind: String = r.get(3);
         let replident: String = r.get(4);
         let pages: i64 = r.get(5);

@@ -118,3 +118,20 @@ CREATE TABLE t_ext (
 -- Schema changes between row changes (workload.sql): each event must carry the table's schema
 -- as of that change.
 CREATE TABLE t_evo (id int PRIMARY KEY, a int, b text, n int);
+-- PostgreSQL's limits: the minimum, maximum and special values of every mapped type, in the
+-- stream (workload.sql) and in the snapshot (limits.sql through SNAPSHOT_ROWS_SQL).
+CREATE TABLE t_limits (
+    id int PRIMARY KEY,
+    c_int2 int2, c_int4 int4, c_int8 int8, c_oid oid,
+    c_float4 float4, c_float8 float8,
+    c_num numeric(10,2), c_num1 numeric(1,0), c_num38 numeric(38,38), c_num1000 numeric(1000,0),
+    c_numeric numeric, c_money money,
+    c_text text, c_bytea bytea, c_bit10 bit(10), c_varbit varbit,
+    c_date date, c_time time, c_time3 time(3), c_time0 time(0), c_timetz timetz,
+    c_ts timestamp, c_ts3 timestamp(3), c_ts0 timestamp(0),
+    c_tstz timestamptz, c_tstz3 timestamptz(3), c_tstz0 timestamptz(0),
+    c_interval interval, c_point point,
+    c_int_arr int[], c_int8_arr int8[], c_float8_arr float8[], c_numeric_arr numeric[],
+    c_text_arr text[], c_date_arr date[], c_time_arr time[], c_timetz_arr timetz[],
+    c_ts_arr timestamp[], c_ts3_arr timestamp(3)[], c_tstz_arr timestamptz[], c_bytea_arr bytea[]
+);

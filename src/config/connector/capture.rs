@@ -263,6 +263,13 @@ impl TableFilter {
         !self.exclude.iter().any(|r| r.is_match(&name))
     }
 
+    /// The place of the first `include` pattern matching `schema.table`, or `None` without an
+    /// include list: Debezium snapshots tables in the order of `table.include.list`.
+    pub fn include_position(&self, schema: &str, table: &str) -> Option<usize> {
+        let name = format!("{schema}.{table}");
+        self.include.iter().position(|r| r.is_match(&name))
+    }
+
     /// True when no list is set and every table passes.
     pub fn is_everything(&self) -> bool {
         self.include.is_empty()

@@ -151,6 +151,9 @@ fn parse_parts(s: &[u8]) -> Result<Parts, ParseErr> {
 /// `interval.handling.mode=string`: Debezium's `io.debezium.time.Interval`, ISO 8601 with every
 /// unit spelled out (`P1Y2M3DT4H5M6.789S`); seconds keep only the fraction digits they need.
 pub fn format_interval_iso(s: &[u8]) -> Result<String, ParseErr> {
+    if infinity(s).is_some() {
+        return Err(INFINITE_ISO);
+    }
     let p = parse_parts(s)?;
     let whole = p.micros / 1_000_000;
     let frac = (p.micros % 1_000_000).abs();
@@ -170,13 +173,48 @@ pub fn format_interval_iso(s: &[u8]) -> Result<String, ParseErr> {
     ))
 }
 
+/// PostgreSQL 17's infinite intervals have no ISO 8601 duration.
+pub const INFINITE_ISO: ParseErr =
+    ParseErr("out of range for io.debezium.time.Interval (ISO 8601 durations are finite)");
+
+/// `infinity` / `-infinity` (PostgreSQL 17 and later) as the saturated ends of the
+/// `MicroDuration` range, where Debezium's arithmetic puts the longest finite intervals too.
+fn infinity(s: &[u8]) -> Option<i64> {
+    match s {
+        b"infinity" => Some(i64::MAX),
+        b"-infinity" => Some(i64::MIN),
+        _ => None,
+    }
+}
+
 pub fn parse_interval_micros(s: &[u8]) -> Result<i64, ParseErr> {
+    if let Some(v) = infinity(s) {
+        return Ok(v);
+    }
     Ok(parse_parts(s)?.micro_duration())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_and_infinities() {
+        assert_eq!(parse_interval_micros(b"P178000000Y").unwrap(), i64::MAX);
+        assert_eq!(parse_interval_micros(b"P-178000000Y").unwrap(), i64::MIN);
+        assert_eq!(parse_interval_micros(b"infinity").unwrap(), i64::MAX);
+        assert_eq!(parse_interval_micros(b"-infinity").unwrap(), i64::MIN);
+        assert_eq!(format_interval_iso(b"infinity"), Err(INFINITE_ISO));
+        assert!(INFINITE_ISO.0.starts_with("out of range for "));
+        assert_eq!(
+            format_interval_iso(b"P-178000000Y").unwrap(),
+            "P-178000000Y0M0DT0H0M0S"
+        );
+        assert_eq!(
+            format_interval_iso(b"PT2147483647H59M59.999999S").unwrap(),
+            "P0Y0M0DT2147483647H59M59.999999S"
+        );
+    }
 
     #[test]
     fn iso_8601() {

@@ -172,11 +172,78 @@ fn era(c: &mut Cur<'_>, year: i64, what: &'static str) -> Result<i64, ParseErr> 
     }
 }
 
-/// `days` at `us` past midnight minus `offset_secs`, in epoch microseconds; None on overflow.
-fn day_micros(days: i64, us: i64, offset_secs: i64) -> Option<i64> {
-    days.checked_mul(MICROS_PER_DAY)?
-        .checked_add(us)?
-        .checked_sub(offset_secs * MICROS_PER_SECOND)
+/// A timestamp as PostgreSQL prints it: a day and a time of day, or an infinity. Kept apart
+/// rather than as epoch microseconds, which overflow `i64` past 294247 AD while PostgreSQL goes
+/// to 294276 AD; each Debezium representation is computed from the parts with its own range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timestamp {
+    /// Days since 1970-01-01 and microseconds into that day (`0..MICROS_PER_DAY`).
+    At {
+        days: i64,
+        micros: i64,
+    },
+    PosInfinity,
+    NegInfinity,
+}
+
+impl Timestamp {
+    /// `days` at `us` past midnight, `offset_secs` east of UTC, normalised to UTC.
+    fn utc(days: i64, us: i64, offset_secs: i64) -> Timestamp {
+        let us = us - offset_secs * MICROS_PER_SECOND;
+        Timestamp::At {
+            days: days + us.div_euclid(MICROS_PER_DAY),
+            micros: us.rem_euclid(MICROS_PER_DAY),
+        }
+    }
+
+    /// A finite value from epoch microseconds.
+    pub fn from_micros(us: i64) -> Timestamp {
+        Timestamp::utc(0, us, 0)
+    }
+
+    /// Epoch microseconds (`MicroTimestamp`); infinities are pgjdbc's infinity instants;
+    /// `None` past the `i64` range.
+    pub fn epoch_micros(self) -> Option<i64> {
+        match self {
+            Timestamp::At { days, micros } => days.checked_mul(MICROS_PER_DAY)?.checked_add(micros),
+            Timestamp::PosInfinity => Some(TIMESTAMP_POSITIVE_INFINITY_MICROS),
+            Timestamp::NegInfinity => Some(TIMESTAMP_NEGATIVE_INFINITY_MICROS),
+        }
+    }
+
+    /// Epoch milliseconds, rounded down (`Timestamp`, Connect's `Timestamp`), computed without
+    /// passing through microseconds so every PostgreSQL timestamp fits.
+    pub fn epoch_millis(self) -> Option<i64> {
+        match self {
+            Timestamp::At { days, micros } => days
+                .checked_mul(MICROS_PER_DAY / 1000)?
+                .checked_add(micros.div_euclid(1000)),
+            inf => Some(inf.epoch_micros()?.div_euclid(1000)),
+        }
+    }
+
+    /// Epoch nanoseconds (`NanoTimestamp`): ±infinity become `i64::MAX`/`i64::MIN`; `None`
+    /// past the `i64` range (1677 to 2262), where Debezium emits null.
+    pub fn epoch_nanos(self) -> Option<i64> {
+        match self {
+            Timestamp::At { .. } => self.epoch_micros()?.checked_mul(1000),
+            Timestamp::PosInfinity => Some(i64::MAX),
+            Timestamp::NegInfinity => Some(i64::MIN),
+        }
+    }
+
+    /// The instant Debezium formats for an ISO string: infinities are pgjdbc's infinity
+    /// instants, finite values themselves.
+    fn finite(self) -> (i64, i64) {
+        match self {
+            Timestamp::At { days, micros } => (days, micros),
+            inf => {
+                // The infinity instants are within the i64 microsecond range by definition.
+                let us = inf.epoch_micros().unwrap_or_default();
+                (us.div_euclid(MICROS_PER_DAY), us.rem_euclid(MICROS_PER_DAY))
+            }
+        }
+    }
 }
 
 /// date text → days since the epoch (`io.debezium.time.Date`).
@@ -202,34 +269,31 @@ pub fn parse_time(s: &[u8]) -> Result<i64, ParseErr> {
     Ok(us)
 }
 
-/// timestamp text → microseconds since the epoch, the wall clock read as UTC.
-pub fn parse_timestamp(s: &[u8]) -> Result<i64, ParseErr> {
+fn infinity(s: &[u8]) -> Option<Timestamp> {
     match s {
-        b"infinity" => return Ok(TIMESTAMP_POSITIVE_INFINITY_MICROS),
-        b"-infinity" => return Ok(TIMESTAMP_NEGATIVE_INFINITY_MICROS),
-        _ => {}
+        b"infinity" => Some(Timestamp::PosInfinity),
+        b"-infinity" => Some(Timestamp::NegInfinity),
+        _ => None,
+    }
+}
+
+/// timestamp text → the wall clock read as UTC.
+pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, ParseErr> {
+    if let Some(inf) = infinity(s) {
+        return Ok(inf);
     }
     let mut c = Cur::new(s);
     let (y, m, d) = date_part(&mut c)?;
     c.expect(b' ', TS_WHAT)?;
     let us = time_part(&mut c, TS_WHAT)?;
     let y = era(&mut c, y, TS_WHAT)?;
-    day_micros(days_from_civil(y, m, d), us, 0).ok_or(ParseErr(TS_WHAT))
+    Ok(Timestamp::utc(days_from_civil(y, m, d), us, 0))
 }
 
-/// A parsed timestamptz: UTC microseconds, or one of the infinities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timestamptz {
-    Micros(i64),
-    PosInfinity,
-    NegInfinity,
-}
-
-pub fn parse_timestamptz(s: &[u8]) -> Result<Timestamptz, ParseErr> {
-    match s {
-        b"infinity" => return Ok(Timestamptz::PosInfinity),
-        b"-infinity" => return Ok(Timestamptz::NegInfinity),
-        _ => {}
+/// timestamptz text → the instant, in UTC.
+pub fn parse_timestamptz(s: &[u8]) -> Result<Timestamp, ParseErr> {
+    if let Some(inf) = infinity(s) {
+        return Ok(inf);
     }
     let mut c = Cur::new(s);
     let (y, m, d) = date_part(&mut c)?;
@@ -237,9 +301,7 @@ pub fn parse_timestamptz(s: &[u8]) -> Result<Timestamptz, ParseErr> {
     let us = time_part(&mut c, TSTZ_WHAT)?;
     let off = offset_part(&mut c, TSTZ_WHAT)?;
     let y = era(&mut c, y, TSTZ_WHAT)?;
-    day_micros(days_from_civil(y, m, d), us, off)
-        .map(Timestamptz::Micros)
-        .ok_or(ParseErr(TSTZ_WHAT))
+    Ok(Timestamp::utc(days_from_civil(y, m, d), us, off))
 }
 
 /// timetz text → microseconds since midnight UTC (wrapped into one day, like `OffsetTime`).
@@ -295,11 +357,11 @@ fn write_hms(out: &mut ShortStr, micros_of_day: i64) {
     );
 }
 
-/// `io.debezium.time.ZonedTimestamp` text of UTC microseconds. `fraction` is the column's
-/// precision (0..=6): Debezium pads to exactly that many digits; 0 uses the plain ISO format.
-pub fn format_zoned_timestamp(micros: i64, fraction: u8) -> ShortStr {
-    let days = micros.div_euclid(MICROS_PER_DAY);
-    let of_day = micros.rem_euclid(MICROS_PER_DAY);
+/// `io.debezium.time.ZonedTimestamp` (and `IsoTimestamp`) text of a UTC timestamp. `fraction`
+/// is the column's precision (0..=6): Debezium pads to exactly that many digits; 0 uses the
+/// plain ISO format. Infinities are formatted as the far-away instants pgjdbc gives them.
+pub fn format_zoned_timestamp(ts: Timestamp, fraction: u8) -> ShortStr {
+    let (days, of_day) = ts.finite();
     let (y, m, d) = civil_from_days(days);
     let mut out = ShortStr::new();
     write_year(&mut out, y);
@@ -330,18 +392,6 @@ pub fn format_iso_time(micros_of_day: i64) -> ShortStr {
     write_fraction(&mut out, of_day % MICROS_PER_SECOND, None);
     out.push_bytes(b"Z");
     out
-}
-
-/// A timestamp as epoch nanoseconds (`io.debezium.time.NanoTimestamp`): ±infinity become
-/// `i64::MAX`/`i64::MIN`, values beyond the `i64` range the [`OUT_OF_RANGE`] error (Debezium
-/// emits null for them).
-pub fn timestamp_nanos(s: &[u8]) -> Result<i64, ParseErr> {
-    match s {
-        b"infinity" => return Ok(i64::MAX),
-        b"-infinity" => return Ok(i64::MIN),
-        _ => {}
-    }
-    parse_timestamp(s)?.checked_mul(1000).ok_or(OUT_OF_RANGE)
 }
 
 /// A value Debezium cannot represent in the column's type and emits as null.
@@ -414,73 +464,153 @@ mod tests {
         assert!(parse_time(b"13:45:56.1234567").is_err());
     }
 
+    fn micros(s: &[u8]) -> i64 {
+        parse_timestamp(s).unwrap().epoch_micros().unwrap()
+    }
+
+    fn tstz_micros(s: &[u8]) -> i64 {
+        parse_timestamptz(s).unwrap().epoch_micros().unwrap()
+    }
+
     #[test]
     fn timestamps() {
-        assert_eq!(
-            parse_timestamp(b"2024-02-29 13:45:56.123456").unwrap(),
-            1_709_214_356_123_456
-        );
-        assert_eq!(
-            parse_timestamp(b"2000-01-01 00:00:00").unwrap(),
-            946_684_800_000_000
-        );
-        assert_eq!(parse_timestamp(b"1969-12-31 23:59:59.999999").unwrap(), -1);
-        assert_eq!(
-            parse_timestamp(b"infinity").unwrap(),
-            TIMESTAMP_POSITIVE_INFINITY_MICROS
-        );
+        assert_eq!(micros(b"2024-02-29 13:45:56.123456"), 1_709_214_356_123_456);
+        assert_eq!(micros(b"2000-01-01 00:00:00"), 946_684_800_000_000);
+        assert_eq!(micros(b"1969-12-31 23:59:59.999999"), -1);
+        assert_eq!(micros(b"infinity"), TIMESTAMP_POSITIVE_INFINITY_MICROS);
         assert!(parse_timestamp(b"2024-02-29T13:45:56").is_err());
         assert_eq!(
-            parse_timestamptz(b"2024-02-29 13:45:56.123456+02").unwrap(),
-            Timestamptz::Micros(1_709_207_156_123_456)
+            tstz_micros(b"2024-02-29 13:45:56.123456+02"),
+            1_709_207_156_123_456
         );
         assert_eq!(
-            parse_timestamptz(b"2024-02-29 11:45:56.123456+00").unwrap(),
-            Timestamptz::Micros(1_709_207_156_123_456)
+            tstz_micros(b"2024-02-29 11:45:56.123456+00"),
+            1_709_207_156_123_456
         );
         assert_eq!(
-            parse_timestamptz(b"2024-02-29 17:15:56.123456+05:30").unwrap(),
-            Timestamptz::Micros(1_709_207_156_123_456)
+            tstz_micros(b"2024-02-29 17:15:56.123456+05:30"),
+            1_709_207_156_123_456
         );
         assert_eq!(
             parse_timestamptz(b"-infinity").unwrap(),
-            Timestamptz::NegInfinity
+            Timestamp::NegInfinity
         );
         assert!(parse_timestamptz(b"2024-02-29 11:45:56").is_err());
     }
 
     #[test]
+    fn timestamps_at_postgresql_limits() {
+        // The largest timestamp PostgreSQL accepts: its microseconds overflow i64, its
+        // milliseconds are what Debezium 3.6.3 emits for timestamp(0..3).
+        let max = parse_timestamp(b"294276-12-31 23:59:59.999999").unwrap();
+        assert_eq!(max.epoch_micros(), None);
+        assert_eq!(max.epoch_nanos(), None);
+        assert_eq!(max.epoch_millis(), Some(9_224_318_015_999_999));
+        let max0 = parse_timestamp(b"294276-12-31 23:59:59").unwrap();
+        assert_eq!(max0.epoch_millis(), Some(9_224_318_015_999_000));
+        assert_eq!(
+            format_zoned_timestamp(max, 6).as_str(),
+            "+294276-12-31T23:59:59.999999Z"
+        );
+        let tz = parse_timestamptz(b"294276-12-31 23:59:59.999999+00").unwrap();
+        assert_eq!(tz, max);
+        // The smallest: 4714-11-24 BC is astronomical year -4713.
+        let min = parse_timestamp(b"4714-11-24 00:00:00 BC").unwrap();
+        assert_eq!(min.epoch_micros(), Some(-210_866_803_200_000_000));
+        assert_eq!(min.epoch_millis(), Some(-210_866_803_200_000));
+        assert_eq!(
+            format_zoned_timestamp(min, 0).as_str(),
+            "-4713-11-24T00:00:00Z"
+        );
+        // The last microsecond MicroTimestamp holds, and the next one.
+        let last = Timestamp::from_micros(i64::MAX);
+        assert_eq!(
+            format_zoned_timestamp(last, 6).as_str(),
+            "+294247-01-10T04:00:54.775807Z"
+        );
+        let next = parse_timestamp(b"294247-01-10 04:00:54.775808").unwrap();
+        assert_eq!(next.epoch_micros(), None);
+        assert_eq!(
+            parse_timestamp(b"294247-01-10 04:00:54.775807")
+                .unwrap()
+                .epoch_micros(),
+            Some(i64::MAX)
+        );
+        // An offset moves the day across the limit either way.
+        let east = parse_timestamptz(b"294276-12-31 23:59:59+15:59").unwrap();
+        assert_eq!(
+            format_zoned_timestamp(east, 0).as_str(),
+            "+294276-12-31T08:00:59Z"
+        );
+        let west = parse_timestamptz(b"0001-01-01 00:00:00-15:59 BC").unwrap();
+        assert_eq!(
+            format_zoned_timestamp(west, 0).as_str(),
+            "0000-01-01T15:59:00Z"
+        );
+        assert_eq!(
+            Timestamp::PosInfinity.epoch_millis(),
+            Some(TIMESTAMP_POSITIVE_INFINITY_MICROS / 1000)
+        );
+        assert_eq!(Timestamp::NegInfinity.epoch_nanos(), Some(i64::MIN));
+    }
+
+    #[test]
+    fn dates_at_postgresql_limits() {
+        assert_eq!(parse_date(b"5874897-12-31").unwrap(), 2_145_042_905);
+        assert_eq!(parse_date(b"4714-11-24 BC").unwrap(), -2_440_588);
+        assert_eq!(
+            format_iso_date(parse_date(b"5874897-12-31").unwrap()).as_str(),
+            "+5874897-12-31Z"
+        );
+        assert_eq!(
+            format_iso_date(parse_date(b"4714-11-24 BC").unwrap()).as_str(),
+            "-4713-11-24Z"
+        );
+        assert_eq!(format_iso_date(0).as_str(), "1970-01-01Z");
+    }
+
+    #[test]
     fn zoned_formats() {
+        let at = Timestamp::from_micros;
         let us = 1_709_207_156_123_456;
         assert_eq!(
-            format_zoned_timestamp(us, 6).as_str(),
+            format_zoned_timestamp(at(us), 6).as_str(),
             "2024-02-29T11:45:56.123456Z"
         );
         assert_eq!(
-            format_zoned_timestamp(946_684_800_000_000, 6).as_str(),
+            format_zoned_timestamp(at(946_684_800_000_000), 6).as_str(),
             "2000-01-01T00:00:00.000000Z"
         );
         assert_eq!(
-            format_zoned_timestamp(us, 3).as_str(),
+            format_zoned_timestamp(at(us), 3).as_str(),
             "2024-02-29T11:45:56.123Z"
         );
         assert_eq!(
-            format_zoned_timestamp(946_684_800_500_000, 0).as_str(),
+            format_zoned_timestamp(at(946_684_800_500_000), 0).as_str(),
             "2000-01-01T00:00:00.5Z"
         );
         assert_eq!(
-            format_zoned_timestamp(-1, 6).as_str(),
+            format_zoned_timestamp(at(-1), 6).as_str(),
             "1969-12-31T23:59:59.999999Z"
         );
         let bc = days_from_civil(-43, 3, 15) * MICROS_PER_DAY;
         assert_eq!(
-            format_zoned_timestamp(bc, 6).as_str(),
+            format_zoned_timestamp(at(bc), 6).as_str(),
             "-0043-03-15T00:00:00.000000Z"
         );
         let far = days_from_civil(12345, 1, 2) * MICROS_PER_DAY;
         assert_eq!(
-            format_zoned_timestamp(far, 6).as_str(),
+            format_zoned_timestamp(at(far), 6).as_str(),
             "+12345-01-02T00:00:00.000000Z"
+        );
+        let y10k = days_from_civil(10_000, 1, 1) * MICROS_PER_DAY;
+        assert_eq!(
+            format_zoned_timestamp(at(y10k - 1), 0).as_str(),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            format_zoned_timestamp(at(y10k), 0).as_str(),
+            "+10000-01-01T00:00:00Z"
         );
     }
 
