@@ -272,3 +272,63 @@ fn value_that_cannot_be_converted() {
     assert_eq!(ids(&topic), vec![1, 3, 5]);
     print_headers(d);
 }
+
+/// The initial snapshot applies `[errors]` to a row it cannot convert as the stream does: `fail`
+/// stops before it (nothing recorded as done), `skip` with a dead-letter topic parks it and the
+/// snapshot completes with the other rows.
+#[test]
+fn snapshot_value_that_cannot_be_converted() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql(
+        "CREATE TABLE farsnap (id int PRIMARY KEY, at timestamp);
+         INSERT INTO farsnap VALUES (1, '2024-02-29 12:00:00'), (2, '294270-01-01 00:00:00'),
+                                    (3, '2025-01-01 00:00:00'), (4, '2026-01-01 00:00:00');",
+    );
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("farsnap"));
+    let base = std::fs::read_to_string(&cap.connector).unwrap();
+
+    let (status, stderr) = cap.run_failing(TIMEOUT);
+    let line = one_error_line(status, &stderr);
+    for needle in [
+        "public.farsnap",
+        "column at",
+        "{\"id\":2}",
+        "out of range for io.debezium.time.MicroTimestamp",
+        "errors] mode",
+    ] {
+        assert!(line.contains(needle), "{needle:?} missing: {line}");
+    }
+    assert!(
+        cap.offsets("farsnap")
+            .is_none_or(|o| o["snapshot_completed"] != serde_json::json!(true)),
+        "a failed snapshot is not recorded as done"
+    );
+
+    set_errors(
+        &cap,
+        &base,
+        "mode = \"skip\"\ndead_letter_topic = \"farsnap.dlq\"",
+    );
+    cap.run_once();
+    let o = cap.offsets("farsnap").expect("offsets written");
+    assert_eq!(o["snapshot_completed"], serde_json::json!(true), "{o}");
+    let dlq = kafka.read_topic("farsnap.dlq", 1, Duration::from_secs(30));
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    let d = &dlq[0];
+    assert_eq!(d.key.as_ref().unwrap()["id"], 2);
+    assert!(d.value.is_none());
+    assert_eq!(header(d, "pgcdc.error.kind"), "value_conversion");
+    assert_eq!(header(d, "pgcdc.error.column"), "at");
+    assert_eq!(header(d, "pgcdc.error.table"), "public.farsnap");
+    let id = header(d, "pgcdc.event.id");
+    assert_eq!(
+        id.split_once(':')
+            .map(|(_, place)| place.split('.').count()),
+        Some(3),
+        "a snapshot row's id: {id}"
+    );
+    let mut rows = ids(&kafka.read_topic("farsnap.public.farsnap", 3, Duration::from_secs(20)));
+    rows.sort();
+    assert_eq!(rows, vec![1, 3, 4], "row 2 went to the dead letters");
+}

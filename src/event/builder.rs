@@ -238,7 +238,30 @@ impl EventBuilder {
         point: &SnapshotPoint,
         marker: SnapshotMarker,
     ) -> Result<ChangeEvent, EventError> {
-        let after = self.row(table, tuple)?;
+        self.snapshot_row(table, tuple, point, marker, false)
+    }
+
+    /// [`EventBuilder::snapshot_read`] of a row whose values failed to convert, with each of
+    /// them as null: not a faithful event, only its topic and key, for `[errors]`.
+    pub fn snapshot_read_with_nulls(
+        &self,
+        table: &Arc<TableSchema>,
+        tuple: &TupleData,
+        point: &SnapshotPoint,
+        marker: SnapshotMarker,
+    ) -> Result<ChangeEvent, EventError> {
+        self.snapshot_row(table, tuple, point, marker, true)
+    }
+
+    fn snapshot_row(
+        &self,
+        table: &Arc<TableSchema>,
+        tuple: &TupleData,
+        point: &SnapshotPoint,
+        marker: SnapshotMarker,
+        lenient: bool,
+    ) -> Result<ChangeEvent, EventError> {
+        let after = self.row_with_old(table, tuple, None, lenient)?;
         let key = Self::key_of(table, &after);
         let source = SourceInfo {
             connector: self.connector.clone(),
@@ -294,7 +317,7 @@ impl EventBuilder {
     }
 
     fn row(&self, table: &TableSchema, tuple: &TupleData) -> Result<Row, EventError> {
-        self.row_with_old(table, tuple, None)
+        self.row_with_old(table, tuple, None, self.lenient)
     }
 
     /// Like [`Self::row`], but an unchanged TOASTed value is taken from `old` (the whole old
@@ -304,6 +327,7 @@ impl EventBuilder {
         table: &TableSchema,
         tuple: &TupleData,
         old: Option<&TupleData>,
+        lenient: bool,
     ) -> Result<Row, EventError> {
         if tuple.0.len() != table.columns.len() {
             return Err(EventError::ColumnCount {
@@ -351,7 +375,7 @@ impl EventBuilder {
                         );
                         Value::Null
                     }
-                    Err(_) if self.lenient => Value::Null,
+                    Err(_) if lenient => Value::Null,
                     Err(e) => {
                         return Err(EventError::Value {
                             table: qualified(table),
@@ -455,7 +479,7 @@ impl EventBuilder {
             Some(OldTuple::Old(t)) => Some(t),
             _ => None,
         };
-        let after = self.row_with_old(&table, &m.new, full_old)?;
+        let after = self.row_with_old(&table, &m.new, full_old, self.lenient)?;
         let new_key = Self::key_of(&table, &after);
         let before = match &m.old {
             Some(old) => Some(self.row(&table, old.data())?),

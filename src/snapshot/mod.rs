@@ -345,6 +345,13 @@ async fn coordinate(
             match msg {
                 None => break,
                 Some(WorkerMsg::Failed(e)) => return Err(e),
+                Some(WorkerMsg::FailedRow {
+                    table,
+                    records,
+                    error,
+                }) => {
+                    producer.failed_row(table, records, error).await?;
+                }
                 Some(WorkerMsg::Records(recs)) => {
                     for rec in &recs {
                         producer.send(rec).await?;
@@ -418,12 +425,40 @@ impl<S: Sink> Producer<'_, S> {
         marker: crate::event::SnapshotMarker,
     ) -> Result<(), SnapshotError> {
         row.0.source.snapshot = marker;
+        let table = row.1.chunk.map_or(0, |c| c.table as usize);
+        let failed = row.2.take();
         let mut recs = std::mem::take(&mut self.encoded);
         worker::encode_row(self.shared, &mut *self.format, row, &mut recs)?;
-        for rec in recs.drain(..) {
-            self.send(&rec).await?;
+        match failed {
+            Some(error) => {
+                self.failed_row(table, std::mem::take(&mut recs), error)
+                    .await?
+            }
+            None => {
+                for rec in recs.drain(..) {
+                    self.send(&rec).await?;
+                }
+            }
         }
         self.encoded = recs;
+        Ok(())
+    }
+
+    /// A row whose values could not be converted: `[errors]` stops before it, drops it, or
+    /// turns its records into dead letters, as for a streamed change.
+    async fn failed_row(
+        &mut self,
+        table: usize,
+        mut records: Vec<Record>,
+        error: EventError,
+    ) -> Result<(), SnapshotError> {
+        let schema = self.shared.tables.get(table).map(|t| t.schema.clone());
+        self.emit
+            .failures()
+            .conversion_failed(error, schema.as_deref(), &mut records, 0)?;
+        for rec in &records {
+            self.send(rec).await?;
+        }
         Ok(())
     }
 }

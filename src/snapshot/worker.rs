@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::markers::ChunkEnds;
 use super::plan::{Chunk, SnapshotTable};
 use super::SnapshotError;
-use crate::event::{ChangeEvent, EventBuilder, SnapshotMarker, SnapshotPoint};
+use crate::event::{ChangeEvent, EventBuilder, EventError, SnapshotMarker, SnapshotPoint};
 use crate::format::{EventId, SnapshotChunk};
 use crate::format::{Record, Serializer};
 use crate::source::admin::{Admin, AdminError};
@@ -28,6 +28,13 @@ pub enum WorkerMsg {
         ends: Box<ChunkEnds<Row>>,
         rows: u64,
     },
+    /// A row whose values could not be converted, built with them as null (its topic and
+    /// key), for the coordinator's `[errors]` policy. Records before it were sent first.
+    FailedRow {
+        table: usize,
+        records: Vec<Record>,
+        error: EventError,
+    },
     Failed(SnapshotError),
 }
 
@@ -41,14 +48,15 @@ pub struct Shared {
     pub queue: Mutex<VecDeque<Chunk>>,
 }
 
-/// A row read by a snapshot worker, with the id its records carry.
-pub type Row = (ChangeEvent, EventId);
+/// A row read by a snapshot worker, with the id its records carry and, when a value could not
+/// be converted, why (the event then holds that value as null).
+pub type Row = (ChangeEvent, EventId, Option<EventError>);
 
 /// Encodes one row and gives its records the row's event id.
 pub fn encode_row(
     shared: &Shared,
     format: &mut dyn Serializer,
-    (ev, id): Row,
+    (ev, id, _): Row,
     records: &mut Vec<Record>,
 ) -> Result<(), SnapshotError> {
     let first = records.len();
@@ -127,13 +135,12 @@ async fn read_chunk(
         splitter.push(data.map_err(db)?, &mut lines);
         for line in lines.drain(..) {
             copy_text::parse_row(&line, columns, &mut tuple.0)?;
-            let ev = shared.builder.snapshot_read(
-                &table.schema,
-                &tuple,
-                &shared.point,
-                SnapshotMarker::True,
-            )?;
-            let ev = (ev, EventId::snapshot_row(shared.point.lsn, place, rows));
+            let (ev, failed) = read_row(shared, table, &tuple)?;
+            let ev = (
+                ev,
+                EventId::snapshot_row(shared.point.lsn, place, rows),
+                failed,
+            );
             rows += 1;
             if rows == 1 {
                 first = Some(ev);
@@ -144,11 +151,11 @@ async fn read_chunk(
                 if let Some(mut f) = first.take() {
                     f.0.source.snapshot =
                         SnapshotMarker::for_read(chunk.table == 0, false, true, false);
-                    encode_row(shared, format, f, &mut records)?;
+                    encode_or_report(shared, format, f, chunk.table, &mut records, tx).await?;
                 }
             }
             if let Some(prev) = pending.replace(ev) {
-                encode_row(shared, format, prev, &mut records)?;
+                encode_or_report(shared, format, prev, chunk.table, &mut records, tx).await?;
                 if records.len() >= RECORD_BATCH {
                     let full = std::mem::replace(&mut records, Vec::with_capacity(RECORD_BATCH));
                     send(tx, WorkerMsg::Records(full)).await?;
@@ -170,6 +177,59 @@ async fn read_chunk(
                 last: pending,
             }),
             rows,
+        },
+    )
+    .await
+}
+
+/// The `r` event of one row; a value that cannot be converted does not fail the snapshot here
+/// but is returned beside the row built with it as null, for `[errors]` to decide.
+fn read_row(
+    shared: &Shared,
+    table: &SnapshotTable,
+    tuple: &TupleData,
+) -> Result<(ChangeEvent, Option<EventError>), SnapshotError> {
+    let (point, marker) = (&shared.point, SnapshotMarker::True);
+    match shared
+        .builder
+        .snapshot_read(&table.schema, tuple, point, marker)
+    {
+        Ok(ev) => Ok((ev, None)),
+        Err(e @ EventError::Value { .. }) => {
+            let ev =
+                shared
+                    .builder
+                    .snapshot_read_with_nulls(&table.schema, tuple, point, marker)?;
+            Ok((ev, Some(e)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Encodes `row` into `records`, or, when it failed, sends what is batched and then the row on
+/// its own as a [`WorkerMsg::FailedRow`], keeping the order.
+async fn encode_or_report(
+    shared: &Shared,
+    format: &mut dyn Serializer,
+    mut row: Row,
+    table: usize,
+    records: &mut Vec<Record>,
+    tx: &mpsc::Sender<WorkerMsg>,
+) -> Result<(), SnapshotError> {
+    let Some(error) = row.2.take() else {
+        return encode_row(shared, format, row, records);
+    };
+    if !records.is_empty() {
+        send(tx, WorkerMsg::Records(std::mem::take(records))).await?;
+    }
+    let mut failed = Vec::new();
+    encode_row(shared, format, row, &mut failed)?;
+    send(
+        tx,
+        WorkerMsg::FailedRow {
+            table,
+            records: failed,
+            error,
         },
     )
     .await
