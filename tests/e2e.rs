@@ -283,3 +283,67 @@ fn replica_identity_full_keys_by_primary_key_and_schemas_follow_the_catalog() {
     assert_eq!(by_name("m")["parameters"]["allowed"], json!("sad,ok,happy"));
     assert_eq!(v["schema"]["name"], json!("full.public.f.Envelope"));
 }
+
+/// After a reconnect inside one run, the first change still names the last durable commit in
+/// `source.sequence` (Debezium keeps it in its offsets as `lsn_commit`), where a fresh session
+/// would say null.
+#[test]
+fn the_last_commit_survives_a_reconnect() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql("CREATE TABLE seqt (id int PRIMARY KEY)");
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("seqr"));
+    cap.run_once();
+    let mut child = cap.spawn(None);
+    pg.psql("INSERT INTO seqt VALUES (1)");
+    pg.psql("INSERT INTO seqt VALUES (2)");
+    let first = kafka.read_topic("seqr.public.seqt", 2, Duration::from_secs(60));
+    let seq = |r: &Rec| -> Vec<Option<u64>> {
+        let v = r.value.as_ref().unwrap();
+        let text = v.get("payload").unwrap_or(v)["source"]["sequence"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        serde_json::from_str::<Vec<Option<String>>>(&text)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.map(|n| n.parse().unwrap()))
+            .collect()
+    };
+    let before_kill = seq(&first[1]);
+    assert!(before_kill[0].is_some(), "{before_kill:?}");
+    // Wait until both commits are confirmed, then drop the replication connection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let confirmed = || {
+        pg.psql("SELECT confirmed_flush_lsn >= pg_current_wal_lsn() FROM pg_replication_slots WHERE slot_name = 'seqr_slot'")
+            .trim()
+            == "t"
+    };
+    while !confirmed() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slot never confirmed the commits"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pg.psql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'seqr_slot' AND active_pid IS NOT NULL");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !cap.log().contains("session failed, reconnecting") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconnect:\n{}",
+            cap.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pg.psql("INSERT INTO seqt VALUES (3)");
+    let all = kafka.read_topic("seqr.public.seqt", 3, Duration::from_secs(60));
+    cap.assert_running(&mut child);
+    cap.terminate(&mut child);
+    let after_reconnect = seq(&all[2]);
+    let last = after_reconnect[0].expect("the last commit is named after a reconnect");
+    assert!(
+        last > before_kill[1].unwrap(),
+        "{after_reconnect:?} names a commit before row 2's change {before_kill:?}"
+    );
+}

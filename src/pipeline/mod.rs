@@ -163,6 +163,9 @@ struct RunState {
     /// A snapshot completed during this run (`always` takes one per start of pgcdc, not one
     /// per reconnect).
     snapshot_taken: bool,
+    /// End LSN of the newest durable commit: what `source.sequence` names as the last commit
+    /// when a new session resumes after it (Debezium keeps it in its offsets as `lsn_commit`).
+    durable_commit: Option<crate::lsn::Lsn>,
 }
 
 /// Reconnect policy. Until the first session has streamed, transient errors (connection
@@ -300,6 +303,7 @@ async fn session_inner<S: Sink>(
         opts,
         stop,
         &mut signals,
+        &mut state.durable_commit,
     )
     .await;
     drop(ack.tx);

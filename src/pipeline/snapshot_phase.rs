@@ -166,6 +166,7 @@ pub(super) async fn snapshot_phase<S: Sink>(
             }
             tokio::task::block_in_place(|| store.store_snapshot_completed(resume_from))?;
             state.snapshot_taken = true;
+            state.durable_commit = None;
             tracing::info!(connector = %s.name, rows = stats.rows, resume = %resume_from, "snapshot recorded");
             if mode == SnapshotMode::InitialOnly {
                 tracing::info!(connector = %s.name, "snapshot.mode is initial_only: not streaming");

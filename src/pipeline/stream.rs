@@ -147,9 +147,13 @@ pub(super) async fn stream_changes<S: Sink>(
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     signals: &mut Signals,
+    durable_commit: &mut Option<Lsn>,
 ) -> Result<(), ConnectorError> {
     let mut decoder = Decoder::new(1);
     let mut builder = EventBuilder::new(s.event.clone());
+    builder.set_last_commit_lsn(*durable_commit);
+    // Commit end positions sent but not yet durable, oldest first.
+    let mut commits: std::collections::VecDeque<Lsn> = std::collections::VecDeque::new();
     let mut format = s.format.build();
     let mut events: Vec<ChangeEvent> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
@@ -196,6 +200,9 @@ pub(super) async fn stream_changes<S: Sink>(
                     return Err(ConnectorError::AcknowledgerGone);
                 }
                 let lsn = *durable.borrow_and_update();
+                while commits.front().is_some_and(|c| *c <= lsn) {
+                    *durable_commit = commits.pop_front();
+                }
                 stream.set_flushed(lsn);
                 if opts.until_lsn.is_some_and(|u| lsn >= u) {
                     tracing::info!(lsn = %lsn, "reached --until-lsn");
@@ -223,6 +230,9 @@ pub(super) async fn stream_changes<S: Sink>(
                         signals.on_message(s, wal_start, &msg, &mut tx, &mut *format, &mut records).await?;
                         // Looked up only if the sink refuses a record.
                         emit.emit_all(&mut records, || row_table(&builder, &msg)).await?;
+                        if let (Message::Commit(c), false) = (&msg, tx.skip) {
+                            commits.push_back(c.end_lsn);
+                        }
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
                             on_checkpoint(s, eos, emit, ack, &mut tx, lsn).await?;
                         }
