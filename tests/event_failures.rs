@@ -70,6 +70,17 @@ fn print_headers(r: &Rec) {
     }
 }
 
+/// A snapshot row's `pgcdc.event.id` has the form `<lsn>:<table>.<chunk>.<row>`.
+fn assert_snapshot_row_id(r: &Rec) {
+    let id = header(r, "pgcdc.event.id");
+    assert_eq!(
+        id.split_once(':')
+            .map(|(_, place)| place.split('.').count()),
+        Some(3),
+        "a snapshot row's id: {id}"
+    );
+}
+
 /// Replaces the connector file with `base` plus an `[errors]` section.
 fn set_errors(cap: &Capture, base: &str, errors: &str) {
     std::fs::write(&cap.connector, format!("{base}\n[errors]\n{errors}\n")).unwrap();
@@ -190,13 +201,7 @@ fn snapshot_row_larger_than_message_max_bytes() {
     assert_eq!(d.key.as_ref().unwrap()["id"], 2);
     assert_eq!(header(d, "pgcdc.error.kind"), "record_too_large");
     assert_eq!(header(d, "pgcdc.error.table"), "public.snapbig");
-    let id = header(d, "pgcdc.event.id");
-    assert_eq!(
-        id.split_once(':')
-            .map(|(_, place)| place.split('.').count()),
-        Some(3),
-        "a snapshot row's id: {id}"
-    );
+    assert_snapshot_row_id(d);
     let topic = kafka.read_topic("snapbig.public.snapbig", 2, Duration::from_secs(20));
     assert_eq!(ids(&topic), vec![1, 3], "row 2 went to the dead letters");
 }
@@ -321,13 +326,7 @@ fn snapshot_value_that_cannot_be_converted() {
     assert_eq!(header(d, "pgcdc.error.kind"), "value_conversion");
     assert_eq!(header(d, "pgcdc.error.column"), "at");
     assert_eq!(header(d, "pgcdc.error.table"), "public.farsnap");
-    let id = header(d, "pgcdc.event.id");
-    assert_eq!(
-        id.split_once(':')
-            .map(|(_, place)| place.split('.').count()),
-        Some(3),
-        "a snapshot row's id: {id}"
-    );
+    assert_snapshot_row_id(d);
     let mut rows = ids(&kafka.read_topic("farsnap.public.farsnap", 3, Duration::from_secs(20)));
     rows.sort();
     assert_eq!(rows, vec![1, 3, 4], "row 2 went to the dead letters");

@@ -8,11 +8,8 @@ use serde::de::{DeserializeOwned, Error};
 /// How a nested error carries its path out of the section to [`super::parse`].
 pub(crate) const NESTED: &str = "at key `";
 
-/// The section's `type` (which must be one of `known`) and the rest of its keys.
-pub(crate) fn split<E: Error>(
-    mut table: toml::Table,
-    known: &'static [&'static str],
-) -> Result<(String, toml::Table), E> {
+/// The section's `type` and the rest of its keys.
+pub(crate) fn split<E: Error>(mut table: toml::Table) -> Result<(String, toml::Table), E> {
     let kind = match table.remove("type") {
         None => return Err(E::missing_field("type")),
         Some(toml::Value::String(s)) => s,
@@ -20,11 +17,12 @@ pub(crate) fn split<E: Error>(
             return Err(nested("type", format!("expected a string, got {other}")));
         }
     };
-    if !known.contains(&kind.as_str()) {
-        let e = E::unknown_variant(&kind, known);
-        return Err(nested("type", e.to_string()));
-    }
     Ok((kind, table))
+}
+
+/// A `type` that is none of `known`, reported at the `type` key.
+pub(crate) fn unknown<T, E: Error>(kind: &str, known: &'static [&'static str]) -> Result<T, E> {
+    Err(nested("type", E::unknown_variant(kind, known).to_string()))
 }
 
 /// The variant's settings from the rest of the section.

@@ -26,10 +26,10 @@ impl Default for FormatConfig {
 
 impl<'de> Deserialize<'de> for FormatConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split(toml::Table::deserialize(d)?, &["json"])?;
+        let (kind, rest) = tagged::split(toml::Table::deserialize(d)?)?;
         match kind.as_str() {
             "json" => tagged::variant(rest).map(FormatConfig::Json),
-            other => Err(serde::de::Error::unknown_variant(other, &[])),
+            other => tagged::unknown(other, &["json"]),
         }
     }
 }
@@ -67,10 +67,10 @@ pub enum SinkConfig {
 
 impl<'de> Deserialize<'de> for SinkConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split(toml::Table::deserialize(d)?, &["kafka"])?;
+        let (kind, rest) = tagged::split(toml::Table::deserialize(d)?)?;
         match kind.as_str() {
             "kafka" => tagged::variant(rest).map(SinkConfig::Kafka),
-            other => Err(serde::de::Error::unknown_variant(other, &[])),
+            other => tagged::unknown(other, &["kafka"]),
         }
     }
 }
