@@ -74,6 +74,7 @@ autocreate_mode = "disabled"
 mode = "initial_only"
 parallelism = $N
 [format]
+type = "json"
 schemas = false
 [sink]
 type = "kafka"

@@ -77,6 +77,7 @@ autocreate_mode = "disabled"
 [snapshot]
 parallelism = 2
 [format]
+type = "json"
 schemas = false
 [sink]
 type = "kafka"

@@ -56,6 +56,7 @@ name = "\${SLOT}"
 name = "\${PUBLICATION}"
 autocreate_mode = "disabled"
 [format]
+type = "json"
 schemas = false   # as the Debezium probe (../shared/tools/dbz-oracle/probe.sh) measures it
 [snapshot]
 # The slot exists already and only the stream over [START, END] is measured.

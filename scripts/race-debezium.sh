@@ -62,8 +62,10 @@ autocreate_mode = "disabled"
 [snapshot]
 mode = "no_data"
 [format]
+type = "json"
 schemas = false
 [sink]
+type = "kafka"
 bootstrap_servers = "127.0.0.1:$KPORT"
 EOF
 sleep 1

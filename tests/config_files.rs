@@ -361,3 +361,43 @@ fn explicit_missing_process_config_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist.toml"));
 }
+
+/// The connector files the scripts write (benchmarks, races) as heredocs: each loads, with
+/// the script's shell variables stood in for. A script left behind by a config change fails
+/// here, not in the middle of a benchmark.
+#[test]
+fn connector_files_written_by_scripts_load() {
+    let shell_var = regex::Regex::new(r"\$[A-Z_]+|\$\{[A-Z_:-]+\}|\$\([^)]*\)").unwrap();
+    let env = |_: &str| Some("5432".to_string());
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo("scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "sh") {
+            continue;
+        }
+        let script = std::fs::read_to_string(&path).unwrap();
+        for body in script.split("<<EOF\n").skip(1) {
+            let body = body.split("\nEOF\n").next().unwrap();
+            if !body.contains("topic_prefix") {
+                continue;
+            }
+            // `\${PGPORT}` stays for pgcdc to expand; the shell's own `$VARS` become text.
+            let escaped = body.replace("\\$", "%%");
+            let text = shell_var.replace_all(&escaped, "1").replace("%%", "$");
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("c.toml");
+            std::fs::write(&file, text.as_bytes()).unwrap();
+            if let Err(e) = ConnectorConfig::load_with_env(&file, &env) {
+                panic!(
+                    "{}: a connector file it writes does not load: {e}",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 4,
+        "only {checked} connector files found in scripts/"
+    );
+}
