@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::lsn::Lsn;
-use crate::offsets::{FileOffsetStore, OffsetError};
+use crate::offsets::{OffsetError, OffsetStore};
 use crate::sink::{Acknowledgements, SinkError};
 
 /// "Everything before `lsn` is in the first `records` records sent."
@@ -36,7 +36,7 @@ impl ProgressError {
     pub fn is_transient(&self) -> bool {
         match self {
             ProgressError::Sink(e) => e.is_transient(),
-            ProgressError::Offsets(_) => false,
+            ProgressError::Offsets(e) => e.is_transient(),
         }
     }
 }
@@ -48,13 +48,13 @@ pub struct Acknowledger {
     /// Ends when `tx` is dropped and every checkpoint sent was acknowledged and stored, or on
     /// the first failed delivery (progress then stays at the last good checkpoint). Gives the
     /// store back so the next session resumes from it.
-    pub handle: JoinHandle<(FileOffsetStore, Result<(), ProgressError>)>,
+    pub handle: JoinHandle<(OffsetStore, Result<(), ProgressError>)>,
 }
 
 /// Starts the acknowledger task. `flush_interval` bounds how often the offsets file is written
 /// while checkpoints keep arriving; when the pipeline goes quiet it is written at once.
 pub fn spawn(
-    store: FileOffsetStore,
+    store: OffsetStore,
     acks: Arc<dyn Acknowledgements>,
     flush_interval: Duration,
     capacity: usize,
@@ -70,12 +70,12 @@ pub fn spawn(
 }
 
 async fn run(
-    mut store: FileOffsetStore,
+    mut store: OffsetStore,
     acks: Arc<dyn Acknowledgements>,
     mut rx: mpsc::Receiver<Checkpoint>,
     durable: watch::Sender<Lsn>,
     flush_interval: Duration,
-) -> (FileOffsetStore, Result<(), ProgressError>) {
+) -> (OffsetStore, Result<(), ProgressError>) {
     let mut acked: Option<Lsn> = None;
     let mut last_write = Instant::now();
     let result = loop {
@@ -113,7 +113,7 @@ async fn run(
 }
 
 fn persist(
-    store: &mut FileOffsetStore,
+    store: &mut OffsetStore,
     acked: Option<Lsn>,
     durable: &watch::Sender<Lsn>,
 ) -> Result<(), ProgressError> {
@@ -156,7 +156,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn the_durable_position_never_passes_an_unacknowledged_record() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileOffsetStore::open(&dir.path().join("o.json"), "c", "s").unwrap();
+        let file = crate::offsets::OffsetFile::new(&dir.path().join("o.json"), "c", "s");
+        let store = OffsetStore::open(Box::new(file), "c", "s").unwrap();
         let acks = Arc::new(MemoryAcks::default());
         let mut a = spawn(store, acks.clone(), Duration::ZERO, 8);
         // Two transactions: records 0-1 end at 0/100, records 2-3 at 0/200.

@@ -347,3 +347,50 @@ fn the_last_commit_survives_a_reconnect() {
         "{after_reconnect:?} names a commit before row 2's change {before_kill:?}"
     );
 }
+
+/// `offsets.store = "kafka"`: nothing in the data directory, so a pgcdc started with an empty
+/// one resumes exactly where the last one stopped (a file store would snapshot again).
+#[test]
+fn offsets_in_kafka_survive_an_empty_data_directory() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql("CREATE TABLE ok (id int PRIMARY KEY);");
+    let cap = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("ok").extra("[offsets]\nstore = \"kafka\"\n"),
+    );
+    cap.run_once();
+    pg.psql("INSERT INTO ok SELECT generate_series(1, 100);");
+    cap.run_to_current(&pg);
+    let data = cap.dir.path().join("data");
+    assert!(cap.offsets("ok").is_none(), "an offsets file was written");
+    std::fs::remove_dir_all(&data).ok();
+    for i in 101..=150 {
+        pg.psql(&format!("INSERT INTO ok VALUES ({i});"));
+    }
+    cap.run_to_current(&pg);
+    let recs = kafka.read_topic("ok.public.ok", 150, WAIT);
+    let ids: Vec<i64> = recs
+        .iter()
+        .map(|r| after(r)["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=150).collect::<Vec<_>>(),
+        "lost, repeated or re-snapshotted"
+    );
+    assert!(recs.iter().all(|r| r.op() == Some("c")));
+    assert_eq!(
+        kafka
+            .topic_config("ok.pgcdc-offsets", "cleanup.policy")
+            .as_deref(),
+        Some("compact")
+    );
+    let (ok, status) = cap.status();
+    assert!(ok, "{status}");
+    assert!(
+        status.contains("offsets: offsets topic ok.pgcdc-offsets"),
+        "{status}"
+    );
+}

@@ -331,3 +331,70 @@ fn snapshot_value_that_cannot_be_converted() {
     rows.sort();
     assert_eq!(rows, vec![1, 3, 4], "row 2 went to the dead letters");
 }
+
+/// The same far-future timestamp met by an incremental snapshot: a chunk's row follows
+/// `[errors]` like a streamed change, and the other rows of its chunk are published.
+#[test]
+fn incremental_snapshot_value_that_cannot_be_converted() {
+    let pg = TestPg::start();
+    let kafka = TestKafka::start();
+    pg.psql(
+        "CREATE TABLE dbz_signal (id text PRIMARY KEY, type text NOT NULL, data text);
+         CREATE TABLE farinc (id int PRIMARY KEY, at timestamp);
+         INSERT INTO farinc VALUES (1, '2024-02-29 12:00:00'), (2, '294270-01-01 00:00:00'),
+                                   (3, '2025-01-01 00:00:00'), (4, '2026-01-01 00:00:00');",
+    );
+    let cap = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("farinc").extra(
+            "[snapshot]\nmode = \"no_data\"\n\
+             [signal]\ndata_collection = \"public.dbz_signal\"\n",
+        ),
+    );
+    let base = std::fs::read_to_string(&cap.connector).unwrap();
+    cap.run_once();
+    pg.psql(
+        "INSERT INTO dbz_signal VALUES ('req-1', 'execute-snapshot',
+           '{\"data-collections\": [\"public.farinc\"]}');",
+    );
+
+    let (status, stderr) = cap.run_failing(TIMEOUT);
+    let line = one_error_line(status, &stderr);
+    for needle in [
+        "public.farinc",
+        "column at",
+        "{\"id\":2}",
+        "out of range for io.debezium.time.MicroTimestamp",
+        "errors] mode",
+    ] {
+        assert!(line.contains(needle), "{needle:?} missing: {line}");
+    }
+    assert!(
+        kafka
+            .read_topic("farinc.public.farinc", 0, Duration::from_secs(3))
+            .is_empty(),
+        "the failing chunk was published in part"
+    );
+
+    set_errors(
+        &cap,
+        &base,
+        "mode = \"skip\"\ndead_letter_topic = \"farinc.dlq\"",
+    );
+    let mut child = cap.spawn(None);
+    let dlq = kafka.read_topic("farinc.dlq", 1, TIMEOUT);
+    let rows = kafka.read_topic("farinc.public.farinc", 3, TIMEOUT);
+    cap.terminate(&mut child);
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    let d = &dlq[0];
+    print_headers(d);
+    assert_eq!(d.key.as_ref().unwrap()["id"], 2);
+    assert!(d.value.is_none());
+    assert_eq!(header(d, "pgcdc.error.kind"), "value_conversion");
+    assert_eq!(header(d, "pgcdc.error.column"), "at");
+    assert_eq!(header(d, "pgcdc.error.table"), "public.farinc");
+    assert!(!header(d, "pgcdc.event.id").is_empty());
+    assert!(rows.iter().all(|r| r.op() == Some("r")), "{rows:?}");
+    assert_eq!(ids(&rows), vec![1, 3, 4], "row 2 went to the dead letters");
+}

@@ -26,7 +26,7 @@ pub fn run(config: Option<&Path>, args: RunArgs) -> ExitCode {
             file = %c.file.display(),
             slot = %c.slot.name,
             publication = %c.publication.name,
-            offsets = %c.offsets_path(&process).display(),
+            offsets = ?c.offsets.store,
             "connector loaded"
         );
     }

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use pgcdc::config::{ConnectorConfig, ProcessConfig};
 use pgcdc::offsets::incremental::IncrementalState;
-use pgcdc::offsets::FileOffsetStore;
-use pgcdc::pipeline::Settings;
+use pgcdc::pipeline::{open_store, Settings};
 use pgcdc::source::admin::Admin;
 
 use super::args::StatusArgs;
@@ -18,7 +17,9 @@ pub fn run(config: Option<&std::path::Path>, args: StatusArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // Two threads: opening an offset store blocks (file or network I/O) in block_in_place.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
@@ -72,8 +73,8 @@ fn incremental(state: Option<&IncrementalState>) -> String {
 async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(out, "connector {}", c.name);
-    let path = c.offsets_path(process);
-    match FileOffsetStore::open(&path, &c.name, &c.slot.name) {
+    let settings = Settings::from_config(c, process).map_err(|e| e.to_string())?;
+    match open_store(&settings).await {
         Ok(store) => {
             let pos = store
                 .position()
@@ -86,7 +87,7 @@ async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, 
             let _ = writeln!(
                 out,
                 "  offsets: {} (position {pos}, {snap})",
-                path.display()
+                store.location()
             );
             let _ = writeln!(
                 out,
@@ -98,7 +99,6 @@ async fn report(c: &ConnectorConfig, process: &ProcessConfig) -> Result<String, 
             let _ = writeln!(out, "  offsets: {e}");
         }
     }
-    let settings = Settings::from_config(c, process).map_err(|e| e.to_string())?;
     let admin = Admin::connect(&settings.params)
         .await
         .map_err(|e| e.to_string())?;

@@ -63,6 +63,10 @@ fn now_nanos() -> i64 {
         .unwrap_or(0)
 }
 
+/// A snapshot row's event, and the error of a value that could not be converted (then
+/// written as null in the event).
+pub type ReadRow = (ChangeEvent, Option<EventError>);
+
 impl EventBuilder {
     pub fn new(cfg: EventConfig) -> Self {
         let connector = Arc::new(ConnectorInfo {
@@ -241,16 +245,24 @@ impl EventBuilder {
         self.snapshot_row(table, tuple, point, marker, false)
     }
 
-    /// [`EventBuilder::snapshot_read`] of a row whose values failed to convert, with each of
-    /// them as null: not a faithful event, only its topic and key, for `[errors]`.
-    pub fn snapshot_read_with_nulls(
+    /// [`EventBuilder::snapshot_read`], except that a value that cannot be converted does not
+    /// fail it: the row is built with such values as null (not a faithful event, only its
+    /// topic and key are) and the error is returned beside it, for `[errors]` to decide.
+    pub fn snapshot_read_or_nulls(
         &self,
         table: &Arc<TableSchema>,
         tuple: &TupleData,
         point: &SnapshotPoint,
         marker: SnapshotMarker,
-    ) -> Result<ChangeEvent, EventError> {
-        self.snapshot_row(table, tuple, point, marker, true)
+    ) -> Result<ReadRow, EventError> {
+        match self.snapshot_row(table, tuple, point, marker, false) {
+            Ok(ev) => Ok((ev, None)),
+            Err(e @ EventError::Value { .. }) => {
+                let ev = self.snapshot_row(table, tuple, point, marker, true)?;
+                Ok((ev, Some(e)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn snapshot_row(

@@ -18,13 +18,13 @@ pub mod schema;
 pub mod txmeta;
 pub mod value;
 
-pub use builder::{EventBuilder, SnapshotPoint};
+pub use builder::{EventBuilder, ReadRow, SnapshotPoint};
 pub use change::{
     ChangeEvent, ConnectorInfo, DroppedFields, EventBody, FlatLayout, KeyHeaderKind, Op, Row,
     SnapshotMarker, SourceInfo, TxBlock, TxRecord, TxStatus,
 };
 pub use relation::{sanitize_topic, ColumnSchema, TableSchema};
-pub use value::{ShortStr, Unscaled, Value};
+pub use value::{point_wkb, ShortStr, Unscaled, Value};
 
 use crate::config::filter::columns::ColumnFilter;
 use crate::config::filter::key_columns::KeyColumns;

@@ -272,3 +272,23 @@ pub fn transaction_value_schema() -> Schema {
     .named("io.debezium.connector.common.TransactionMetadataValue")
     .version(1)
 }
+
+/// Key of heartbeat records: `{serverName}`.
+pub fn heartbeat_key_schema() -> Schema {
+    s(SchemaType::Struct(vec![field(
+        "serverName",
+        s(SchemaType::String),
+    )]))
+    .named("io.debezium.connector.common.ServerNameKey")
+    .version(1)
+}
+
+/// Value of heartbeat records: `{ts_ms}`.
+pub fn heartbeat_value_schema() -> Schema {
+    s(SchemaType::Struct(vec![field(
+        "ts_ms",
+        s(SchemaType::Int64),
+    )]))
+    .named("io.debezium.connector.common.Heartbeat")
+    .version(1)
+}

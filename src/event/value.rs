@@ -85,6 +85,16 @@ impl Value {
     }
 }
 
+/// WKB of a 2D point: byte-order mark 1 (little-endian), type 1, x, y.
+pub fn point_wkb(x: f64, y: f64) -> [u8; 21] {
+    let mut wkb = [0u8; 21];
+    wkb[0] = 1;
+    wkb[1..5].copy_from_slice(&1u32.to_le_bytes());
+    wkb[5..13].copy_from_slice(&x.to_le_bytes());
+    wkb[13..21].copy_from_slice(&y.to_le_bytes());
+    wkb
+}
+
 /// The unscaled integer of a decimal. Most values fit in an `i128`; larger ones keep Java's
 /// `BigInteger.toByteArray()` form (minimal two's-complement, big-endian).
 #[derive(Debug, Clone, PartialEq, Eq)]

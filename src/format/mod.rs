@@ -5,6 +5,7 @@
 //! and [`encode_transformed`] runs the `[[transforms]]` first. A new format is one module
 //! implementing [`Serializer`] and one `[format] type`.
 
+pub mod avro;
 pub mod json;
 mod settings;
 
@@ -41,7 +42,12 @@ pub trait Serializer: Send + Sync {
     fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError>;
 
     /// Debezium's heartbeat record for `topic`, keyed by the connector's `topic_prefix`.
-    fn heartbeat(&self, topic: String, topic_prefix: &str, ts_ms: i64) -> Record;
+    fn heartbeat(
+        &self,
+        topic: String,
+        topic_prefix: &str,
+        ts_ms: i64,
+    ) -> Result<Record, FormatError>;
 }
 
 /// Runs `ev` through `chain` and appends the record(s) of what is left.
@@ -164,4 +170,24 @@ pub enum FormatError {
         lsn: crate::lsn::Lsn,
         reason: String,
     },
+    #[error("schema registry, subject {subject}: {reason}")]
+    Registry {
+        subject: String,
+        reason: String,
+        /// The registry could not be reached or failed (5xx): the same request may work later.
+        transient: bool,
+    },
+}
+
+impl FormatError {
+    /// Worth retrying from the last durable position: the registry was unreachable.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            FormatError::Registry {
+                transient: true,
+                ..
+            }
+        )
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::avro::SchemaIds;
 use super::{Header, Serializer};
 use crate::config::BinaryHandlingMode;
 
@@ -14,6 +15,10 @@ pub struct FormatSettings {
     pub binary_mode: BinaryHandlingMode,
     /// Debezium's `__debezium.context.*` headers, one set per connector run.
     pub context_headers: Vec<Header>,
+    /// `[format] type = "avro"`: the schema registry all of the run's serializers share.
+    pub registry: Option<Arc<dyn SchemaIds>>,
+    /// `format.subject_name_strategy` (Avro).
+    pub subject_name_strategy: crate::config::SubjectNameStrategy,
 }
 
 impl FormatSettings {
@@ -31,11 +36,29 @@ impl FormatSettings {
             schemas,
             binary_mode,
             context_headers,
+            registry: None,
+            subject_name_strategy: Default::default(),
         }
+    }
+
+    /// The serializers of this run write `[format]`'s format: with `type = "avro"`, through
+    /// one registry client.
+    pub fn with_format(mut self, format: &crate::config::FormatConfig) -> Self {
+        self.registry = match format {
+            crate::config::FormatConfig::Json(_) => None,
+            crate::config::FormatConfig::Avro(a) => {
+                self.subject_name_strategy = a.subject_name_strategy;
+                Some(Arc::new(super::avro::Registry::new(a)) as Arc<dyn SchemaIds>)
+            }
+        };
+        self
     }
 
     /// A serializer for one thread of work.
     pub fn build(&self) -> Box<dyn Serializer> {
-        super::json::build(self)
+        match &self.registry {
+            Some(ids) => super::avro::build(self, ids.clone()),
+            None => super::json::build(self),
+        }
     }
 }

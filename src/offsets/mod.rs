@@ -1,16 +1,19 @@
-//! The offset store: where pgcdc remembers how far Kafka has acknowledged.
+//! The offset store: where pgcdc remembers how far the sink has acknowledged.
 //!
-//! The stored LSN means "every change whose WAL record starts before this position is in Kafka".
-//! It is written (and fsynced) before the position is confirmed to PostgreSQL, so the slot never
-//! moves past what the store knows; on restart the stream resumes from it.
+//! The stored LSN means "every change whose WAL record starts before this position is in the
+//! sink". It is written durably before the position is confirmed to PostgreSQL, so the slot
+//! never moves past what the store knows; on restart the stream resumes from it. Where it is
+//! written is an [`OffsetBackend`]: a local file, or a Kafka topic.
 
 mod file;
 pub mod incremental;
 pub mod kafka;
 mod staged;
+mod store;
 
-pub use file::FileOffsetStore;
+pub use file::OffsetFile;
 pub use staged::Staged;
+pub use store::OffsetStore;
 
 use crate::lsn::Lsn;
 use crate::offsets::incremental::IncrementalState;
@@ -54,6 +57,19 @@ impl StoredOffset {
     }
 }
 
+/// Where stored offsets live. Both calls block (file or network I/O): call them off the async
+/// workers, e.g. inside `tokio::task::block_in_place`.
+pub trait OffsetBackend: Send {
+    /// For messages: "offsets file /var/lib/pgcdc/c.offsets.json".
+    fn location(&self) -> String;
+    /// What an operator does to make pgcdc forget the stored position.
+    fn reset_hint(&self) -> String;
+    /// The stored record of this connector and slot; `None` before the first write.
+    fn load(&mut self) -> Result<Option<StoredOffset>, OffsetError>;
+    /// Stores `offset` durably: it is what `load` returns from then on.
+    fn save(&mut self, offset: &StoredOffset) -> Result<(), OffsetError>;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OffsetError {
     #[error("could not read offsets file {path}: {source}")]
@@ -71,7 +87,7 @@ pub enum OffsetError {
         found_slot: String,
         expected: String,
     },
-    #[error("could not read offset records from topic {topic}: {reason}: check that the brokers are reachable and sink.offsets_topic is right")]
+    #[error("offsets topic {topic}: {reason}: check that the brokers are reachable and sink.offsets_topic is right")]
     Kafka { topic: String, reason: String },
     #[error("could not write offsets file {path}: {source}: check that the data directory is writable and the disk has room")]
     Write {
@@ -82,7 +98,7 @@ pub enum OffsetError {
 }
 
 impl OffsetError {
-    /// Reading offset records from Kafka may work once the brokers are back; a file that
+    /// Reading or writing offset records in Kafka may work once the brokers are back; a file that
     /// cannot be read or written needs an operator.
     pub fn is_transient(&self) -> bool {
         matches!(self, OffsetError::Kafka { .. })

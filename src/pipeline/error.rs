@@ -14,6 +14,22 @@ use crate::source::catalog::CatalogError;
 use crate::source::pgoutput::DecodeError;
 use crate::source::replication::ReplicationError;
 
+/// The offset store as messages name it: where it is, and how to make pgcdc forget it.
+#[derive(Debug, Clone)]
+pub struct StoreName {
+    pub location: String,
+    pub reset: String,
+}
+
+impl StoreName {
+    pub fn of(store: &crate::offsets::OffsetStore) -> Self {
+        StoreName {
+            location: store.location(),
+            reset: store.reset_hint(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("connector {connector}: {source}")]
@@ -46,21 +62,21 @@ pub enum ConnectorError {
     Offsets(#[from] OffsetError),
     #[error("snapshot failed: {0}")]
     Snapshot(Box<SnapshotError>),
-    #[error("replication slot {slot:?} has confirmed {slot_lsn} but the offsets file {path} says {stored}: the changes in between were consumed by something else and would be silently skipped; if that loss is acceptable, delete the offsets file to resume from the slot (and consider a re-snapshot)")]
+    #[error("replication slot {slot:?} has confirmed {slot_lsn} but the {} says {stored}: the changes in between were consumed by something else and would be silently skipped; if that loss is acceptable, {} to resume from the slot (and consider a re-snapshot)", .store.location, .store.reset)]
     SlotAhead {
         slot: String,
         slot_lsn: Lsn,
         stored: Lsn,
-        path: String,
+        store: StoreName,
     },
-    #[error("replication slot {slot:?} does not exist but the offsets file {path} holds position {stored}: the slot was dropped, so changes made since are lost to it; delete the offsets file to start again from a new slot (and consider a re-snapshot)")]
+    #[error("replication slot {slot:?} does not exist but the {} holds position {stored}: the slot was dropped, so changes made since are lost to it; {} to start again from a new slot (and consider a re-snapshot)", .store.location, .store.reset)]
     SlotLost {
         slot: String,
         stored: Lsn,
-        path: String,
+        store: StoreName,
     },
-    #[error("replication slot {slot:?} was invalidated by the server (wal_status = lost: it fell behind max_slot_wal_keep_size and the WAL it needed is gone), so it can never stream again; to start over: drop the slot (SELECT pg_drop_replication_slot('{slot}')), delete the offsets file {path}, and re-snapshot with snapshot.mode = \"when_needed\" or \"always\" (changes made since the slot fell behind are otherwise lost)")]
-    SlotInvalidated { slot: String, path: String },
+    #[error("replication slot {slot:?} was invalidated by the server (wal_status = lost: it fell behind max_slot_wal_keep_size and the WAL it needed is gone), so it can never stream again; to start over: drop the slot (SELECT pg_drop_replication_slot('{slot}')), {}, and re-snapshot with snapshot.mode = \"when_needed\" or \"always\" (changes made since the slot fell behind are otherwise lost)", .store.reset)]
+    SlotInvalidated { slot: String, store: StoreName },
     /// One event failed and `[errors] mode` is `fail`: the slot stays before it.
     #[error("{0}")]
     EventFailed(Box<crate::emit::EventFailure>),
@@ -111,11 +127,11 @@ impl ConnectorError {
             ConnectorError::Catalog(e) => e.is_transient(),
             ConnectorError::Snapshot(e) => e.is_transient(),
             ConnectorError::Offsets(e) => e.is_transient(),
+            ConnectorError::Format(e) => e.is_transient(),
             ConnectorError::StreamEnded | ConnectorError::AcknowledgerGone => true,
             ConnectorError::GaveUp { .. } => false,
             ConnectorError::Decode(_)
             | ConnectorError::Event(_)
-            | ConnectorError::Format(_)
             | ConnectorError::Config(_)
             | ConnectorError::WalLevel(_)
             | ConnectorError::SlotAhead { .. }

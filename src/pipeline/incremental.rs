@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::stream::TxState;
 use super::{ConnectorError, Settings};
 use crate::config::SignalChannel;
+use crate::emit::Failures;
 use crate::event::SnapshotPoint;
 use crate::format::{EventId, Record, Serializer};
 use crate::lsn::Lsn;
@@ -18,6 +19,14 @@ use crate::signal::{self, Action, Signal};
 use crate::snapshot::incremental::{Incremental, IncrementalConfig};
 use crate::source::admin::Admin;
 use crate::source::pgoutput::{Message, OldTuple};
+
+/// Where a closed window's rows go: records for the stream to emit, and `[errors]` for rows
+/// with values that cannot be converted.
+pub(super) struct ChunkOut<'a> {
+    pub(super) format: &'a mut dyn Serializer,
+    pub(super) records: &'a mut Vec<Record>,
+    pub(super) failures: &'a mut Failures,
+}
 
 const NUDGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -159,8 +168,7 @@ impl Signals {
         wal_start: Lsn,
         msg: &Message,
         tx: &mut TxState,
-        format: &mut dyn Serializer,
-        records: &mut Vec<Record>,
+        out: &mut ChunkOut<'_>,
     ) -> Result<(), ConnectorError> {
         match msg {
             Message::Begin(b) => {
@@ -170,7 +178,7 @@ impl Signals {
                 // Read-only windows close before the first transaction committing at or after
                 // the position read with the chunk: its changes are newer than the read.
                 if let Some(id) = self.inc.close_due(b.final_lsn).filter(|_| !self.skip) {
-                    self.close_window(s, wal_start, &id, tx, format, records)?;
+                    self.close_window(s, wal_start, &id, tx, out)?;
                     self.read_chunk().await?;
                     self.stage(tx);
                 }
@@ -192,7 +200,7 @@ impl Signals {
                     return Ok(());
                 };
                 if sig.kind == signal::WINDOW_CLOSE {
-                    self.close_window(s, wal_start, &sig.id, tx, format, records)?;
+                    self.close_window(s, wal_start, &sig.id, tx, out)?;
                     self.read_chunk().await?;
                 } else if sig.kind == signal::WINDOW_OPEN {
                     self.inc.window_opened(&sig.id);
@@ -230,8 +238,7 @@ impl Signals {
         s: &Settings,
         wal_end: Lsn,
         tx: &mut TxState,
-        format: &mut dyn Serializer,
-        records: &mut Vec<Record>,
+        out: &mut ChunkOut<'_>,
     ) -> Result<(), ConnectorError> {
         if tx.in_tx {
             return Ok(());
@@ -242,7 +249,7 @@ impl Signals {
         // Outside a transaction the records are numbered after the keepalive's position.
         tx.commit_lsn = wal_end;
         tx.next_index = 0;
-        self.close_window(s, wal_end, &id, tx, format, records)?;
+        self.close_window(s, wal_end, &id, tx, out)?;
         self.read_chunk().await?;
         self.stage(tx);
         Ok(())
@@ -275,8 +282,7 @@ impl Signals {
         wal_start: Lsn,
         id: &str,
         tx: &mut TxState,
-        format: &mut dyn Serializer,
-        records: &mut Vec<Record>,
+        out: &mut ChunkOut<'_>,
     ) -> Result<(), ConnectorError> {
         // As Debezium 3.6.3 writes them: `sequence` is the watermark's position twice, `lsn`
         // and `txId` are null, `ts_ms` is the time of emission.
@@ -285,20 +291,24 @@ impl Signals {
             xid: None,
             ts_micros: now_micros(),
         };
-        let Some(mut events) = self.inc.window_closed(id, &point)? else {
+        let Some(events) = self.inc.window_closed(id, &point)? else {
             return Ok(());
         };
-        for ev in &mut events {
-            ev.source.last_commit_lsn = Some(wal_start);
-        }
-        let first = records.len();
         let rows = events.len();
-        for ev in events {
-            crate::format::encode_transformed(&s.transforms, format, ev, records)?;
-        }
-        for r in &mut records[first..] {
-            r.event_id = Some(EventId::wal(tx.commit_lsn, tx.next_index));
-            tx.next_index += 1;
+        for (mut ev, failed) in events {
+            ev.source.last_commit_lsn = Some(wal_start);
+            let table = ev.table().cloned();
+            let first = out.records.len();
+            crate::format::encode_transformed(&s.transforms, out.format, ev, out.records)?;
+            for r in &mut out.records[first..] {
+                r.event_id = Some(EventId::wal(tx.commit_lsn, tx.next_index));
+                tx.next_index += 1;
+            }
+            // A row the transforms dropped cannot fail.
+            if let Some(e) = failed.filter(|_| out.records.len() > first) {
+                out.failures
+                    .conversion_failed(e, table.as_deref(), out.records, first)?;
+            }
         }
         let st = self.inc.state();
         tracing::debug!(

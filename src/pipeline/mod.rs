@@ -15,8 +15,10 @@ mod snapshot_phase;
 mod stream;
 
 pub use error::{ConnectorError, PipelineError};
-pub use settings::{ExactlyOnce, RunOptions, Settings};
+pub use settings::{ExactlyOnce, OffsetsLocation, RunOptions, Settings};
 
+use error::StoreName;
+pub use position::open_store;
 use position::{adopt_committed_offset, open_stream, publication_tables};
 use snapshot_phase::{snapshot_may_be_needed, snapshot_phase, Phase};
 use stream::{stream_changes, EosState};
@@ -28,7 +30,7 @@ use tokio::sync::watch;
 
 use crate::config::{ConnectorConfig, ProcessConfig};
 use crate::emit::Emitter;
-use crate::offsets::{FileOffsetStore, Staged};
+use crate::offsets::{OffsetStore, Staged};
 use crate::progress;
 use crate::sink::{AnySink, Sink};
 use crate::source::admin::{Admin, PublicationMode};
@@ -104,24 +106,19 @@ async fn run_connector(
     opts: RunOptions,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectorError> {
-    let mut store = FileOffsetStore::open(&s.offsets_path, &s.name, &s.slot)?;
     let sink = AnySink::build(&s.sink, &s.name, &s.event.topic_prefix)?;
     let mut emit = Emitter::new(sink, s.failure.clone());
     let mut retry = Retry::new();
     let mut state = RunState::default();
+    let mut store = None;
     loop {
-        // Inside the retry loop: a destination that is not up yet is a transient failure.
-        let ready = match emit.sink_mut().transactions() {
-            Some(t) => t.init().await.map_err(ConnectorError::from),
-            None => Ok(()),
-        };
-        let ready = match ready {
-            Ok(()) => adopt_committed_offset(&s, &mut store).await,
-            Err(e) => Err(e),
-        };
-        let (st, streamed, res) = match ready {
-            Ok(()) => session(&s, store, &mut emit, &opts, &mut stop, &mut state).await,
-            Err(e) => (store, false, Err(e)),
+        let (st, streamed, res) = match ready(&s, store.take(), &mut emit).await {
+            Ok(st) => {
+                let (st, streamed, res) =
+                    session(&s, st, &mut emit, &opts, &mut stop, &mut state).await;
+                (Some(st), streamed, res)
+            }
+            Err((st, e)) => (st, false, Err(e)),
         };
         store = st;
         if streamed {
@@ -211,16 +208,40 @@ impl Retry {
     }
 }
 
+/// The offset store (opened unless kept from the last session) and the sink, ready for a
+/// session. Inside the retry loop: brokers that are not up yet are a transient failure.
+async fn ready<S: Sink>(
+    s: &Settings,
+    kept: Option<OffsetStore>,
+    emit: &mut Emitter<S>,
+) -> Result<OffsetStore, (Option<OffsetStore>, ConnectorError)> {
+    // Transactions first: their init aborts a previous instance's open transaction, which
+    // would otherwise hold back reading an offsets topic it wrote to.
+    if let Some(t) = emit.sink_mut().transactions() {
+        if let Err(e) = t.init().await {
+            return Err((kept, e.into()));
+        }
+    }
+    let mut store = match kept {
+        Some(st) => st,
+        None => open_store(s).await.map_err(|e| (None, e))?,
+    };
+    match adopt_committed_offset(s, &mut store).await {
+        Ok(()) => Ok(store),
+        Err(e) => Err((Some(store), e)),
+    }
+}
+
 /// One connection to the server. Always returns the offset store, whatever happened, so the
 /// next session resumes from what is durable, and whether streaming started.
 async fn session<S: Sink>(
     s: &Settings,
-    store: FileOffsetStore,
+    store: OffsetStore,
     emit: &mut Emitter<S>,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
-) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
+) -> (OffsetStore, bool, Result<(), ConnectorError>) {
     let (store, streamed, result) = session_inner(s, store, emit, opts, stop, state).await;
     // Whatever is still open was not covered by a committed offset record (a failure, or a
     // stop in the middle of a PostgreSQL transaction or snapshot): the next session sends it
@@ -235,12 +256,12 @@ async fn session<S: Sink>(
 
 async fn session_inner<S: Sink>(
     s: &Settings,
-    mut store: FileOffsetStore,
+    mut store: OffsetStore,
     emit: &mut Emitter<S>,
     opts: &RunOptions,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
-) -> (FileOffsetStore, bool, Result<(), ConnectorError>) {
+) -> (OffsetStore, bool, Result<(), ConnectorError>) {
     if let (Some(until), Some(r)) = (opts.until_lsn, store.position()) {
         if r >= until && !snapshot_may_be_needed(s.snapshot.mode, &store, state) {
             return (store, false, Ok(()));
@@ -261,7 +282,7 @@ async fn session_inner<S: Sink>(
             return (store, false, Ok(()));
         }
     }
-    let (mut stream, resume) = match open_stream(s, &admin, resume, store.path()).await {
+    let (mut stream, resume) = match open_stream(s, &admin, resume, &StoreName::of(&store)).await {
         Ok(st) => st,
         Err(e) => return (store, false, Err(e)),
     };

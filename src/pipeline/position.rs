@@ -3,19 +3,35 @@
 
 use std::time::Duration;
 
+use super::error::StoreName;
+use super::settings::OffsetsLocation;
 use super::{ConnectorError, Settings};
 use crate::config::{MismatchStrategy, TableFilter};
 use crate::lsn::Lsn;
-use crate::offsets::FileOffsetStore;
+use crate::offsets::kafka::OffsetTopic;
+use crate::offsets::{OffsetBackend, OffsetFile, OffsetStore};
 use crate::source::admin::{Admin, SlotInfo};
 use crate::source::replication::{ReplicationConnection, ReplicationStream, SlotCreation};
+
+/// Opens the offset store `[offsets]` names: the file, or the offsets topic (created when
+/// missing). Reading a topic can fail while the brokers are down: a transient error.
+pub async fn open_store(s: &Settings) -> Result<OffsetStore, ConnectorError> {
+    let backend: Box<dyn OffsetBackend> = match &s.offsets {
+        OffsetsLocation::File(path) => Box::new(OffsetFile::new(path, &s.name, &s.slot)),
+        OffsetsLocation::Kafka { brokers, topic } => {
+            Box::new(OffsetTopic::connect(brokers, topic, &s.name, &s.slot).await?)
+        }
+    };
+    let store = tokio::task::block_in_place(|| OffsetStore::open(backend, &s.name, &s.slot))?;
+    Ok(store)
+}
 
 /// Exactly-once mode: the last offset record committed with the changes is the source of
 /// truth; the file is written after it and may lag behind (a crash between the two), never
 /// lead. Call after the sink's transactions are initialized (which creates the topic).
 pub(super) async fn adopt_committed_offset(
     s: &Settings,
-    store: &mut FileOffsetStore,
+    store: &mut OffsetStore,
 ) -> Result<(), ConnectorError> {
     let Some(eos) = &s.exactly_once else {
         return Ok(());
@@ -42,7 +58,7 @@ pub(super) async fn open_stream(
     s: &Settings,
     admin: &Admin,
     resume: Option<Lsn>,
-    offsets_path: &std::path::Path,
+    store: &StoreName,
 ) -> Result<(ReplicationStream, Option<Lsn>), ConnectorError> {
     let mut conn = ReplicationConnection::connect(&s.params).await?;
     if admin.slot_info(&s.slot).await?.is_none() {
@@ -50,7 +66,7 @@ pub(super) async fn open_stream(
             return Err(ConnectorError::SlotLost {
                 slot: s.slot.clone(),
                 stored,
-                path: offsets_path.display().to_string(),
+                store: store.clone(),
             });
         }
         if let SlotCreation::Created(c) = conn.create_slot(&s.slot, "pgoutput").await? {
@@ -58,7 +74,7 @@ pub(super) async fn open_stream(
         }
     }
     let stored = resume;
-    let resume = check_slot_position(admin, s, resume, offsets_path).await?;
+    let resume = check_slot_position(admin, s, resume, store).await?;
     if let (Some(from), Some(to)) = (stored, resume) {
         if to > from {
             tracing::warn!(connector = %s.name, slot = %s.slot, skipped_from = %from, skipped_to = %to,
@@ -80,7 +96,7 @@ pub(super) async fn open_stream(
     let stream = conn.start_replication(&s.slot, start, &options).await?;
     // PostgreSQL 15+ silently starts from the slot's confirmed position when asked for an
     // older one, so check again now that the slot is ours.
-    check_slot_position(admin, s, resume, offsets_path).await?;
+    check_slot_position(admin, s, resume, store).await?;
     tracing::info!(connector = %s.name, slot = %s.slot, start = %start, "streaming");
     Ok((stream, resume))
 }
@@ -116,7 +132,7 @@ pub(super) async fn check_slot_position(
     admin: &Admin,
     s: &Settings,
     resume: Option<Lsn>,
-    offsets_path: &std::path::Path,
+    store: &StoreName,
 ) -> Result<Option<Lsn>, ConnectorError> {
     let info = admin.slot_info(&s.slot).await?;
     let Some(info) = info else {
@@ -124,7 +140,7 @@ pub(super) async fn check_slot_position(
         // phase report a slot that went missing under a stored position.
         return Ok(resume);
     };
-    reconcile(s, resume, Some(&info), &offsets_path.display().to_string())
+    reconcile(s, resume, Some(&info), store)
 }
 
 /// The slot's state against the stored position: the position to resume from, or why that
@@ -133,12 +149,12 @@ pub(super) fn reconcile(
     s: &Settings,
     resume: Option<Lsn>,
     slot: Option<&SlotInfo>,
-    path: &str,
+    store: &StoreName,
 ) -> Result<Option<Lsn>, ConnectorError> {
     if slot.is_some_and(|i| i.wal_status.as_deref() == Some("lost")) {
         return Err(ConnectorError::SlotInvalidated {
             slot: s.slot.clone(),
-            path: path.to_string(),
+            store: store.clone(),
         });
     }
     let (Some(stored), slot) = (resume, slot) else {
@@ -148,7 +164,7 @@ pub(super) fn reconcile(
         return Err(ConnectorError::SlotLost {
             slot: s.slot.clone(),
             stored,
-            path: path.to_string(),
+            store: store.clone(),
         });
     };
     match info.confirmed_flush_lsn {
@@ -159,7 +175,7 @@ pub(super) fn reconcile(
                     slot: s.slot.clone(),
                     slot_lsn,
                     stored,
-                    path: path.to_string(),
+                    store: store.clone(),
                 })
             }
         },

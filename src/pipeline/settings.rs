@@ -45,7 +45,8 @@ pub struct Settings {
     pub format: FormatSettings,
     /// `[sink]`.
     pub sink: config::SinkConfig,
-    pub offsets_path: std::path::PathBuf,
+    /// `[offsets]`: where the resume position is kept.
+    pub offsets: OffsetsLocation,
     pub status_interval: Duration,
     pub offsets_flush_interval: Duration,
     /// `[[transforms]]`, shared with the snapshot.
@@ -58,6 +59,17 @@ pub struct Settings {
     pub signal_file: std::path::PathBuf,
     /// `[errors]`: what a failing event does.
     pub failure: FailurePolicy,
+}
+
+/// `offsets.store`, resolved.
+#[derive(Debug, Clone)]
+pub enum OffsetsLocation {
+    File(std::path::PathBuf),
+    /// The sink's brokers, the topic `sink.offsets_topic`.
+    Kafka {
+        brokers: crate::offsets::kafka::OffsetsTopic,
+        topic: Arc<str>,
+    },
 }
 
 /// Exactly-once mode settings.
@@ -158,9 +170,10 @@ impl Settings {
                     &c.topic_prefix,
                     &crate::event::context::new_run_id(),
                 ),
-            ),
+            )
+            .with_format(&c.format),
             sink: c.sink.clone(),
-            offsets_path: c.offsets_path(process),
+            offsets: offsets_location(c, process)?,
             status_interval: c.slot.status_interval,
             offsets_flush_interval: Duration::from_millis(200),
             transforms: Arc::new(TransformChain::from_config(&c.transforms)),
@@ -169,5 +182,26 @@ impl Settings {
             signal_file: c.signal_file(process),
             failure,
         })
+    }
+}
+
+fn offsets_location(
+    c: &ConnectorConfig,
+    process: &ProcessConfig,
+) -> Result<OffsetsLocation, ConnectorError> {
+    match c.offsets.store {
+        config::OffsetStoreKind::File => Ok(OffsetsLocation::File(c.offsets_path(process))),
+        config::OffsetStoreKind::Kafka => {
+            let k = c.sink.kafka().ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "{}: offsets.store = \"kafka\" needs sink.type = \"kafka\"",
+                    c.file.display()
+                ))
+            })?;
+            Ok(OffsetsLocation::Kafka {
+                brokers: crate::offsets::kafka::OffsetsTopic::from_config(k),
+                topic: k.offsets_topic(&c.topic_prefix).into(),
+            })
+        }
     }
 }

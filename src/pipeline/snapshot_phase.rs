@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::error::StoreName;
 use super::position::reconcile;
 use super::stream::offset_record;
 use super::{ConnectorError, RunState, Settings};
 use crate::config::SnapshotMode;
 use crate::emit::Emitter;
 use crate::lsn::Lsn;
-use crate::offsets::FileOffsetStore;
+use crate::offsets::OffsetStore;
 use crate::sink::Sink;
 use crate::snapshot::{self, SnapshotOutcome, SnapshotRequest, SnapshotSource};
 use crate::source::admin::Admin;
@@ -21,7 +22,7 @@ use crate::source::replication::{ReplicationConnection, SlotCreation};
 /// before looking).
 pub(super) fn snapshot_may_be_needed(
     mode: SnapshotMode,
-    store: &FileOffsetStore,
+    store: &OffsetStore,
     state: &RunState,
 ) -> bool {
     match mode {
@@ -45,16 +46,16 @@ pub(super) enum Phase {
 pub(super) async fn snapshot_phase<S: Sink>(
     s: &Settings,
     admin: &Admin,
-    store: &mut FileOffsetStore,
+    store: &mut OffsetStore,
     emit: &mut Emitter<S>,
     stop: &mut watch::Receiver<bool>,
     state: &mut RunState,
 ) -> Result<Phase, ConnectorError> {
     let mode = s.snapshot.mode;
     let resume = store.position();
-    let path = store.path().display().to_string();
+    let name = StoreName::of(store);
     let slot = admin.slot_info(&s.slot).await?;
-    let lost = match reconcile(s, resume, slot.as_ref(), &path) {
+    let lost = match reconcile(s, resume, slot.as_ref(), &name) {
         // No snapshot mode can stream from an invalidated slot.
         Err(e @ ConnectorError::SlotInvalidated { .. }) => return Err(e),
         Err(e) => Some(e),

@@ -3,7 +3,7 @@
 
 use tokio::sync::watch;
 
-use super::incremental::Signals;
+use super::incremental::{ChunkOut, Signals};
 use super::{ConnectorError, ExactlyOnce, RunOptions, Settings};
 use crate::emit::{Emitter, Failures};
 use crate::event::txmeta::TxMetadata;
@@ -227,7 +227,7 @@ pub(super) async fn stream_changes<S: Sink>(
                         lookup_catalog(admin, &msg, &mut builder).await?;
                         let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut *format, events: &mut events, records: &mut records, failures: emit.failures() };
                         on_message(s, wal_start, &msg, &mut tx, resume, &mut out)?;
-                        signals.on_message(s, wal_start, &msg, &mut tx, &mut *format, &mut records).await?;
+                        signals.on_message(s, wal_start, &msg, &mut tx, &mut ChunkOut { format: &mut *format, records: &mut records, failures: emit.failures() }).await?;
                         // Looked up only if the sink refuses a record.
                         emit.emit_all(&mut records, || row_table(&builder, &msg)).await?;
                         if let (Message::Commit(c), false) = (&msg, tx.skip) {
@@ -238,7 +238,7 @@ pub(super) async fn stream_changes<S: Sink>(
                         }
                     }
                     Some(ReplicationEvent::Keepalive { wal_end, .. }) => {
-                        signals.on_keepalive(s, wal_end, &mut tx, &mut *format, &mut records).await?;
+                        signals.on_keepalive(s, wal_end, &mut tx, &mut ChunkOut { format: &mut *format, records: &mut records, failures: emit.failures() }).await?;
                         // Incremental-snapshot rows of a window closed on a keepalive.
                         emit.emit_all(&mut records, || None).await?;
                         // Everything the server decoded before wal_end has been received; when no
@@ -285,7 +285,7 @@ pub(super) async fn beat<S: Sink>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let topic = s.heartbeat.topic(&s.event.topic_prefix);
-    let rec = format.heartbeat(topic, &s.event.topic_prefix, ts_ms);
+    let rec = format.heartbeat(topic, &s.event.topic_prefix, ts_ms)?;
     emit.emit(&rec, || None).await?;
     tracing::debug!(topic = %rec.topic, ts_ms, "heartbeat sent");
     Ok(())

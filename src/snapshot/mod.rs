@@ -84,6 +84,7 @@ impl SnapshotError {
             SnapshotError::Admin(e) => e.is_transient(),
             SnapshotError::Catalog(e) => e.is_transient(),
             SnapshotError::Sink(e) => e.is_transient(),
+            SnapshotError::Format(e) => e.is_transient(),
             SnapshotError::Stopped => true,
             _ => false,
         }

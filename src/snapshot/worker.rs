@@ -190,20 +190,9 @@ fn read_row(
     tuple: &TupleData,
 ) -> Result<(ChangeEvent, Option<EventError>), SnapshotError> {
     let (point, marker) = (&shared.point, SnapshotMarker::True);
-    match shared
+    Ok(shared
         .builder
-        .snapshot_read(&table.schema, tuple, point, marker)
-    {
-        Ok(ev) => Ok((ev, None)),
-        Err(e @ EventError::Value { .. }) => {
-            let ev =
-                shared
-                    .builder
-                    .snapshot_read_with_nulls(&table.schema, tuple, point, marker)?;
-            Ok((ev, Some(e)))
-        }
-        Err(e) => Err(e.into()),
-    }
+        .snapshot_read_or_nulls(&table.schema, tuple, point, marker)?)
 }
 
 /// Encodes `row` into `records`, or, when it failed, sends what is batched and then the row on

@@ -25,8 +25,9 @@ pub use errors::{ErrorsConfig, FailureMode};
 pub use field_ref::{EnvelopeField, FieldRef, SOURCE_FIELDS, TRANSACTION_FIELDS};
 pub use heartbeat::HeartbeatConfig;
 pub use output::{
-    FormatConfig, JsonConverterConfig, KafkaConfig, MismatchStrategy, OffsetStoreKind,
-    OffsetsConfig, SinkConfig, TopicCreationConfig, DEFAULT_TRANSACTION_INTERVAL,
+    AvroConverterConfig, FormatConfig, JsonConverterConfig, KafkaConfig, MismatchStrategy,
+    OffsetStoreKind, OffsetsConfig, SinkConfig, SubjectNameStrategy, TopicCreationConfig,
+    DEFAULT_TRANSACTION_INTERVAL,
 };
 pub use signal::{split_table, SignalChannel, SignalConfig};
 pub use snapshot::{SnapshotConfig, SnapshotMode, MAX_SNAPSHOT_PARALLELISM};
@@ -159,8 +160,26 @@ impl ConnectorConfig {
         self.columns.validate()?;
         self.snapshot.validate()?;
         transforms::validate(&self.transforms)?;
+        self.format.validate()?;
+        if matches!(self.format, FormatConfig::Avro(_))
+            && self
+                .transforms
+                .iter()
+                .any(|t| matches!(t, transforms::TransformConfig::Unwrap(_)))
+        {
+            return Err(Violation::new(
+                "format.type",
+                "\"avro\" does not write the unwrap transform's flattened rows yet: use \"json\" with an unwrap transform",
+            ));
+        }
         self.sink.validate()?;
         self.offsets.validate()?;
+        if self.offsets.store == OffsetStoreKind::Kafka && self.sink.kafka().is_none() {
+            return Err(Violation::new(
+                "offsets.store",
+                "\"kafka\" keeps the offsets on the sink's brokers, so it needs sink.type = \"kafka\"",
+            ));
+        }
         self.heartbeat.validate()?;
         self.signal.validate()?;
         self.errors.validate()?;
@@ -404,6 +423,40 @@ mod tests {
         .unwrap();
         assert!(!c.format.schemas());
         assert!(c.sink.kafka().is_some());
+    }
+
+    #[test]
+    fn avro_format_names_its_registry() {
+        let c = load(&format!(
+            "{MINIMAL}[format]\ntype = \"avro\"\nschema_registry_url = \"http://a:8081/, https://b:8081\"\n\
+             basic_auth_user_info = \"u:p\"\nsubject_name_strategy = \"record_name\"\n"
+        ))
+        .unwrap();
+        let FormatConfig::Avro(a) = &c.format else {
+            panic!("{:?}", c.format)
+        };
+        assert_eq!(a.urls(), ["http://a:8081", "https://b:8081"]);
+        assert!(a.auto_register_schemas);
+        assert_eq!(a.subject_name_strategy, SubjectNameStrategy::RecordName);
+        assert!(
+            !format!("{c:?}").contains("u:p"),
+            "the credentials are a secret"
+        );
+        let err = |text: &str| load(&format!("{MINIMAL}{text}")).unwrap_err().to_string();
+        let e = err("[format]\ntype = \"avro\"\n");
+        assert!(e.contains("schema_registry_url"), "{e}");
+        let e = err("[format]\ntype = \"avro\"\nschema_registry_url = \"registry:8081\"\n");
+        assert!(
+            e.contains("format.schema_registry_url") && e.contains("http://"),
+            "{e}"
+        );
+        let e =
+            err("[format]\ntype = \"avro\"\nschema_registry_url = \"http://r\"\nschemas = true\n");
+        assert!(e.contains("unknown field `schemas`"), "{e}");
+        let e = err(
+            "[format]\ntype = \"avro\"\nschema_registry_url = \"http://r\"\n[[transforms]]\ntype = \"unwrap\"\n",
+        );
+        assert!(e.contains("format.type") && e.contains("unwrap"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::config::tagged;
 pub enum FormatConfig {
     /// `org.apache.kafka.connect.json.JsonConverter`.
     Json(JsonConverterConfig),
+    /// `io.confluent.connect.avro.AvroConverter` with a schema registry.
+    Avro(AvroConverterConfig),
 }
 
 impl Default for FormatConfig {
@@ -29,7 +31,8 @@ impl<'de> Deserialize<'de> for FormatConfig {
         let (kind, rest) = tagged::split(toml::Table::deserialize(d)?)?;
         match kind.as_str() {
             "json" => tagged::variant(rest).map(FormatConfig::Json),
-            other => tagged::unknown(other, &["json"]),
+            "avro" => tagged::variant(rest).map(FormatConfig::Avro),
+            other => tagged::unknown(other, &["json", "avro"]),
         }
     }
 }
@@ -39,7 +42,92 @@ impl FormatConfig {
     pub fn schemas(&self) -> bool {
         match self {
             FormatConfig::Json(j) => j.schemas,
+            // The schema is in the registry; the record names it by id.
+            FormatConfig::Avro(_) => false,
         }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Violation> {
+        match self {
+            FormatConfig::Json(_) => Ok(()),
+            FormatConfig::Avro(a) => a.validate(),
+        }
+    }
+}
+
+/// `[format] type = "avro"`: Confluent's AvroConverter settings, without the
+/// `schema.registry.` / `key.converter.` prefixes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvroConverterConfig {
+    /// `schema.registry.url`: one URL or a comma-separated list, tried in turn. Required.
+    pub schema_registry_url: String,
+    /// `basic.auth.user.info` (`user:password`, with `basic.auth.credentials.source=USER_INFO`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth_user_info: Option<crate::config::secret::Secret>,
+    /// `auto.register.schemas`. Default true: a schema is registered before its first record.
+    #[serde(default = "yes")]
+    pub auto_register_schemas: bool,
+    /// `key.subject.name.strategy` and `value.subject.name.strategy`. Default `topic_name`.
+    #[serde(default)]
+    pub subject_name_strategy: SubjectNameStrategy,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Confluent's subject name strategies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectNameStrategy {
+    /// `TopicNameStrategy`: `<topic>-key`, `<topic>-value`.
+    #[default]
+    TopicName,
+    /// `RecordNameStrategy`: the record's full name.
+    RecordName,
+    /// `TopicRecordNameStrategy`: `<topic>-<record full name>`.
+    TopicRecordName,
+}
+
+impl AvroConverterConfig {
+    /// The registry URLs, in the order they are tried.
+    pub fn urls(&self) -> Vec<String> {
+        self.schema_registry_url
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        let urls = self.urls();
+        if urls.is_empty() {
+            return Err(Violation::new(
+                "format.schema_registry_url",
+                "must name the schema registry, e.g. \"http://127.0.0.1:8081\"",
+            ));
+        }
+        if let Some(bad) = urls
+            .iter()
+            .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+        {
+            return Err(Violation::new(
+                "format.schema_registry_url",
+                format!("{bad:?} is not an http:// or https:// URL"),
+            ));
+        }
+        if self
+            .basic_auth_user_info
+            .as_ref()
+            .is_some_and(|u| !u.expose().contains(':'))
+        {
+            return Err(Violation::new(
+                "format.basic_auth_user_info",
+                "must be \"user:password\"",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -110,7 +198,8 @@ pub struct KafkaConfig {
     /// across restarts: it is what fences a previous, still-running instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional_id: Option<String>,
-    /// Topic of the offset records in exactly-once mode. Default `<topic_prefix>.pgcdc-offsets`.
+    /// Topic of the offset records in exactly-once mode and for `offsets.store = "kafka"`.
+    /// Default `<topic_prefix>.pgcdc-offsets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offsets_topic: Option<String>,
     /// Exactly-once mode: a Kafka transaction is committed at the first PostgreSQL commit after
@@ -313,8 +402,13 @@ pub enum MismatchStrategy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OffsetStoreKind {
+    /// A JSON file: `offsets.path`.
     #[default]
     File,
+    /// Records in the compacted topic `sink.offsets_topic` on the sink's brokers (Debezium's
+    /// `KafkaOffsetBackingStore`): no local state, so a pgcdc started without its data
+    /// directory resumes where the last one stopped. Needs `sink.type = "kafka"`.
+    Kafka,
 }
 
 impl OffsetsConfig {

@@ -247,8 +247,13 @@ impl crate::format::Serializer for JsonFormat {
         JsonFormat::encode(self, ev, out)
     }
 
-    fn heartbeat(&self, topic: String, topic_prefix: &str, ts_ms: i64) -> Record {
-        JsonFormat::heartbeat(self, topic, topic_prefix, ts_ms)
+    fn heartbeat(
+        &self,
+        topic: String,
+        topic_prefix: &str,
+        ts_ms: i64,
+    ) -> Result<Record, FormatError> {
+        Ok(JsonFormat::heartbeat(self, topic, topic_prefix, ts_ms))
     }
 }
 

@@ -2,17 +2,7 @@
 
 use super::write;
 use crate::event::java_float::{write_java_double, write_java_float};
-use crate::event::Value;
-
-/// WKB of a 2D point: byte-order mark 1 (little-endian), type 1, x, y.
-pub fn point_wkb(x: f64, y: f64) -> [u8; 21] {
-    let mut wkb = [0u8; 21];
-    wkb[0] = 1;
-    wkb[1..5].copy_from_slice(&1u32.to_le_bytes());
-    wkb[5..13].copy_from_slice(&x.to_le_bytes());
-    wkb[13..21].copy_from_slice(&y.to_le_bytes());
-    wkb
-}
+use crate::event::{point_wkb, Value};
 
 /// Jackson writes non-finite numbers as strings (`QUOTE_NON_NUMERIC_NUMBERS`).
 fn non_finite(out: &mut Vec<u8>, nan: bool, negative: bool) {

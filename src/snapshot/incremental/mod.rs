@@ -18,7 +18,7 @@ use chunk::{ChunkTable, Key};
 use window::Window;
 
 use crate::config::{split_table, TableFilter};
-use crate::event::{ChangeEvent, EventBuilder, EventConfig, SnapshotMarker, SnapshotPoint};
+use crate::event::{EventBuilder, EventConfig, ReadRow, SnapshotMarker, SnapshotPoint};
 use crate::lsn::Lsn;
 use crate::signal::{self, Signal, SnapshotSpec};
 use crate::snapshot::SnapshotError;
@@ -404,11 +404,12 @@ impl Incremental {
 
     /// A close watermark arrived: the rows of the chunk as `op: "r"` events marked
     /// `incremental`, stamped with the stream position `point`; `None` for another chunk's.
+    /// A row with a value that cannot be converted comes with the error, for `[errors]`.
     pub fn window_closed(
         &mut self,
         id: &str,
         point: &SnapshotPoint,
-    ) -> Result<Option<Vec<ChangeEvent>>, SnapshotError> {
+    ) -> Result<Option<Vec<ReadRow>>, SnapshotError> {
         let Some(chunk) = id.strip_suffix("-close") else {
             return Ok(None);
         };
@@ -420,7 +421,7 @@ impl Incremental {
         };
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
-            events.push(self.builder.snapshot_read(
+            events.push(self.builder.snapshot_read_or_nulls(
                 &table.schema,
                 r,
                 point,
