@@ -116,11 +116,15 @@ run() {
     "${jcmd[@]}" </dev/null &
     local pid=$!
     echo "$pid" >"$dir/registry.pid"
+    # The watcher reads a copy of standard input: without job control bash gives a background
+    # command /dev/null as its standard input, and the watcher would kill the registry at once.
+    exec 3<&0
     (
-      cat >/dev/null
+      cat <&3 >/dev/null
       kill -9 "$pid" 2>/dev/null
     ) &
     local watcher=$!
+    exec 3<&-
     local rc=0
     wait "$pid" || rc=$?
     kill "$watcher" 2>/dev/null || true
