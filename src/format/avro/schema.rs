@@ -20,7 +20,7 @@ const DECIMAL: &str = "org.apache.kafka.connect.data.Decimal";
 
 /// The Avro schema of `schema`, as JSON.
 pub fn avro_schema(schema: &Schema) -> Json {
-    Converter::default().schema(schema, false)
+    Converter::default().schema(schema)
 }
 
 #[derive(Default)]
@@ -29,14 +29,15 @@ struct Converter {
     defined: HashSet<String>,
     /// Structs without a name are numbered as `AvroData` does: ConnectDefault, ConnectDefault2, ...
     unnamed: usize,
+    /// The enclosing record's namespace: Avro leaves a nested record's namespace out, and
+    /// refers to it by its short name, when it is the same.
+    namespace: String,
 }
 
 impl Converter {
-    /// `field`: the schema is a record field's, whose optional union the field's default
-    /// decides.
-    fn schema(&mut self, schema: &Schema, ignore_optional: bool) -> Json {
+    fn schema(&mut self, schema: &Schema) -> Json {
         let base = self.base(schema);
-        if !schema.optional || ignore_optional {
+        if !schema.optional {
             return base;
         }
         // An optional schema with a default puts its own type first, so the default matches
@@ -54,19 +55,23 @@ impl Converter {
             SchemaType::Struct(fields) => {
                 let full = format!("{namespace}.{name}");
                 if !self.defined.insert(full.clone()) {
-                    return Json::String(full);
+                    return Json::String(self.reference(&namespace, &name));
                 }
                 let mut rec = Map::new();
                 rec.insert("type".into(), "record".into());
                 rec.insert("name".into(), name.into());
-                rec.insert("namespace".into(), namespace.into());
+                if namespace != self.namespace {
+                    rec.insert("namespace".into(), namespace.clone().into());
+                }
                 if let Some(doc) = &schema.doc {
                     rec.insert("doc".into(), doc.to_string().into());
                 }
+                let outer = std::mem::replace(&mut self.namespace, namespace);
                 let fields: Vec<Json> = fields
                     .iter()
                     .map(|f| self.field(&f.name, &f.schema))
                     .collect();
+                self.namespace = outer;
                 rec.insert("fields".into(), fields.into());
                 rec
             }
@@ -147,12 +152,12 @@ impl Converter {
             }
             SchemaType::Array(items) => {
                 m.insert("type".into(), "array".into());
-                m.insert("items".into(), self.schema(items, false));
+                m.insert("items".into(), self.schema(items));
             }
             SchemaType::Map(keys, values) => {
                 if matches!(keys.ty, SchemaType::String) && !keys.optional {
                     m.insert("type".into(), "map".into());
-                    m.insert("values".into(), self.schema(values, false));
+                    m.insert("values".into(), self.schema(values));
                 } else {
                     // Avro maps have string keys only: other maps are arrays of entries.
                     let entry = self.map_entry(keys, values);
@@ -167,21 +172,32 @@ impl Converter {
 
     fn map_entry(&mut self, keys: &Schema, values: &Schema) -> Json {
         let full = format!("{DEFAULT_NAMESPACE}.MapEntry");
-        if !self.defined.insert(full.clone()) {
-            return Json::String(full);
+        if !self.defined.insert(full) {
+            return Json::String(self.reference(DEFAULT_NAMESPACE, "MapEntry"));
         }
-        json!({
-            "type": "record",
-            "name": "MapEntry",
-            "namespace": DEFAULT_NAMESPACE,
-            "fields": [self.field("key", keys), self.field("value", values)],
-        })
+        let outer = std::mem::replace(&mut self.namespace, DEFAULT_NAMESPACE.to_string());
+        let fields = [self.field("key", keys), self.field("value", values)];
+        let namespace = std::mem::replace(&mut self.namespace, outer);
+        let mut rec = json!({"type": "record", "name": "MapEntry", "fields": fields});
+        if namespace != self.namespace {
+            rec["namespace"] = namespace.into();
+        }
+        rec
+    }
+
+    /// How a record defined earlier is named here: its short name within its own namespace.
+    fn reference(&self, namespace: &str, name: &str) -> String {
+        if namespace == self.namespace {
+            name.to_string()
+        } else {
+            format!("{namespace}.{name}")
+        }
     }
 
     fn field(&mut self, name: &str, schema: &Schema) -> Json {
         let mut f = Map::new();
         f.insert("name".into(), name.into());
-        f.insert("type".into(), self.schema(schema, false));
+        f.insert("type".into(), self.schema(schema));
         if let Some(doc) = &schema.doc {
             f.insert("doc".into(), doc.to_string().into());
         }
