@@ -15,6 +15,8 @@ pub struct ConnectorFile {
     include: Vec<String>,
     skipped: Option<Vec<String>>,
     schemas: bool,
+    /// The whole `[format]` section's body, instead of JSON with `schemas`.
+    format: Option<String>,
     topic_prefix: Option<String>,
     extra: String,
     db: Database,
@@ -38,6 +40,7 @@ impl ConnectorFile {
             include: Vec::new(),
             skipped: None,
             schemas: false,
+            format: None,
             topic_prefix: None,
             extra: String::new(),
             db: Database::default(),
@@ -80,6 +83,12 @@ impl ConnectorFile {
         } else {
             ops.iter().map(|s| s.to_string()).collect()
         });
+        self
+    }
+
+    /// The `[format]` section's keys (e.g. `type = "avro"` and its registry).
+    pub fn format(mut self, body: &str) -> Self {
+        self.format = Some(body.to_string());
         self
     }
 
@@ -134,14 +143,16 @@ name = "{name}_pub"
 autocreate_mode = "{autocreate}"
 
 [format]
-type = "json"
-schemas = {schemas}
+{format}
 
 [sink]
 type = "kafka"
 bootstrap_servers = "{bootstrap}"
 "#,
-            schemas = self.schemas,
+            format = self
+                .format
+                .clone()
+                .unwrap_or_else(|| format!("type = \"json\"\nschemas = {}", self.schemas)),
             name = self.name,
             prefix = self.topic_prefix.as_deref().unwrap_or(&self.name),
             port = self.db.port.unwrap_or(pg.port()),

@@ -427,6 +427,42 @@ impl Rec {
 }
 
 pub fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Duration) -> Vec<Rec> {
+    let parse = |b: Option<Vec<u8>>| {
+        b.map(|b| {
+            serde_json::from_slice(&b).unwrap_or_else(|e| {
+                panic!("record is not JSON ({e}): {}", String::from_utf8_lossy(&b))
+            })
+        })
+    };
+    read_topic_raw(bootstrap, topic, expected, timeout)
+        .into_iter()
+        .map(|r| Rec {
+            partition: r.partition,
+            offset: r.offset,
+            key: parse(r.key),
+            value: parse(r.value),
+            headers: r.headers,
+        })
+        .collect()
+}
+
+/// A consumed record's bytes (for formats other than JSON).
+#[derive(Debug, Clone)]
+pub struct RawRec {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// [`read_topic`] without decoding.
+pub fn read_topic_raw(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<RawRec> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "pgcdc-tests")
@@ -476,13 +512,6 @@ pub fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Durati
         }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
-                let parse = |b: Option<&[u8]>| {
-                    b.map(|b| {
-                        serde_json::from_slice(b).unwrap_or_else(|e| {
-                            panic!("record is not JSON ({e}): {}", String::from_utf8_lossy(b))
-                        })
-                    })
-                };
                 let headers = m
                     .headers()
                     .map(|h| {
@@ -492,11 +521,11 @@ pub fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Durati
                     })
                     .unwrap_or_default();
                 quiet_since = None;
-                out.push(Rec {
+                out.push(RawRec {
                     partition: m.partition(),
                     offset: m.offset(),
-                    key: parse(m.key()),
-                    value: parse(m.payload()),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
                     headers,
                 });
             }

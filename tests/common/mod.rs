@@ -6,5 +6,6 @@ pub mod cdc;
 pub mod kafka;
 pub mod pg;
 pub mod proxy;
+pub mod registry;
 pub mod replay;
 pub mod verify;
