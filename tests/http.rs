@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::cdc::{Capture, ConnectorFile};
 use common::http::{get, metric};
 use common::kafka::TestKafka;
-use common::pg::{PgOptions, TestPg};
+use common::pg::{PgOptions, StopMode, TestPg};
 
 const PASSWORD: &str = "Pw-for-http-test-4711";
 const WAIT: Duration = Duration::from_secs(60);
@@ -269,5 +269,60 @@ fn prometheus_scrapes_pgcdc() {
         "{}",
         prom.log()
     );
+    cap.terminate(&mut child);
+}
+
+/// While the database is down the connector retries: `/ready` is 503 with the lost connection
+/// in the body and a reconnect counted; once the server is back `/ready` is 200 again and the
+/// changes made meanwhile are counted.
+#[test]
+fn ready_follows_a_database_outage() {
+    let mut pg = TestPg::start();
+    pg.psql("CREATE TABLE ro (id int PRIMARY KEY);");
+    let kafka = TestKafka::start();
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("ro"));
+    let port = cap.enable_http();
+    let mut child = cap.spawn(None);
+    let streaming = || {
+        get(port, "/ready")
+            .is_some_and(|(code, b)| code == 200 && b.contains(r#""state":"streaming""#))
+    };
+    cap.wait_until("/ready 200 and streaming", WAIT, streaming);
+
+    pg.stop(StopMode::Fast);
+    cap.wait_until("/ready 503 while retrying", WAIT, || {
+        get(port, "/ready")
+            .is_some_and(|(code, b)| code == 503 && b.contains(r#""state":"retrying""#))
+    });
+    let (_, ready) = body(port, "/ready");
+    eprintln!("{ready}");
+    assert!(ready.contains(r#""last_error_definite":false"#), "{ready}");
+    let (code, _) = body(port, "/health");
+    assert_eq!(code, 200);
+    let m = body(port, "/metrics").1;
+    assert!(
+        metric(
+            &m,
+            "pgcdc_reconnects_total",
+            &[("connector", "ro"), ("cause", "source")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "pgcdc_connected", &[("connector", "ro")]),
+        Some(0.0)
+    );
+
+    pg.start_again();
+    cap.wait_until("/ready 200 after the outage", WAIT, streaming);
+    pg.psql("INSERT INTO ro SELECT generate_series(1, 3);");
+    cap.wait_until("the inserts counted after the outage", WAIT, || {
+        metric(
+            &body(port, "/metrics").1,
+            "pgcdc_events_total",
+            &[("connector", "ro"), ("op", "c")],
+        ) == Some(3.0)
+    });
     cap.terminate(&mut child);
 }
