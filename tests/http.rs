@@ -326,3 +326,75 @@ fn ready_follows_a_database_outage() {
     });
     cap.terminate(&mut child);
 }
+
+/// An incremental snapshot requested with `pgcdc snapshot` while streaming: its rows are `r`
+/// events and its progress gauges end with every row and no table left.
+#[test]
+fn incremental_snapshot_progress_is_exposed() {
+    let pg = TestPg::start();
+    pg.psql(
+        "CREATE TABLE dbz_signal (id text PRIMARY KEY, type text NOT NULL, data text);
+         CREATE TABLE inc (id int PRIMARY KEY);
+         INSERT INTO inc SELECT generate_series(1, 25);",
+    );
+    let kafka = TestKafka::start();
+    let cap = Capture::new(
+        &pg,
+        &kafka,
+        ConnectorFile::new("ins")
+            .include_tables(&["public.inc"])
+            .extra(
+                "[snapshot]\nmode = \"no_data\"\nincremental_chunk_size = 10\n\
+             [signal]\ndata_collection = \"public.dbz_signal\"\n",
+            ),
+    );
+    let port = cap.enable_http();
+    let mut child = cap.spawn(None);
+    cap.wait_until("/ready 200", WAIT, || {
+        get(port, "/ready").is_some_and(|(code, _)| code == 200)
+    });
+    let out = cap
+        .command()
+        .args(["snapshot"])
+        .arg(&cap.connector)
+        .args(["--tables", "public.inc"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gauge = |name: &str| metric(&body(port, "/metrics").1, name, &[("connector", "ins")]);
+    cap.wait_until("the snapshot's rows counted", WAIT, || {
+        gauge("pgcdc_incremental_snapshot_rows") == Some(25.0)
+            && gauge("pgcdc_incremental_snapshot_running") == Some(0.0)
+    });
+    let m = body(port, "/metrics").1;
+    assert_eq!(
+        metric(
+            &m,
+            "pgcdc_events_total",
+            &[("connector", "ins"), ("op", "r")]
+        ),
+        Some(25.0),
+        "{m}"
+    );
+    assert_eq!(
+        one_of_named(&m, "ins", "pgcdc_incremental_snapshot_chunks"),
+        3.0
+    );
+    assert_eq!(
+        one_of_named(&m, "ins", "pgcdc_incremental_snapshot_tables_remaining"),
+        0.0
+    );
+    assert_eq!(
+        one_of_named(&m, "ins", "pgcdc_incremental_snapshot_paused"),
+        0.0
+    );
+    cap.terminate(&mut child);
+}
+
+fn one_of_named(text: &str, connector: &str, name: &str) -> f64 {
+    metric(text, name, &[("connector", connector)]).unwrap_or(-1.0)
+}

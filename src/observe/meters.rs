@@ -49,6 +49,11 @@ pub struct Metrics {
     pub snapshot_tables_total: Gauge,
     pub snapshot_tables_remaining: Gauge,
     pub snapshot_rows: Counter,
+    pub incremental_running: Gauge,
+    pub incremental_paused: Gauge,
+    pub incremental_tables_remaining: Gauge,
+    pub incremental_chunks: Gauge,
+    pub incremental_rows: Gauge,
     pub commit_to_ack: Histogram,
 }
 
@@ -87,6 +92,11 @@ impl Metrics {
             snapshot_tables_total: g("pgcdc_snapshot_tables_total"),
             snapshot_tables_remaining: g("pgcdc_snapshot_tables_remaining"),
             snapshot_rows: c("pgcdc_snapshot_rows_scanned_total"),
+            incremental_running: g("pgcdc_incremental_snapshot_running"),
+            incremental_paused: g("pgcdc_incremental_snapshot_paused"),
+            incremental_tables_remaining: g("pgcdc_incremental_snapshot_tables_remaining"),
+            incremental_chunks: g("pgcdc_incremental_snapshot_chunks"),
+            incremental_rows: g("pgcdc_incremental_snapshot_rows"),
             commit_to_ack: metrics::histogram!(COMMIT_TO_ACK, "connector" => name.to_string()),
         }
     }
@@ -199,6 +209,26 @@ pub fn describe() {
     describe_counter!(
         "pgcdc_snapshot_rows_scanned_total",
         "Rows read by initial snapshots"
+    );
+    describe_gauge!(
+        "pgcdc_incremental_snapshot_running",
+        "1 while an incremental snapshot runs (paused or not)"
+    );
+    describe_gauge!(
+        "pgcdc_incremental_snapshot_paused",
+        "1 while the incremental snapshot is paused"
+    );
+    describe_gauge!(
+        "pgcdc_incremental_snapshot_tables_remaining",
+        "Tables the incremental snapshot has still to read, the current one included"
+    );
+    describe_gauge!(
+        "pgcdc_incremental_snapshot_chunks",
+        "Chunks emitted by the running or last incremental snapshot"
+    );
+    describe_gauge!(
+        "pgcdc_incremental_snapshot_rows",
+        "Rows emitted by the running or last incremental snapshot"
     );
     describe_histogram!(COMMIT_TO_ACK, metrics::Unit::Seconds, "PostgreSQL commit timestamp to the sink's acknowledgement of the transaction's last record");
 }
