@@ -398,3 +398,64 @@ fn incremental_snapshot_progress_is_exposed() {
 fn one_of_named(text: &str, connector: &str, name: &str) -> f64 {
     metric(text, name, &[("connector", connector)]).unwrap_or(-1.0)
 }
+
+/// What the issue calls the most common CDC incident, seen through Prometheus: while the
+/// broker is frozen nothing is acknowledged, so the slot holds the WAL written meanwhile and
+/// the lag Prometheus scraped rises; once the broker is back it falls again.
+#[test]
+fn prometheus_sees_the_slot_lag_rise_and_fall_around_a_broker_pause() {
+    let Some(bin) = common::prometheus::binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prometheus is not installed; .ci/run installs it"
+        );
+        eprintln!("SKIPPED: /usr/bin/prometheus is missing (apt-get install prometheus)");
+        return;
+    };
+    let pg = TestPg::start();
+    pg.psql("CREATE TABLE pl (id int PRIMARY KEY, pad text);");
+    let kafka = TestKafka::start_own();
+    let cap = Capture::new(&pg, &kafka, ConnectorFile::new("pl"));
+    let port = cap.enable_http();
+    let mut child = cap.spawn(None);
+    let prom = common::prometheus::TestPrometheus::start(&bin, port);
+    cap.wait_until("/ready 200", WAIT, || {
+        get(port, "/ready").is_some_and(|(code, _)| code == 200)
+    });
+    let lag = || prom.query(r#"pgcdc_slot_lag_bytes{connector="pl"}"#);
+    cap.wait_until("a first lag sample", WAIT, || lag().is_some());
+
+    kafka.pause();
+    // Many small transactions: the slot's confirmed position stops at the first one the
+    // broker did not acknowledge. (Inside one large transaction the server may confirm a
+    // keepalive position in its middle, which is safe and keeps the lag low.)
+    pg.psql(
+        "DO $$ BEGIN FOR i IN 1..1000 LOOP \
+         INSERT INTO pl VALUES (i, repeat('x', 1000)); COMMIT; END LOOP; END $$;",
+    );
+    // pgcdc's own gauge first (its poller reads the slot every 3 s), then Prometheus's copy,
+    // so that a failure says which side is behind.
+    cap.wait_until("pgcdc's slot lag past 500 kB", WAIT, || {
+        metric(
+            &body(port, "/metrics").1,
+            "pgcdc_slot_lag_bytes",
+            &[("connector", "pl")],
+        )
+        .is_some_and(|b| b > 500_000.0)
+    });
+    cap.wait_until("prometheus to see the lag past 500 kB", WAIT, || {
+        lag().is_some_and(|b| b > 500_000.0)
+    });
+    let peak = prom
+        .query(r#"max_over_time(pgcdc_slot_lag_bytes{connector="pl"}[5m])"#)
+        .unwrap();
+    eprintln!("lag peak while the broker was frozen: {peak} bytes");
+    kafka.resume();
+    cap.wait_until("the lag to fall below a tenth of its peak", WAIT, || {
+        lag().is_some_and(|b| b < peak / 10.0)
+    });
+    cap.wait_until("the rows counted", WAIT, || {
+        prom.query(r#"pgcdc_events_total{connector="pl",op="c"}"#) == Some(1000.0)
+    });
+    cap.terminate(&mut child);
+}

@@ -248,6 +248,7 @@ pub(super) async fn stream_changes<S: Sink>(
                         signals.on_message(s, wal_start, &msg, &mut tx, &mut *format, &mut records).await?;
                         // Looked up only if the sink refuses a record.
                         emit.emit_all(&mut records, || row_table(&builder, &msg)).await?;
+                        s.obs.set_sent(emit.sink().sent());
                         if let (Message::Commit(c), false) = (&msg, tx.skip) {
                             commits.push_back(c.end_lsn);
                             committed(s, &mut tx, c.commit_ts.unix_micros());
