@@ -138,7 +138,10 @@ pub fn read_latest(
         // The end of the partition is only reported once a fetch comes back empty; do not
         // let the broker hold that fetch for long.
         .set("fetch.wait.max.ms", "10")
-        .set("isolation.level", "read_committed");
+        .set("isolation.level", "read_committed")
+        // Read from the beginning even when a fetch reports the offset out of range:
+        // librdkafka's default reset (the end) would skip records silently.
+        .set("auto.offset.reset", "earliest");
     let consumer: BaseConsumer = cfg.create().map_err(|e| err(e.to_string()))?;
     let (low, high) = consumer
         .fetch_watermarks(topic, 0, timeout)

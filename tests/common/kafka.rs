@@ -468,6 +468,10 @@ pub fn read_topic_raw(
         .set("group.id", "pgcdc-tests")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
+        // The partitions are assigned from their beginning; should a fetch still report an
+        // offset out of range (a topic created moments ago, a broker under load), start over
+        // at the beginning rather than librdkafka's default, the end, which would skip records.
+        .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");
     let deadline = Instant::now() + timeout;

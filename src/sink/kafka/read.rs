@@ -77,6 +77,9 @@ fn consumer(sink: &KafkaConfig) -> Result<BaseConsumer<Quiet>, TopicError> {
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
+        // Read from the beginning even when a fetch reports the offset out of range:
+        // librdkafka's default reset (the end) would skip records silently.
+        .set("auto.offset.reset", "earliest")
         .set("log_level", "3");
     cfg.create_with_context(Quiet)
         .map_err(|source| TopicError::Consumer {
