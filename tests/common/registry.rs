@@ -3,7 +3,7 @@
 //! the test ends; a plain HTTP/1.1 client over `std::net::TcpStream`.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,13 +15,7 @@ pub const API: &str = "/apis/ccompat/v7";
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use super::kafka::free_port;
 
 pub fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/registry.sh")
