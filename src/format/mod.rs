@@ -66,6 +66,20 @@ pub fn encode_transformed(
     }
 }
 
+/// Adds the headers every serializer puts on `record` of `ev`: Debezium's context headers on
+/// table events (tombstones included, not messages or transaction metadata), then the ones
+/// transforms added to the event.
+pub fn add_headers(record: &mut Record, ev: &ChangeEvent, context: &[Header]) {
+    if ev.table().is_some() {
+        record.headers.extend(context.iter().cloned());
+    }
+    record.headers.extend(
+        ev.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().map(bytes::Bytes::from))),
+    );
+}
+
 /// Header carrying a record's [`EventId`].
 pub const EVENT_ID_HEADER: &str = "pgcdc.event.id";
 

@@ -11,6 +11,7 @@ mod registry;
 pub mod schema;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use super::{FormatError, Record};
@@ -67,6 +68,9 @@ pub struct AvroFormat {
     context_headers: Vec<super::Header>,
     binary_mode: BinaryHandlingMode,
     strategy: SubjectNameStrategy,
+    /// Key and value schema ids of the topics with fixed schemas (messages, transaction
+    /// metadata), so their records do not convert and look up the schemas each time.
+    fixed: HashMap<Arc<str>, (u32, u32)>,
 }
 
 impl AvroFormat {
@@ -77,6 +81,7 @@ impl AvroFormat {
             context_headers,
             binary_mode: BinaryHandlingMode::default(),
             strategy: SubjectNameStrategy::default(),
+            fixed: HashMap::new(),
         }
     }
 
@@ -92,6 +97,24 @@ impl AvroFormat {
         Ok(&self.tables[&t.id])
     }
 
+    /// The ids of `topic`'s fixed key and value schemas, registered on first use.
+    fn fixed_ids(
+        &mut self,
+        topic: &Arc<str>,
+        schemas: impl FnOnce() -> (Schema, Schema),
+    ) -> Result<(u32, u32), FormatError> {
+        if let Some(ids) = self.fixed.get(topic) {
+            return Ok(*ids);
+        }
+        let (key, value) = schemas();
+        let ids = (
+            self.register(topic, "key", &key)?,
+            self.register(topic, "value", &value)?,
+        );
+        self.fixed.insert(topic.clone(), ids);
+        Ok(ids)
+    }
+
     fn register(&self, topic: &str, part: &str, s: &Schema) -> Result<u32, FormatError> {
         register(self.ids.as_ref(), self.strategy, topic, part, s)
     }
@@ -99,9 +122,7 @@ impl AvroFormat {
     pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError> {
         let mut record = match &ev.body {
             EventBody::Change { table, .. } | EventBody::Tombstone { table } => {
-                let mut r = self.table_event(ev, table)?;
-                r.headers.extend(self.context_headers.iter().cloned());
-                r
+                self.table_event(ev, table)?
             }
             EventBody::Message { prefix, content } => self.message(ev, prefix, content)?,
             EventBody::Transaction(rec) => self.transaction(ev, rec)?,
@@ -113,11 +134,7 @@ impl AvroFormat {
                 })
             }
         };
-        record.headers.extend(
-            ev.headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().map(bytes::Bytes::from))),
-        );
+        super::add_headers(&mut record, ev, &self.context_headers);
         out.push(record);
         Ok(())
     }
@@ -247,13 +264,16 @@ fn write_source(out: &mut Vec<u8>, s: &SourceInfo, schema: &str, table: &str) {
     datum::long(out, 0);
     datum::bytes(out, s.snapshot.as_str().as_bytes());
     datum::bytes(out, s.connector.db.as_bytes());
-    let sequence = format!(
-        "[{},\"{}\"]",
-        s.last_commit_lsn
-            .map_or("null".to_string(), |l| format!("\"{}\"", l.as_u64())),
-        s.lsn.as_u64()
-    );
-    opt_str(out, Some(&sequence));
+    // `["<last commit>","<lsn>"]`, written on the stack: it is on every record.
+    let mut buf = [0u8; 48];
+    let mut seq = std::io::Cursor::new(&mut buf[..]);
+    let _ = match s.last_commit_lsn {
+        Some(l) => write!(seq, "[\"{}\",\"{}\"]", l.as_u64(), s.lsn.as_u64()),
+        None => write!(seq, "[null,\"{}\"]", s.lsn.as_u64()),
+    };
+    let n = seq.position() as usize;
+    datum::long(out, 1);
+    datum::bytes(out, &buf[..n]);
     opt_long(out, Some(s.commit_ts_micros));
     opt_long(out, Some(s.commit_ts_micros.saturating_mul(1000)));
     datum::bytes(out, schema.as_bytes());

@@ -18,8 +18,9 @@ impl AvroFormat {
         content: &[u8],
     ) -> Result<Record, FormatError> {
         let as_string = self.binary_mode != BinaryHandlingMode::Bytes;
-        let key_id = self.register(&ev.topic, "key", &message_key_schema())?;
-        let value_id = self.register(&ev.topic, "value", &message_value_schema(as_string))?;
+        let (key_id, value_id) = self.fixed_ids(&ev.topic, || {
+            (message_key_schema(), message_value_schema(as_string))
+        })?;
         let mut key = header(key_id);
         // prefix: ["null", "string"], present.
         datum::long(&mut key, 1);
@@ -40,13 +41,7 @@ impl AvroFormat {
         } else {
             datum::bytes(&mut value, content);
         }
-        Ok(Record {
-            topic: ev.topic.clone(),
-            key: Some(key),
-            value: Some(value),
-            headers: Vec::new(),
-            event_id: None,
-        })
+        Ok(record(ev, key, value))
     }
 
     /// A BEGIN or END record.
@@ -55,8 +50,9 @@ impl AvroFormat {
         ev: &ChangeEvent,
         rec: &TxRecord,
     ) -> Result<Record, FormatError> {
-        let key_id = self.register(&ev.topic, "key", &transaction_key_schema())?;
-        let value_id = self.register(&ev.topic, "value", &transaction_value_schema())?;
+        let (key_id, value_id) = self.fixed_ids(&ev.topic, || {
+            (transaction_key_schema(), transaction_value_schema())
+        })?;
         let mut key = header(key_id);
         datum::bytes(&mut key, rec.id.as_bytes());
         let mut value = header(value_id);
@@ -80,12 +76,16 @@ impl AvroFormat {
             None => datum::long(&mut value, 0),
         }
         datum::long(&mut value, rec.ts_ms);
-        Ok(Record {
-            topic: ev.topic.clone(),
-            key: Some(key),
-            value: Some(value),
-            headers: Vec::new(),
-            event_id: None,
-        })
+        Ok(record(ev, key, value))
+    }
+}
+
+fn record(ev: &ChangeEvent, key: Vec<u8>, value: Vec<u8>) -> Record {
+    Record {
+        topic: ev.topic.clone(),
+        key: Some(key),
+        value: Some(value),
+        headers: Vec::new(),
+        event_id: None,
     }
 }

@@ -286,24 +286,14 @@ impl JsonFormat {
 
     /// Appends the record(s) of one event (always exactly one today).
     pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) -> Result<(), FormatError> {
-        let record = match &ev.body {
+        let mut record = match &ev.body {
             EventBody::Change { table, .. }
             | EventBody::Tombstone { table }
-            | EventBody::Flat { table, .. } => {
-                let mut r = self.encode_table_event(ev, table);
-                // Debezium puts them on table events (tombstones included), not on messages.
-                r.headers.extend(self.context_headers.iter().cloned());
-                r
-            }
+            | EventBody::Flat { table, .. } => self.encode_table_event(ev, table),
             EventBody::Message { prefix, content } => self.encode_message(ev, prefix, content),
             EventBody::Transaction(rec) => self.encode_transaction(ev, rec),
         };
-        let mut record = record;
-        record.headers.extend(
-            ev.headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().map(bytes::Bytes::from))),
-        );
+        super::add_headers(&mut record, ev, &self.context_headers);
         out.push(record);
         Ok(())
     }
