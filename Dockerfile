@@ -19,5 +19,7 @@ COPY --from=build /src/target/release/pgcdc /usr/local/bin/pgcdc
 # config/ and connectors/ are mounted here; data/ holds the offsets files.
 WORKDIR /app
 USER pgcdc
+# /metrics, /health, /ready (config/pgcdc.toml [http]; compose sets PGCDC_HTTP_LISTEN=0.0.0.0:8080).
+EXPOSE 8080
 ENTRYPOINT ["pgcdc"]
 CMD ["run"]

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::lsn::Lsn;
+use crate::observe::Connector;
 use crate::offsets::{OffsetError, OffsetStore};
 use crate::sink::{Acknowledgements, SinkError};
 
@@ -22,6 +23,9 @@ use crate::sink::{Acknowledgements, SinkError};
 pub struct Checkpoint {
     pub lsn: Lsn,
     pub records: u64,
+    /// Unix microseconds of the PostgreSQL commit this checkpoint ends, when it ends one: its
+    /// acknowledgement is a sample of `pgcdc_commit_to_ack_seconds`.
+    pub commit_us: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,10 +62,11 @@ pub fn spawn(
     acks: Arc<dyn Acknowledgements>,
     flush_interval: Duration,
     capacity: usize,
+    obs: Arc<Connector>,
 ) -> Acknowledger {
     let (tx, rx) = mpsc::channel(capacity);
     let (durable_tx, durable) = watch::channel(store.position().unwrap_or(Lsn::ZERO));
-    let handle = tokio::spawn(run(store, acks, rx, durable_tx, flush_interval));
+    let handle = tokio::spawn(run(store, acks, rx, durable_tx, flush_interval, obs));
     Acknowledger {
         tx,
         durable,
@@ -75,6 +80,7 @@ async fn run(
     mut rx: mpsc::Receiver<Checkpoint>,
     durable: watch::Sender<Lsn>,
     flush_interval: Duration,
+    obs: Arc<Connector>,
 ) -> (OffsetStore, Result<(), ProgressError>) {
     let mut acked: Option<Lsn> = None;
     let mut last_write = Instant::now();
@@ -99,6 +105,7 @@ async fn run(
             let _ = persist(&mut store, acked, &durable);
             break Err(e.into());
         }
+        observe_ack(&obs, &cp);
         if acked.is_none_or(|a| cp.lsn > a) {
             acked = Some(cp.lsn);
         }
@@ -110,6 +117,19 @@ async fn run(
         }
     };
     (store, result)
+}
+
+/// The sink acknowledged everything up to `cp`: the records still in flight shrink, and a
+/// commit's latency is known.
+fn observe_ack(obs: &Connector, cp: &Checkpoint) {
+    obs.set_acked(cp.records);
+    if let Some(us) = cp.commit_us {
+        let now = crate::observe::now_us();
+        // A database clock ahead of ours would give a negative latency; it counts as none.
+        obs.metrics
+            .commit_to_ack
+            .record(now.saturating_sub(us).max(0) as f64 / 1e6);
+    }
 }
 
 fn persist(
@@ -159,12 +179,14 @@ mod tests {
         let file = crate::offsets::OffsetFile::new(&dir.path().join("o.json"), "c", "s");
         let store = OffsetStore::open(Box::new(file), "c", "s").unwrap();
         let acks = Arc::new(MemoryAcks::default());
-        let mut a = spawn(store, acks.clone(), Duration::ZERO, 8);
+        let obs = Arc::new(Connector::new("c", None));
+        let mut a = spawn(store, acks.clone(), Duration::ZERO, 8, obs);
         // Two transactions: records 0-1 end at 0/100, records 2-3 at 0/200.
         for (lsn, records) in [(0x100, 2), (0x200, 4)] {
             a.tx.send(Checkpoint {
                 lsn: Lsn(lsn),
                 records,
+                commit_us: None,
             })
             .await
             .unwrap();

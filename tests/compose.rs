@@ -204,6 +204,33 @@ fn inside_compose_the_connector_points_at_the_services() {
 }
 
 #[test]
+fn pgcdc_http_listener_is_published_on_the_port_it_listens_on() {
+    use pgcdc::config::ProcessConfig;
+    let c = compose();
+    let pgcdc = service(&c, "pgcdc");
+    let env = environment(pgcdc);
+    let lookup = |name: &str| env.get(name).cloned();
+    let process = ProcessConfig::load_with_env(repo("config/pgcdc.toml"), &lookup).unwrap();
+    assert!(process.http.enabled);
+    let addr = process.http.addr().unwrap();
+    assert!(
+        addr.ip().is_unspecified(),
+        "inside the container pgcdc must listen on every interface, not {addr}"
+    );
+    let ports = published_ports(pgcdc);
+    assert!(
+        ports
+            .iter()
+            .any(|(ip, _, container)| ip == "127.0.0.1" && *container == addr.port()),
+        "{ports:?} does not publish port {} on loopback",
+        addr.port()
+    );
+    // Outside compose the shipped file keeps the listener on loopback.
+    let outside = ProcessConfig::load_with_env(repo("config/pgcdc.toml"), &|_| None).unwrap();
+    assert!(outside.http.addr().unwrap().ip().is_loopback());
+}
+
+#[test]
 fn pgcdc_mounts_config_where_the_image_runs() {
     let c = compose();
     let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();

@@ -70,6 +70,10 @@ pub struct StatusArgs {
     /// Connector files, or directories whose *.toml files are connectors [default: connectors/].
     #[arg(value_name = "CONNECTOR_FILES_OR_DIR")]
     pub paths: Vec<PathBuf>,
+
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -99,18 +99,4 @@ pub fn load_all(
     Ok((process, connectors))
 }
 
-/// An error and its sources on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        // thiserror messages often embed their source already.
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = e.source();
-    }
-    line
-}
+pub use pgcdc::observe::error_chain;

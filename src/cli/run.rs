@@ -1,10 +1,14 @@
-//! `pgcdc run`: synchronous bootstrap (config, logging), then the Tokio runtime.
+//! `pgcdc run`: synchronous bootstrap (config, logging), then the Tokio runtime, with the
+//! HTTP listener (`[http]`) up before the connectors start and down after they stopped.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pgcdc::pipeline::{self, RunOptions};
+use pgcdc::config::HttpConfig;
+use pgcdc::http;
+use pgcdc::observe::Registry;
+use pgcdc::pipeline::{self, PipelineError, RunOptions};
 use tokio::sync::watch;
 
 use super::args::RunArgs;
@@ -43,13 +47,31 @@ pub fn run(config: Option<&Path>, args: RunArgs) -> ExitCode {
         }
     };
 
+    let registry = Registry::default();
     let opts = RunOptions {
         until_lsn: args.until_lsn,
+        registry: registry.clone(),
     };
+    let http_cfg = process.http.clone();
+    // A one-shot run (--until-lsn) is nobody's sidecar: it exits on failure whatever [http] says.
+    let stay_up = http_cfg.stay_up_after_failure && args.until_lsn.is_none();
     let result = runtime.block_on(async move {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(forward_signals(tx));
-        pipeline::run(process, connectors, opts, rx).await
+        let server = start_http(&http_cfg, registry).await?;
+        let result = pipeline::run(process, connectors, opts, rx.clone()).await;
+        let result = match (result, &server) {
+            (Err(e), Some(_)) if stay_up => {
+                tracing::error!(error = %error_chain(&e), "pipeline failed; still serving /health, /ready and /metrics until SIGTERM (http.stay_up_after_failure)");
+                wait_for_stop(rx).await;
+                Err(Failure::Reported)
+            }
+            (r, _) => r.map_err(Failure::Pipeline),
+        };
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+        result
     });
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
 
@@ -58,9 +80,48 @@ pub fn run(config: Option<&Path>, args: RunArgs) -> ExitCode {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        Err(Failure::Reported) => ExitCode::from(EXIT_FAILURE),
+        Err(Failure::Pipeline(e)) => {
             tracing::error!(error = %error_chain(&e), "pipeline failed");
             ExitCode::from(EXIT_FAILURE)
+        }
+        Err(Failure::Http(e)) => {
+            tracing::error!(error = %e, "cannot start");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Why `pgcdc run` exits 1.
+enum Failure {
+    /// The listener could not start; nothing was captured.
+    Http(String),
+    Pipeline(PipelineError),
+    /// The pipeline failed, was logged, and the listener served until SIGTERM.
+    Reported,
+}
+
+/// Installs the metrics recorder and binds the listener, before any connector registers its
+/// metrics; `None` when `[http] enabled = false`.
+async fn start_http(cfg: &HttpConfig, registry: Registry) -> Result<Option<http::Server>, Failure> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let addr = cfg
+        .addr()
+        .map_err(|e| Failure::Http(format!("http.listen: {e}")))?;
+    let exporter = http::install_recorder().map_err(|e| Failure::Http(e.to_string()))?;
+    let server = http::start(addr, registry, exporter)
+        .await
+        .map_err(|e| Failure::Http(error_chain(&e)))?;
+    Ok(Some(server))
+}
+
+/// Returns once a stop was asked for (SIGTERM, ctrl-c).
+async fn wait_for_stop(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }

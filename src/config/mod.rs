@@ -33,6 +33,6 @@ pub use connector::{
 pub use error::{ConfigError, Violation};
 pub use interpolate::{interpolate, InterpolateError};
 pub use parse::{process_env, EnvLookup};
-pub use process::{LogConfig, LogFormat, ProcessConfig};
+pub use process::{HttpConfig, LogConfig, LogFormat, ProcessConfig, DEFAULT_HTTP_LISTEN};
 pub use secret::{Secret, MASK};
 pub use set::{check_unique, connector_files, load_connectors, load_connectors_with_env};

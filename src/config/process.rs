@@ -1,5 +1,7 @@
-//! Process-wide settings (`config/pgcdc.toml`): where state lives and how to log.
+//! Process-wide settings (`config/pgcdc.toml`): where state lives, how to log, and the HTTP
+//! listener for metrics and probes.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,7 @@ pub struct ProcessConfig {
     /// directory. Default `data`.
     pub data_dir: PathBuf,
     pub log: LogConfig,
+    pub http: HttpConfig,
 }
 
 impl Default for ProcessConfig {
@@ -22,7 +25,42 @@ impl Default for ProcessConfig {
         ProcessConfig {
             data_dir: PathBuf::from("data"),
             log: LogConfig::default(),
+            http: HttpConfig::default(),
         }
+    }
+}
+
+/// `[http]`: the listener serving `/metrics`, `/health` and `/ready` while `pgcdc run` runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Default `true`.
+    pub enabled: bool,
+    /// `IP:port` to listen on. A string so that `${VAR}` can set it. Default `127.0.0.1:8080`
+    /// (loopback: a sidecar's probes and scrapes come from the same host or pod).
+    pub listen: String,
+    /// After a definite error stops the connectors, keep serving (`/health` live, `/ready`
+    /// 503 with the error) until SIGTERM, so that probes and scrapes see why; `false` exits
+    /// at once. Default `true`.
+    pub stay_up_after_failure: bool,
+}
+
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            listen: DEFAULT_HTTP_LISTEN.to_string(),
+            stay_up_after_failure: true,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The address to bind; `validate` made sure it parses.
+    pub fn addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
     }
 }
 
@@ -78,6 +116,15 @@ impl ProcessConfig {
                 "must not be empty (it holds the offsets files)",
             ));
         }
+        if let Err(e) = self.http.addr() {
+            return Err(Violation::new(
+                "http.listen",
+                format!(
+                    "{:?} must be an IP address and port such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\" ({e})",
+                    self.http.listen
+                ),
+            ));
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(Violation::new(
                 "log.level",
@@ -102,6 +149,39 @@ mod tests {
         assert_eq!(c, ProcessConfig::default());
         assert_eq!(c.data_dir, PathBuf::from("data"));
         assert_eq!(c.log.format, LogFormat::Text);
+        assert!(c.http.enabled);
+        assert_eq!(c.http.addr().unwrap().to_string(), DEFAULT_HTTP_LISTEN);
+    }
+
+    #[test]
+    fn http_section_parses_and_checks_the_address() {
+        let c = ProcessConfig::from_toml(
+            Path::new("p.toml"),
+            "[http]\nenabled = false\nlisten = \"0.0.0.0:9100\"\nstay_up_after_failure = false\n",
+            &no_env,
+        )
+        .unwrap();
+        assert!(!c.http.enabled && !c.http.stay_up_after_failure);
+        assert_eq!(c.http.addr().unwrap().port(), 9100);
+        let e = ProcessConfig::from_toml(
+            Path::new("conf/p.toml"),
+            "[http]\nlisten = \"localhost\"\n",
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("conf/p.toml"), "{e}");
+        assert!(
+            e.contains("`http.listen`") && e.contains("IP address and port"),
+            "{e}"
+        );
+        let e = ProcessConfig::from_toml(Path::new("p.toml"), "[http]\nport = 1\n", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`http.port`") && e.contains("unknown field"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct FailurePolicy {
     pub dead_letter_topic: Option<Arc<str>>,
     /// The sink's record size limit, for the error line.
     pub size_limit: SizeLimit,
+    /// Where failed and dead-lettered events are counted.
+    pub obs: Option<Arc<crate::observe::Connector>>,
 }
 
 impl FailurePolicy {
@@ -64,6 +66,7 @@ impl FailurePolicy {
             mode: errors.mode,
             dead_letter_topic: errors.dead_letter_topic.as_deref().map(Arc::from),
             size_limit,
+            obs: None,
         }
     }
 }
@@ -195,6 +198,9 @@ impl Failures {
         if key_lost {
             failure.key = None;
         }
+        if let Some(obs) = &self.policy.obs {
+            obs.metrics.failed.increment(1);
+        }
         if self.policy.mode == FailureMode::Fail {
             return Err(EmitError::EventFailed(Box::new(failure)));
         }
@@ -219,6 +225,11 @@ impl Failures {
                 for rec in &mut records[first..] {
                     *rec = dead_letter_record(topic, &failure, rec, key_lost);
                     self.counts.dead_lettered += 1;
+                }
+                if let Some(obs) = &self.policy.obs {
+                    obs.metrics
+                        .dead_lettered
+                        .increment((records.len() - first) as u64);
                 }
             }
             None => records.truncate(first),

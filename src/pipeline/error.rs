@@ -144,6 +144,22 @@ impl ConnectorError {
 }
 
 impl ConnectorError {
+    /// What failed, for `pgcdc_reconnects_total{cause}`.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            ConnectorError::Replication(_)
+            | ConnectorError::Admin(_)
+            | ConnectorError::Catalog(_)
+            | ConnectorError::StreamEnded => "source",
+            ConnectorError::Sink(_) | ConnectorError::Progress(ProgressError::Sink(_)) => "sink",
+            ConnectorError::Offsets(_) | ConnectorError::Progress(ProgressError::Offsets(_)) => {
+                "offsets"
+            }
+            ConnectorError::Snapshot(_) => "snapshot",
+            _ => "other",
+        }
+    }
+
     /// The failure came from Kafka: the producer's queue may hold records after a failed one.
     pub(super) fn is_sink_failure(&self) -> bool {
         matches!(

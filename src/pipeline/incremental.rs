@@ -49,6 +49,8 @@ pub(super) struct Signals {
     skip: bool,
     in_tx: bool,
     final_lsn: Lsn,
+    /// Where the snapshot's progress is published.
+    obs: std::sync::Arc<crate::observe::Connector>,
 }
 
 fn now_micros() -> i64 {
@@ -98,7 +100,9 @@ impl Signals {
         };
         let mut nudge = tokio::time::interval(NUDGE_INTERVAL);
         nudge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        observe_progress(&s.obs, &state);
         Ok(Signals {
+            obs: s.obs.clone(),
             nudge,
             last_staged: state.clone(),
             inc: Incremental::new(cfg, state),
@@ -295,6 +299,8 @@ impl Signals {
             return Ok(());
         };
         let rows = events.len();
+        s.obs.metrics.events("r", rows as u64);
+        s.obs.mark_event();
         for (mut ev, failed) in events {
             ev.source.last_commit_lsn = Some(wal_start);
             let table = ev.table().cloned();
@@ -326,6 +332,7 @@ impl Signals {
             return;
         }
         self.last_staged = self.inc.state().clone();
+        observe_progress(&self.obs, &self.last_staged);
         let after = if self.in_tx {
             self.final_lsn
         } else {
@@ -333,6 +340,18 @@ impl Signals {
         };
         self.staged.stage(after, self.last_staged.clone());
     }
+}
+
+/// The incremental snapshot's gauges, from the state as it is staged (emitted, not yet
+/// necessarily acknowledged).
+fn observe_progress(obs: &crate::observe::Connector, st: &IncrementalState) {
+    let m = &obs.metrics;
+    m.incremental_running
+        .set(if st.running() { 1.0 } else { 0.0 });
+    m.incremental_paused.set(if st.paused { 1.0 } else { 0.0 });
+    m.incremental_tables_remaining.set(st.tables.len() as f64);
+    m.incremental_chunks.set(st.chunks as f64);
+    m.incremental_rows.set(st.rows as f64);
 }
 
 fn file_path(f: &Option<FileChannel>) -> String {

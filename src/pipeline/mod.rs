@@ -11,6 +11,7 @@ mod error;
 mod incremental;
 mod position;
 mod settings;
+mod slot_lag;
 mod snapshot_phase;
 mod stream;
 
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 
 use crate::config::{ConnectorConfig, ProcessConfig};
 use crate::emit::Emitter;
+use crate::observe::State;
 use crate::offsets::{OffsetStore, Staged};
 use crate::progress;
 use crate::sink::{AnySink, Sink};
@@ -56,6 +58,9 @@ pub async fn run(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for s in &connectors {
+        opts.registry.add(s.obs.clone());
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let forward = {
         let stop_tx = stop_tx.clone();
@@ -75,12 +80,22 @@ pub async fn run(
         let stop = stop_rx.clone();
         set.spawn(async move {
             let name = s.name.clone();
-            run_connector(Arc::new(s), opts, stop)
-                .await
-                .map_err(|source| PipelineError::Connector {
-                    connector: name,
-                    source: Box::new(source),
-                })
+            let obs = s.obs.clone();
+            let slot_lag = tokio::spawn(slot_lag::poll(
+                s.params.clone(),
+                s.slot.clone(),
+                obs.clone(),
+            ));
+            let res = run_connector(Arc::new(s), opts, stop).await;
+            slot_lag.abort();
+            match &res {
+                Ok(()) => obs.set_state(State::Stopped),
+                Err(e) => obs.set_error(e, true),
+            }
+            res.map_err(|source| PipelineError::Connector {
+                connector: name,
+                source: Box::new(source),
+            })
         });
     }
     let mut first_err = None;
@@ -135,6 +150,8 @@ async fn run_connector(
                 source: Box::new(e),
             });
         };
+        s.obs.set_error(&e, false);
+        s.obs.metrics.reconnect(e.cause());
         tracing::warn!(connector = %s.name, error = %e, attempt = retry.failures, retry_in = ?wait, "session failed, reconnecting from the last durable position");
         let transactional = emit.sink_mut().transactions().is_some();
         if e.is_sink_failure() || transactional {
@@ -289,6 +306,7 @@ async fn session_inner<S: Sink>(
     if let Some(r) = resume {
         stream.set_flushed(r);
     }
+    s.obs.set_state(State::Streaming);
     let snapshot_completed = store.snapshot_completed();
     let stored = store.incremental().cloned();
     let staged = Staged::new(stored.clone());
@@ -303,12 +321,14 @@ async fn session_inner<S: Sink>(
         emit.sink().acks(),
         s.offsets_flush_interval,
         ACK_CHANNEL,
+        s.obs.clone(),
     );
     let mut durable = ack.durable.clone();
     let mut eos = s.exactly_once.as_ref().map(|cfg| EosState {
         cfg,
         snapshot_completed,
         pending: None,
+        pending_commit_us: None,
         staged: staged.clone(),
         last_commit: std::time::Instant::now(),
     });
@@ -328,6 +348,7 @@ async fn session_inner<S: Sink>(
     )
     .await;
     drop(ack.tx);
+    s.obs.metrics.connected.set(0.0);
     let (mut store, acked) = match ack.handle.await {
         Ok(r) => r,
         Err(e) => panic!("acknowledger task panicked: {e}"),

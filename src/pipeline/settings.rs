@@ -22,6 +22,8 @@ pub struct RunOptions {
     /// Exit 0 once everything up to this LSN is acknowledged and confirmed (like
     /// pg_recvlogical's --endpos).
     pub until_lsn: Option<Lsn>,
+    /// Where each connector's state and metrics are published (the HTTP listener reads it).
+    pub registry: crate::observe::Registry,
 }
 
 /// Everything one connector needs, resolved from its configuration file.
@@ -59,6 +61,8 @@ pub struct Settings {
     pub signal_file: std::path::PathBuf,
     /// `[errors]`: what a failing event does.
     pub failure: FailurePolicy,
+    /// The connector's metrics and state, as `/metrics`, `/health` and `/ready` show them.
+    pub obs: Arc<crate::observe::Connector>,
 }
 
 /// `offsets.store`, resolved.
@@ -113,7 +117,12 @@ impl Settings {
                     .unwrap_or(config::DEFAULT_TRANSACTION_INTERVAL),
             });
         // The sink's size limit is filled in when the sink is built.
-        let failure = FailurePolicy::from_config(&c.errors, Default::default());
+        let obs = Arc::new(crate::observe::Connector::new(
+            &c.name,
+            db.password.as_ref().map(|p| p.expose()),
+        ));
+        let mut failure = FailurePolicy::from_config(&c.errors, Default::default());
+        failure.obs = Some(obs.clone());
         let mut table_filter = c
             .table_filter()
             .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?;
@@ -181,6 +190,7 @@ impl Settings {
             signal: c.signal.clone(),
             signal_file: c.signal_file(process),
             failure,
+            obs,
         })
     }
 }

@@ -12,6 +12,7 @@ use super::{ConnectorError, RunState, Settings};
 use crate::config::SnapshotMode;
 use crate::emit::Emitter;
 use crate::lsn::Lsn;
+use crate::observe::State;
 use crate::offsets::OffsetStore;
 use crate::sink::Sink;
 use crate::snapshot::{self, SnapshotOutcome, SnapshotRequest, SnapshotSource};
@@ -91,6 +92,7 @@ pub(super) async fn snapshot_phase<S: Sink>(
         parallelism: s.snapshot.parallelism,
         chunk_pages: s.snapshot.chunk_pages,
         progress_interval: s.snapshot.progress_interval,
+        obs: s.obs.clone(),
     };
     // Keeps the connection that exported the slot's snapshot idle until the workers joined it.
     let mut exporter = None;
@@ -141,6 +143,9 @@ pub(super) async fn snapshot_phase<S: Sink>(
         }
     };
     tracing::info!(connector = %s.name, ?mode, resume = %resume_from, "taking a snapshot");
+    s.obs.set_state(State::Snapshotting);
+    s.obs.metrics.snapshot_running.set(1.0);
+    s.obs.metrics.snapshot_aborted.set(0.0);
     let outcome = {
         let run = snapshot::run(&req, source, emit, stop);
         tokio::pin!(run);
@@ -149,6 +154,10 @@ pub(super) async fn snapshot_phase<S: Sink>(
             never = report_slot_lag(admin, &s.slot, s.snapshot.progress_interval) => match never {},
         }
     };
+    s.obs.metrics.snapshot_running.set(0.0);
+    if !matches!(outcome, Ok(SnapshotOutcome::Completed(_))) {
+        s.obs.metrics.snapshot_aborted.set(1.0);
+    }
     if let Some(conn) = exporter {
         if let Err(e) = conn.close().await {
             tracing::debug!(error = %e, "closing the slot-creating connection");
@@ -168,6 +177,7 @@ pub(super) async fn snapshot_phase<S: Sink>(
             tokio::task::block_in_place(|| store.store_snapshot_completed(resume_from))?;
             state.snapshot_taken = true;
             state.durable_commit = None;
+            s.obs.metrics.snapshot_completed.set(1.0);
             tracing::info!(connector = %s.name, rows = stats.rows, resume = %resume_from, "snapshot recorded");
             if mode == SnapshotMode::InitialOnly {
                 tracing::info!(connector = %s.name, "snapshot.mode is initial_only: not streaming");

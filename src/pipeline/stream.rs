@@ -11,6 +11,7 @@ use crate::event::{ChangeEvent, EventBody, EventBuilder, TableSchema};
 use crate::format::{EventId, Record, Serializer};
 use crate::heartbeat::HeartbeatError;
 use crate::lsn::Lsn;
+use crate::observe::meters::lsn_value;
 use crate::offsets::StoredOffset;
 use crate::progress::Checkpoint;
 use crate::sink::Sink;
@@ -31,6 +32,9 @@ pub(super) struct TxState {
     /// record's [`EventId`], identical when the transaction is replayed after a restart.
     pub(super) commit_lsn: Lsn,
     pub(super) next_index: u64,
+    /// Unix microseconds of the last commit streamed, until its checkpoint carries it to the
+    /// acknowledger (for the commit-to-acknowledged latency).
+    pub(super) commit_us: Option<i64>,
 }
 
 /// Exactly-once mode, within one session.
@@ -39,6 +43,9 @@ pub(super) struct EosState<'a> {
     pub(super) snapshot_completed: bool,
     /// The newest position covered by the open Kafka transaction, to be committed with it.
     pub(super) pending: Option<Lsn>,
+    /// The oldest PostgreSQL commit in the open Kafka transaction (unix microseconds): its
+    /// latency is the transaction's sample.
+    pub(super) pending_commit_us: Option<i64>,
     /// Incremental snapshot states, written into the offset record of their checkpoint.
     pub(super) staged: crate::offsets::Staged,
     /// When the last transaction of this session was committed (or the session began).
@@ -92,9 +99,11 @@ pub(super) async fn commit_eos<S: Sink>(
         tracing::debug!(lsn = %lsn, records, "transaction committed");
     }
     eos.last_commit = std::time::Instant::now();
+    s.obs.set_sent(emit.sink().sent());
     ack.send(Checkpoint {
         lsn,
         records: emit.sink().sent(),
+        commit_us: eos.pending_commit_us.take(),
     })
     .await
     .map_err(|_| ConnectorError::AcknowledgerGone)
@@ -121,6 +130,9 @@ pub(super) async fn on_checkpoint<S: Sink>(
     let age = transaction_age(emit);
     match eos {
         Some(e) => {
+            if let Some(us) = tx.commit_us.take() {
+                e.pending_commit_us.get_or_insert(us);
+            }
             if lsn > tx.last_checkpoint {
                 tx.last_checkpoint = lsn;
                 e.pending = Some(lsn);
@@ -130,7 +142,10 @@ pub(super) async fn on_checkpoint<S: Sink>(
             }
             Ok(())
         }
-        None => checkpoint(ack, tx, lsn, emit.sink().sent()).await,
+        None => {
+            s.obs.set_sent(emit.sink().sent());
+            checkpoint(ack, tx, lsn, emit.sink().sent()).await
+        }
     }
 }
 
@@ -167,6 +182,7 @@ pub(super) async fn stream_changes<S: Sink>(
         last_checkpoint: resume.unwrap_or(Lsn::ZERO),
         commit_lsn: Lsn::ZERO,
         next_index: 0,
+        commit_us: None,
     };
     let mut heartbeat = s.heartbeat.enabled().then(|| {
         let mut t = tokio::time::interval_at(
@@ -200,6 +216,7 @@ pub(super) async fn stream_changes<S: Sink>(
                     return Err(ConnectorError::AcknowledgerGone);
                 }
                 let lsn = *durable.borrow_and_update();
+                s.obs.metrics.acknowledged_lsn.set(lsn_value(lsn));
                 while commits.front().is_some_and(|c| *c <= lsn) {
                     *durable_commit = commits.pop_front();
                 }
@@ -223,6 +240,7 @@ pub(super) async fn stream_changes<S: Sink>(
                 match ev? {
                     None => return Err(ConnectorError::StreamEnded),
                     Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
+                        s.obs.metrics.received_lsn.set(lsn_value(wal_start));
                         let msg = decoder.decode(data)?;
                         lookup_catalog(admin, &msg, &mut builder).await?;
                         let mut out = Output { builder: &mut builder, txmeta: txmeta.as_mut(), format: &mut *format, events: &mut events, records: &mut records, failures: emit.failures() };
@@ -230,8 +248,10 @@ pub(super) async fn stream_changes<S: Sink>(
                         signals.on_message(s, wal_start, &msg, &mut tx, &mut ChunkOut { format: &mut *format, records: &mut records, failures: emit.failures() }).await?;
                         // Looked up only if the sink refuses a record.
                         emit.emit_all(&mut records, || row_table(&builder, &msg)).await?;
+                        s.obs.set_sent(emit.sink().sent());
                         if let (Message::Commit(c), false) = (&msg, tx.skip) {
                             commits.push_back(c.end_lsn);
+                            committed(s, &mut tx, c.commit_ts.unix_micros());
                         }
                         if let Some(lsn) = checkpoint_after(&msg, &tx) {
                             on_checkpoint(s, eos, emit, ack, &mut tx, lsn).await?;
@@ -252,6 +272,17 @@ pub(super) async fn stream_changes<S: Sink>(
             }
         }
     }
+}
+
+/// A transaction's events are all with the sink: count it, and how far behind its commit the
+/// stream is.
+fn committed(s: &Settings, tx: &mut TxState, commit_us: i64) {
+    let m = &s.obs.metrics;
+    m.transactions.increment(1);
+    let behind_ms = (crate::observe::now_us() - commit_us).max(0) / 1000;
+    m.behind_source_ms.set(behind_ms as f64);
+    s.obs.mark_event();
+    tx.commit_us = Some(commit_us);
 }
 
 /// Completes at the next heartbeat; never when heartbeats are off.
@@ -363,15 +394,26 @@ pub(super) fn on_message(
             crate::format::encode_transformed(&s.transforms, &mut **format, ev, records)?;
             continue;
         }
+        // Tombstones follow their delete in every count.
+        let counted = ev.op().map(|op| op.code());
         if let Some(t) = ev.table() {
             if !s.table_filter.matches(&t.schema_name, &t.table_name) {
+                if counted.is_some() {
+                    s.obs.metrics.filtered.increment(1);
+                }
                 continue;
             }
         }
         // A tombstone belongs to its delete: skipping deletes skips both.
-        let op = ev.op().map_or("d", |op| op.code());
+        let op = counted.unwrap_or("d");
         if s.events.is_skipped(op) {
+            if counted.is_some() {
+                s.obs.metrics.filtered.increment(1);
+            }
             continue;
+        }
+        if let Some(op) = counted {
+            s.obs.metrics.event(op);
         }
         if let Some(meta) = txmeta.as_deref_mut() {
             meta.on_event(&mut ev);
@@ -450,11 +492,17 @@ pub(super) async fn checkpoint(
     lsn: Lsn,
     records: u64,
 ) -> Result<(), ConnectorError> {
+    // Taken even when no checkpoint is sent, so that it never attaches to a later position.
+    let commit_us = tx.commit_us.take();
     if lsn > tx.last_checkpoint {
         tx.last_checkpoint = lsn;
-        ack.send(Checkpoint { lsn, records })
-            .await
-            .map_err(|_| ConnectorError::AcknowledgerGone)?;
+        ack.send(Checkpoint {
+            lsn,
+            records,
+            commit_us,
+        })
+        .await
+        .map_err(|_| ConnectorError::AcknowledgerGone)?;
     }
     Ok(())
 }

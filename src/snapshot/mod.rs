@@ -114,6 +114,8 @@ pub struct SnapshotRequest {
     pub chunk_pages: u32,
     /// How often progress is logged when no bar is shown.
     pub progress_interval: std::time::Duration,
+    /// Where rows scanned are counted.
+    pub obs: Arc<crate::observe::Connector>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +275,7 @@ pub async fn run(
         rx,
         emit,
         stop,
+        &req.obs,
     )
     .await;
     set.abort_all();
@@ -319,6 +322,7 @@ async fn coordinate(
     mut rx: mpsc::Receiver<WorkerMsg>,
     emit: &mut Emitter<impl Sink>,
     stop: &mut watch::Receiver<bool>,
+    obs: &crate::observe::Connector,
 ) -> Result<Option<u64>, SnapshotError> {
     let mut producer = Producer {
         emit,
@@ -331,6 +335,10 @@ async fn coordinate(
     let mut chunks_left = chunk_counts.to_vec();
     let mut rows = 0u64;
     let mut progress = progress::Progress::new(chunk_counts.iter().sum(), progress_interval);
+    let started = Instant::now();
+    let m = &obs.metrics;
+    m.snapshot_tables_total.set(chunk_counts.len() as f64);
+    m.snapshot_tables_remaining.set(chunk_counts.len() as f64);
     let produced = async {
         loop {
             let msg = tokio::select! {
@@ -365,12 +373,17 @@ async fn coordinate(
                 }) => {
                     rows += n;
                     table_rows[chunk.table] += n;
+                    m.snapshot_rows.increment(n);
+                    m.events("r", n);
+                    m.snapshot_duration.set(started.elapsed().as_secs_f64());
+                    obs.mark_event();
                     progress.chunk_done(&shared.tables[chunk.table].name(), n);
                     chunks_left[chunk.table] -= 1;
                     for (ev, marker) in markers.chunk_done(chunk.table, chunk.index, *ends) {
                         producer.send_event(ev, marker).await?;
                     }
                     if chunks_left[chunk.table] == 0 {
+                        m.snapshot_tables_remaining.decrement(1.0);
                         tracing::info!(
                             table = %shared.tables[chunk.table].name(),
                             rows = table_rows[chunk.table],
@@ -388,6 +401,7 @@ async fn coordinate(
     };
     let completed = produced.await;
     progress.finish();
+    m.snapshot_duration.set(started.elapsed().as_secs_f64());
     let emit = producer.emit;
     match completed {
         Ok(false) => Ok(None),

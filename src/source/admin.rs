@@ -66,6 +66,19 @@ pub struct SlotInfo {
     pub wal_status: Option<String>,
 }
 
+/// A slot's distance from the server's WAL position (`pg_replication_slots`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotLag {
+    /// Server WAL position minus `confirmed_flush_lsn`; `None` for a physical slot.
+    pub lag_bytes: Option<i64>,
+    pub confirmed_flush_lsn: Option<Lsn>,
+    /// reserved / extended / unreserved / lost; `None` before PostgreSQL 13.
+    pub wal_status: Option<String>,
+    /// Bytes that can still be written before the slot risks invalidation; `None` when
+    /// `max_slot_wal_keep_size` is unlimited or before PostgreSQL 13.
+    pub safe_wal_size: Option<i64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("{context}: {}", describe(.source))]
@@ -387,6 +400,44 @@ impl Admin {
             confirmed_flush_lsn: lsn(4)?,
             restart_lsn: lsn(5)?,
             wal_status: row.get(6),
+        }))
+    }
+
+    /// How far slot `name` is behind the server, as the server sees it; `None` when there is
+    /// no such slot.
+    pub async fn slot_lag(&self, name: &str) -> Result<Option<SlotLag>, AdminError> {
+        // wal_status and safe_wal_size exist from PostgreSQL 13 on.
+        let extra = if self.server_version_num >= 130000 {
+            "wal_status, safe_wal_size"
+        } else {
+            "NULL::text, NULL::int8"
+        };
+        let sql = format!(
+            "SELECT ({WAL_POSITION} - confirmed_flush_lsn)::int8, confirmed_flush_lsn::text, {extra} \
+             FROM pg_replication_slots WHERE slot_name = $1"
+        );
+        let Some(row) = self
+            .client
+            .query_opt(&sql, &[&name])
+            .await
+            .map_err(db(format!(
+                "cannot read the lag of replication slot {name:?}"
+            )))?
+        else {
+            return Ok(None);
+        };
+        let confirmed = row
+            .get::<_, Option<String>>(1)
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| AdminError::Unexpected(format!("{e}")))
+            })
+            .transpose()?;
+        Ok(Some(SlotLag {
+            lag_bytes: row.get(0),
+            confirmed_flush_lsn: confirmed,
+            wal_status: row.get(2),
+            safe_wal_size: row.get(3),
         }))
     }
 

@@ -190,24 +190,38 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// The HTTP listener is off: tests run side by side and would all want port 8080.
+    /// [`Capture::enable_http`] turns it on.
     pub fn new(pg: &TestPg, kafka: &TestKafka, file: ConnectorFile) -> Capture {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("pgcdc.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[log]\nlevel = \"info\"\n",
-                dir.path().join("data").display().to_string()
-            ),
-        )
-        .unwrap();
         let connector = dir.path().join(format!("{}.toml", file.name));
         std::fs::write(&connector, file.render(pg, kafka)).unwrap();
-        Capture {
+        let cap = Capture {
             dir,
             connector,
             config,
-        }
+        };
+        cap.write_config("[http]\nenabled = false\n");
+        cap
+    }
+
+    /// Turns the HTTP listener on, on a free loopback port, which it returns.
+    pub fn enable_http(&self) -> u16 {
+        let port = super::kafka::free_port();
+        self.write_config(&format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+        port
+    }
+
+    fn write_config(&self, http: &str) {
+        std::fs::write(
+            &self.config,
+            format!(
+                "data_dir = {:?}\n[log]\nlevel = \"info\"\n{http}",
+                self.dir.path().join("data").display().to_string()
+            ),
+        )
+        .unwrap();
     }
 
     pub fn command(&self) -> Command {

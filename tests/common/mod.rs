@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod cdc;
+pub mod http;
 pub mod kafka;
 pub mod pg;
+pub mod prometheus;
 pub mod proxy;
 pub mod registry;
 pub mod replay;
