@@ -81,13 +81,7 @@ pub async fn run(
         set.spawn(async move {
             let name = s.name.clone();
             let obs = s.obs.clone();
-            let slot_lag = tokio::spawn(slot_lag::poll(
-                s.params.clone(),
-                s.slot.clone(),
-                obs.clone(),
-            ));
             let res = run_connector(Arc::new(s), opts, stop).await;
-            slot_lag.abort();
             match &res {
                 Ok(()) => obs.set_state(State::Stopped),
                 Err(e) => obs.set_error(e, true),
@@ -285,9 +279,14 @@ async fn session_inner<S: Sink>(
         }
     }
     let admin = match prepare(s).await {
-        Ok(a) => a,
+        Ok(a) => Arc::new(a),
         Err(e) => return (store, false, Err(e)),
     };
+    let _slot_lag = AbortOnDrop(tokio::spawn(slot_lag::poll(
+        admin.clone(),
+        s.slot.clone(),
+        s.obs.clone(),
+    )));
     match snapshot_phase(s, &admin, &mut store, emit, stop, state).await {
         Ok(Phase::Stream) => {}
         Ok(Phase::Done) => return (store, false, Ok(())),
@@ -376,6 +375,15 @@ async fn session_inner<S: Sink>(
         }
     }
     (store, true, result)
+}
+
+/// Stops a background task when the scope that started it ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Connects the SQL side and makes sure logical decoding can work and the publication is

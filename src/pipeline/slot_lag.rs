@@ -1,6 +1,7 @@
-//! Polls the slot's lag as the server sees it, on an ordinary SQL connection of its own, for
-//! as long as the connector runs: the number that grows unseen until a disk fills when a
-//! consumer stalls, so it is read from the server, not inferred from pgcdc's own progress.
+//! Polls the slot's lag as the server sees it, on the connector's SQL connection, for as long
+//! as an attempt runs: the number that grows unseen until a disk fills when a consumer stalls,
+//! so it is read from the server, not inferred from pgcdc's own progress. It shares the
+//! connection because one more per connector adds up against the server's max_connections.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,36 +9,23 @@ use std::time::Duration;
 use crate::observe::meters::lsn_value;
 use crate::observe::Connector;
 use crate::source::admin::{Admin, SlotLag};
-use crate::source::replication::ConnectParams;
 
 /// How often the slot is looked at.
 const POLL_INTERVAL: Duration = Duration::from_secs(3);
 
-/// Never returns; the connector's end aborts it. Failures (server down, slot not created yet)
-/// are logged at debug level and retried on the next tick with a new connection: the lag
-/// matters less than the capture, which reports such problems itself.
-pub(super) async fn poll(params: ConnectParams, slot: String, obs: Arc<Connector>) {
+/// Never returns; the attempt's end aborts it. A failed lookup is logged at debug level and
+/// retried on the next tick: the lag matters less than the capture, which reports a lost
+/// connection itself.
+pub(super) async fn poll(admin: Arc<Admin>, slot: String, obs: Arc<Connector>) {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut admin: Option<Admin> = None;
     loop {
         tick.tick().await;
-        if admin.is_none() {
-            match Admin::connect(&params).await {
-                Ok(a) => admin = Some(a),
-                Err(e) => {
-                    tracing::debug!(connector = %obs.name, error = %e, "slot lag: cannot connect");
-                    continue;
-                }
-            }
-        }
-        let Some(a) = admin.as_ref() else { continue };
-        match a.slot_lag(&slot).await {
+        match admin.slot_lag(&slot).await {
             Ok(Some(lag)) => record(&obs, &lag),
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(connector = %obs.name, slot = %slot, error = %e, "slot lag: lookup failed");
-                admin = None;
             }
         }
     }

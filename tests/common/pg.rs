@@ -100,7 +100,7 @@ impl TestPg {
             "synchronous_commit = off".into(),
             "full_page_writes = off".into(),
             "shared_buffers = 16MB".into(),
-            "max_connections = 50".into(),
+            "max_connections = 120".into(),
         ];
         if let Some(ssl) = &opts.ssl {
             write_owned(&data.join("server.crt"), &ssl.cert_pem, 0o644);
