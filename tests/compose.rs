@@ -1,6 +1,7 @@
 //! docker-compose.yml and connectors/inventory.toml must agree: the published ports are the
 //! ones the connector uses on the host, and the environment compose gives pgcdc points the
-//! same connector at the compose services.
+//! same connector at the compose services. Prometheus scrapes the pgcdc service on the port it
+//! listens on, and Grafana reads that Prometheus and the dashboard in docs/grafana.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -265,4 +266,238 @@ fn pgcdc_mounts_config_where_the_image_runs() {
         let src = m.as_str().unwrap().split(':').next().unwrap();
         assert!(repo(src.trim_start_matches("./")).exists(), "{src} missing");
     }
+}
+
+/// `(source, target)` of each bind mount (`./src:/target[:ro]`); named volumes are left out.
+fn bind_mounts(service: &Value) -> Vec<(String, String)> {
+    service["volumes"]
+        .as_sequence()
+        .expect("volumes list")
+        .iter()
+        .filter_map(|v| {
+            let parts: Vec<&str> = v.as_str().unwrap().split(':').collect();
+            parts[0]
+                .starts_with("./")
+                .then(|| (parts[0].to_string(), parts[1].to_string()))
+        })
+        .collect()
+}
+
+/// The file of the repository that a service sees at `container_path`, through the bind
+/// mount of that path or of one of its directories.
+fn repo_file_at(service: &Value, container_path: &str) -> PathBuf {
+    let mounts = bind_mounts(service);
+    let (src, rest) = mounts
+        .iter()
+        .find_map(|(src, dst)| {
+            if container_path == dst {
+                Some((src, ""))
+            } else {
+                container_path
+                    .strip_prefix(dst.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+                    .map(|r| (src, r))
+            }
+        })
+        .unwrap_or_else(|| panic!("nothing is mounted at {container_path}: {mounts:?}"));
+    let mut path = repo(src.trim_start_matches("./"));
+    if !rest.is_empty() {
+        path = path.join(rest);
+    }
+    assert!(
+        path.exists(),
+        "{} (mounted at {container_path}) is not in the repository",
+        path.display()
+    );
+    path
+}
+
+/// The value of `--name=value` in a service's command.
+fn flag(service: &Value, name: &str) -> String {
+    let prefix = format!("--{name}=");
+    command(service)
+        .iter()
+        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_else(|| panic!("the command has no {prefix}"))
+}
+
+fn yaml_file(path: &Path) -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The port pgcdc's HTTP listener listens on inside the stack.
+fn pgcdc_http_port(c: &Value) -> u16 {
+    use pgcdc::config::ProcessConfig;
+    let env = environment(service(c, "pgcdc"));
+    let lookup = |name: &str| env.get(name).cloned();
+    let process = ProcessConfig::load_with_env(repo("config/pgcdc.toml"), &lookup).unwrap();
+    assert!(process.http.enabled);
+    process.http.addr().unwrap().port()
+}
+
+/// The container port of Prometheus's web listener, published on loopback.
+fn prometheus_port(c: &Value) -> u16 {
+    let prom = service(c, "prometheus");
+    let (_, port) = host_port(&flag(prom, "web.listen-address"));
+    port
+}
+
+#[test]
+fn prometheus_scrapes_the_pgcdc_service_on_its_listen_port() {
+    let c = compose();
+    let prom = service(&c, "prometheus");
+    assert!(
+        prom["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("prom/prometheus:"),
+        "{:?}",
+        prom["image"]
+    );
+    assert!(
+        prom["depends_on"]
+            .as_sequence()
+            .is_some_and(|d| d.iter().any(|s| s.as_str() == Some("pgcdc"))),
+        "prometheus must depend on pgcdc"
+    );
+
+    // The configuration it is started with is the repository's file.
+    let config_path = repo_file_at(prom, &flag(prom, "config.file"));
+    let config = yaml_file(&config_path);
+    let jobs = config["scrape_configs"]
+        .as_sequence()
+        .expect("scrape_configs");
+    let targets: Vec<(String, String)> = jobs
+        .iter()
+        .flat_map(|job| {
+            let path = job["metrics_path"]
+                .as_str()
+                .unwrap_or("/metrics")
+                .to_string();
+            job["static_configs"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["targets"].as_sequence().unwrap().clone())
+                .map(move |t| (t.as_str().unwrap().to_string(), path.clone()))
+        })
+        .collect();
+    let want = format!("pgcdc:{}", pgcdc_http_port(&c));
+    assert!(
+        targets
+            .iter()
+            .any(|(t, path)| *t == want && path == "/metrics"),
+        "no job scrapes {want}/metrics: {targets:?}"
+    );
+    // Every target is a service of the stack.
+    for (t, _) in &targets {
+        let (host, _) = host_port(t);
+        service(&c, host);
+    }
+
+    // Its web listener is published on loopback, on the port Grafana is given.
+    let port = prometheus_port(&c);
+    assert!(
+        published_ports(prom).contains(&("127.0.0.1".to_string(), 9090, port)),
+        "{:?}",
+        published_ports(prom)
+    );
+
+    // promtool (Debian package prometheus) accepts the file.
+    if Path::new("/usr/bin/promtool").exists() {
+        let out = std::process::Command::new("/usr/bin/promtool")
+            .args(["check", "config"])
+            .arg(&config_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("promtool is missing: the file's syntax is not checked by Prometheus");
+    }
+}
+
+#[test]
+fn grafana_reads_the_stack_prometheus_and_the_dashboard() {
+    let c = compose();
+    let grafana = service(&c, "grafana");
+    assert!(grafana["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("grafana/grafana:"));
+    assert_eq!(
+        published_ports(grafana),
+        vec![("127.0.0.1".to_string(), 3000, 3000)]
+    );
+    assert!(grafana["depends_on"]
+        .as_sequence()
+        .is_some_and(|d| d.iter().any(|s| s.as_str() == Some("prometheus"))));
+    let env = environment(grafana);
+    assert_eq!(
+        env["GF_AUTH_ANONYMOUS_ORG_ROLE"], "Viewer",
+        "anonymous users only view"
+    );
+
+    // The provisioned data source is the prometheus service on its listen port.
+    let provisioning = repo_file_at(grafana, "/etc/grafana/provisioning");
+    let datasources = yaml_file(&provisioning.join("datasources/prometheus.yml"));
+    let ds = datasources["datasources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|d| d["type"].as_str() == Some("prometheus"))
+        .expect("a prometheus data source");
+    let url = ds["url"].as_str().unwrap();
+    let (host, port) = host_port(url.strip_prefix("http://").expect("http:// URL"));
+    assert_eq!(host, "prometheus", "{url}");
+    service(&c, host);
+    assert_eq!(port, prometheus_port(&c), "{url}");
+    assert_eq!(ds["isDefault"].as_bool(), Some(true));
+
+    // The dashboard provider reads a directory mounted from docs/grafana, which holds the
+    // dashboard, and the home dashboard is that file.
+    let providers = yaml_file(&provisioning.join("dashboards/pgcdc.yml"));
+    let dir = providers["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
+    let local = repo_file_at(grafana, dir);
+    assert_eq!(local, repo("docs/grafana"));
+    let home = &env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"];
+    assert!(
+        home.starts_with(&format!("{dir}/")),
+        "{home} is not under {dir}"
+    );
+    let file = repo_file_at(grafana, home);
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(dashboard["uid"], "pgcdc");
+    // Its panels use the data source variable, whose type is the provisioned one.
+    let var = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["type"] == "datasource")
+        .expect("a data source variable");
+    assert_eq!(var["query"], ds["type"].as_str().unwrap());
+}
+
+#[test]
+fn every_published_port_is_on_loopback_and_unique() {
+    let c = compose();
+    let mut seen = std::collections::HashSet::new();
+    for (name, svc) in c["services"].as_mapping().unwrap() {
+        if svc.get("ports").is_none() {
+            continue;
+        }
+        for (ip, host, _) in published_ports(svc) {
+            assert_eq!(ip, "127.0.0.1", "{name:?} publishes on {ip}");
+            assert!(seen.insert(host), "host port {host} published twice");
+        }
+    }
+    assert!(seen.contains(&3000) && seen.contains(&9090), "{seen:?}");
 }

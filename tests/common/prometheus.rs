@@ -64,6 +64,13 @@ impl TestPrometheus {
         std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
+    /// The whole answer of an instant query (`status`, `data.result` or `error`), or `None`
+    /// while the server does not answer.
+    pub fn query_json(&self, expr: &str) -> Option<serde_json::Value> {
+        let (_, body) = get(self.port, &format!("/api/v1/query?query={}", encode(expr)))?;
+        serde_json::from_str(&body).ok()
+    }
+
     /// The value of an instant query's first series, or `None` while there is none.
     pub fn query(&self, expr: &str) -> Option<f64> {
         let (code, body) = get(self.port, &format!("/api/v1/query?query={}", encode(expr)))?;
