@@ -17,6 +17,7 @@ Two figures:
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -60,7 +61,7 @@ class FloorReader:
     def __init__(self, slot):
         self.samples = []
         self.proc = subprocess.Popen(
-            ["pg_recvlogical", "--slot", slot, "--start", "-o", "include-timestamp=1",
+            ["pg_recvlogical", "-d", os.environ["PGDATABASE"], "--slot", slot, "--start", "-o", "include-timestamp=1",
              "-F", "1", "-f", "-"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
         )
@@ -118,7 +119,7 @@ def pgbench(work, rate_changes, seconds):
     out = subprocess.run(
         ["pgbench", "-n", "-c", "2", "-j", "2", "-R", str(tps), "-T", str(seconds),
          "-f", b.pgbench_script(work, CHANGES_PER_TX)],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=b.committing_env(),
     )
     return [line.strip() for line in out.stdout.splitlines() if line.startswith(("tps", "latency average", "rate limit schedule lag"))]
 

@@ -133,6 +133,13 @@ def pgbench_script(work, changes_per_tx):
     return path
 
 
+def committing_env():
+    """The environment for pgbench: the bench cluster runs with synchronous_commit = off,
+    under which a commit reaches logical decoding only when the WAL writer flushes (every
+    wal_writer_delay, 200 ms); the workload's sessions turn it on, as most deployments have it."""
+    return dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
+
+
 def percentile(sorted_values, q):
     if not sorted_values:
         return float("nan")

@@ -93,7 +93,7 @@ def main():
     load = subprocess.Popen(
         ["pgbench", "-n", "-c", "2", "-j", "2", "-R", str(args.rate // CHANGES_PER_TX),
          "-T", str(args.seconds), "-f", b.pgbench_script(work, CHANGES_PER_TX)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=b.committing_env(),
     )
     kafka = int(os.environ["KAFKA_PID"])
     pauses = [args.seconds // 3, 2 * args.seconds // 3]
