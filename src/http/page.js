@@ -24,8 +24,9 @@
     return d.trim();
   }
 
-  function peak(values, floor) {
-    return values.reduce((m, v) => (v !== null && v > m ? v : m), floor);
+  // The largest value, or null when there is none.
+  function peak(values) {
+    return values.reduce((m, v) => (v !== null && (m === null || v > m) ? v : m), null);
   }
 
   function last(values) {
@@ -48,10 +49,12 @@
 
   function charts(section, c, t0, t1) {
     const h = c.history;
-    const lagMax = peak(h.lag_bytes, 1);
+    // Scales have a floor so that a flat zero line stays at the bottom.
+    const lagPeak = peak(h.lag_bytes);
+    const lagMax = Math.max(lagPeak || 0, 1);
     section.querySelector("svg[data-chart=lag] path.lag").setAttribute("d", path(h.t, h.lag_bytes, t0, t1, lagMax));
-    field(section, "lag-now").textContent = "now " + bytes(last(h.lag_bytes)) + ", peak " + bytes(lagMax);
-    const latMax = peak(h.p99_s, 0.001);
+    field(section, "lag-now").textContent = "now " + bytes(last(h.lag_bytes)) + ", peak " + bytes(lagPeak);
+    const latMax = Math.max(peak(h.p99_s) || 0, 0.001);
     const svg = section.querySelector("svg[data-chart=latency]");
     svg.querySelector("path.p99").setAttribute("d", path(h.t, h.p99_s, t0, t1, latMax));
     svg.querySelector("path.p50").setAttribute("d", path(h.t, h.p50_s, t0, t1, latMax));
