@@ -49,7 +49,7 @@ impl Browser {
             rt,
             client: None,
             driver,
-            profile: profile,
+            profile,
         };
         // Listening is enough: a session request waits for the driver to be ready. (Its
         // `/status` answers but keeps the connection open despite `Connection: close`.)
