@@ -68,6 +68,11 @@ fn the_page_shows_a_running_snapshot_then_streaming_with_charts() {
     );
     let port = cap.enable_http();
     let mut child = cap.spawn(None);
+    // The page is opened before the broker is frozen, so that the freeze lasts only as long as
+    // the checks (a long one slows the catching up after it on a loaded machine).
+    let url = format!("http://127.0.0.1:{port}/");
+    cap.wait_until("the listener", WAIT, || get(port, "/health").is_some());
+    browser.goto(&url);
     let metrics = || get(port, "/metrics").map(|(_, b)| b).unwrap_or_default();
     cap.wait_until("the snapshot to scan its first rows", WAIT, || {
         metric(
@@ -85,9 +90,11 @@ fn the_page_shows_a_running_snapshot_then_streaming_with_charts() {
         kafka.resume();
         panic!("the snapshot ended before the broker was frozen; make `big` bigger:\n{m}");
     }
-
-    let url = format!("http://127.0.0.1:{port}/");
-    browser.goto(&url);
+    // The open page's script shows the snapshot within its period.
+    browser.wait_until("rows scanned", Duration::from_secs(20), |b| {
+        b.text("[data-field=snapshot]")
+            .is_some_and(|t| rows_scanned(&t) > 0)
+    });
     let state = browser.text(STATE);
     let bar = "[data-field=snapshot-bar]";
     let progress = browser.text("[data-field=snapshot]").unwrap_or_default();
@@ -111,9 +118,10 @@ fn the_page_shows_a_running_snapshot_then_streaming_with_charts() {
     );
     assert!(rows_scanned(&progress) > 0, "{progress}");
 
-    // No reload from here on: the page's script keeps it current.
-    browser.wait_until("streaming", WAIT, |b| {
-        b.text(STATE).as_deref() == Some("streaming")
+    // No reload from here on: the page's script keeps it current. (On failure pgcdc's log
+    // says more than the page.)
+    cap.wait_until("the page to show streaming", 2 * WAIT, || {
+        browser.text(STATE).as_deref() == Some("streaming")
     });
     let done = browser.text("[data-field=snapshot]").unwrap_or_default();
     eprintln!("after the snapshot: {done:?}");
