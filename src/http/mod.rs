@@ -1,9 +1,14 @@
-//! The HTTP listener of `pgcdc run` (`[http]`): `/metrics` for Prometheus, `/health` and
+//! The HTTP listener of `pgcdc run` (`[http]`): `/` a status page for people (with
+//! `/status/history`, the JSON its script polls), `/metrics` for Prometheus, `/health` and
 //! `/ready` for an orchestrator's probes. It only reads what the pipeline records in
 //! [`crate::observe`]; nothing served here can change the capture.
 
 mod exporter;
+mod history;
+mod page;
 mod routes;
+mod scrape;
+mod view;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,6 +39,7 @@ pub struct Server {
     stop: oneshot::Sender<()>,
     serve: JoinHandle<()>,
     upkeep: JoinHandle<()>,
+    sampler: JoinHandle<()>,
 }
 
 /// Binds `addr` and serves until [`Server::shutdown`]. Binding happens here, before the
@@ -48,7 +54,9 @@ pub async fn start(
         .map_err(|source| HttpError::Bind { addr, source })?;
     let addr = listener.local_addr().unwrap_or(addr);
     let upkeep = tokio::spawn(upkeep(exporter.clone()));
-    let app = routes::router(registry, exporter);
+    let samples = history::History::default();
+    let sampler = tokio::spawn(history::sample(exporter.clone(), samples.clone()));
+    let app = routes::router(registry, exporter, samples);
     let (stop, stopped) = oneshot::channel();
     let serve = tokio::spawn(async move {
         let shutdown = async {
@@ -61,12 +69,16 @@ pub async fn start(
             tracing::error!(error = %e, "http listener failed");
         }
     });
-    tracing::info!(addr = %addr, "http listening (/metrics, /health, /ready)");
+    tracing::info!(
+        addr = %addr,
+        "http listening (/ status page, /metrics, /health, /ready)"
+    );
     Ok(Server {
         addr,
         stop,
         serve,
         upkeep,
+        sampler,
     })
 }
 
@@ -76,6 +88,7 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         self.upkeep.abort();
+        self.sampler.abort();
         if let Err(e) = self.serve.await {
             tracing::debug!(error = %e, "http listener task ended abnormally");
         }
@@ -144,6 +157,16 @@ mod tests {
         assert!(body.contains(r#""state":"failed""#), "{body}");
         let (code, _) = get(addr, "/metrics").await;
         assert_eq!(code, 200);
+        let (code, page) = get(addr, "/").await;
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains(">failed</span>"), "{page}");
+        assert!(page.contains("login with *** refused"), "{page}");
+        let (code, json) = get(addr, "/status/history").await;
+        assert_eq!(code, 200, "{json}");
+        assert!(json.contains(r#""state":"failed""#), "{json}");
+        for body in [&page, &json] {
+            assert!(!body.contains("pw-secret"), "{body}");
+        }
 
         server.shutdown().await;
         assert!(

@@ -1,15 +1,17 @@
-//! The handlers. Bodies carry connector names, states and error messages (with the password
-//! masked by [`crate::observe`]), never configuration.
+//! The handlers. Bodies carry connector names, states, error messages (with the password
+//! masked by [`crate::observe`]) and a few metric values, never configuration.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::Exporter;
-use crate::observe::{Registry, Status};
+use super::history::{self, History};
+use super::view::{ConnectorView, Page};
+use super::{page, scrape, Exporter};
+use crate::observe::{now_ms, Registry, Status};
 
 /// Prometheus' text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -18,14 +20,48 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 struct Shared {
     registry: Registry,
     exporter: Exporter,
+    history: History,
 }
 
-pub(super) fn router(registry: Registry, exporter: Exporter) -> Router {
+pub(super) fn router(registry: Registry, exporter: Exporter, history: History) -> Router {
     Router::new()
+        .route("/", get(status_page))
+        .route("/status/history", get(status_history))
         .route("/metrics", get(metrics))
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .with_state(Shared { registry, exporter })
+        .with_state(Shared {
+            registry,
+            exporter,
+            history,
+        })
+}
+
+/// Each connector as the status page shows it: state now, metric values now (read from a
+/// fresh rendering, so a snapshot's progress is not a sampling interval old), history so far.
+fn views(s: &Shared) -> Vec<ConnectorView> {
+    let readings = scrape::read(&s.exporter.render());
+    s.registry
+        .statuses()
+        .into_iter()
+        .map(|st| {
+            let reading = readings.get(&st.name);
+            ConnectorView::new(st, reading, &s.history)
+        })
+        .collect()
+}
+
+async fn status_page(State(s): State<Shared>) -> Html<String> {
+    Html(page::render(&views(&s)))
+}
+
+/// What the page's script redraws from.
+async fn status_history(State(s): State<Shared>) -> Json<Page> {
+    Json(Page {
+        now_ms: now_ms(),
+        window_ms: (history::INTERVAL * history::CAPACITY as u32).as_millis() as i64,
+        connectors: views(&s),
+    })
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {

@@ -2,6 +2,7 @@
 //! real pgcdc binary run against them.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cdc;
 pub mod http;
 pub mod kafka;
