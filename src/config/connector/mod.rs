@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use capture::{
-    AutocreateMode, EventsConfig, PublicationConfig, SlotConfig, TableFilter, TablesConfig,
+    AutocreateMode, EventsConfig, LsnFlushMode, PublicationConfig, SlotConfig, TableFilter,
+    TablesConfig,
 };
 pub use columns::{ColumnRules, ColumnsConfig, HashAlgorithm, Rule};
 pub use database::{DatabaseConfig, SslMode};
