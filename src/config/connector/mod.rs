@@ -244,6 +244,33 @@ mod tests {
     }
 
     #[test]
+    fn slot_knobs_parse_with_debezium_defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert!(!c.slot.drop_on_stop);
+        assert_eq!(c.slot.lsn_flush_mode, LsnFlushMode::Connector);
+        assert!(c.tables.replica_identity_autoset.is_empty());
+        let text = MINIMAL.replace(
+            "[sink]",
+            "[slot]\ndrop_on_stop = true\nlsn_flush_mode = \"manual\"\n[sink]",
+        );
+        let c = load(&text).unwrap();
+        assert!(c.slot.drop_on_stop);
+        assert!(!c.slot.lsn_flush_mode.confirms());
+        assert!(LsnFlushMode::ConnectorAndDriver.confirms());
+        let bad = MINIMAL.replace("[sink]", "[slot]\nlsn_flush_mode = \"driver\"\n[sink]");
+        assert!(load(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("lsn_flush_mode"));
+        let bad = MINIMAL.replace(
+            "[sink]",
+            "[tables]\nreplica_identity_autoset = [\"public.a:FULL\", \"public.b:PARTIAL\"]\n[sink]",
+        );
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("tables.replica_identity_autoset[1]"), "{e}");
+    }
+
+    #[test]
     fn transforms_parse_in_order_with_defaults() {
         let c = load(&format!(
             "{MINIMAL}[[transforms]]\ntype = \"unwrap\"\n\
