@@ -19,11 +19,11 @@ pub use connector::{
     split_table, AutocreateMode, AvroConverterConfig, ColumnsConfig, ConnectorConfig,
     DatabaseConfig, DeleteMode, EnvelopeField, ErrorsConfig, EventsConfig, ExtractChangedConfig,
     ExtractChangedOptions, FailureMode, FieldRef, FormatConfig, HeartbeatConfig,
-    JsonConverterConfig, KafkaConfig, MismatchStrategy, OffsetStoreKind, OffsetsConfig,
-    PublicationConfig, SignalChannel, SignalConfig, SinkConfig, SlotConfig, SnapshotConfig,
-    SnapshotMode, SslMode, SubjectNameStrategy, TableFilter, TablesConfig, TopicCreationConfig,
-    TransformConfig, UnwrapConfig, UnwrapOptions, DEFAULT_TRANSACTION_INTERVAL, DELETED_FIELD,
-    MAX_SNAPSHOT_PARALLELISM,
+    JsonConverterConfig, KafkaConfig, LsnFlushMode, MismatchStrategy, OffsetStoreKind,
+    OffsetsConfig, PublicationConfig, SignalChannel, SignalConfig, SinkConfig, SlotConfig,
+    SnapshotConfig, SnapshotMode, SslMode, SubjectNameStrategy, TableFilter, TablesConfig,
+    TopicCreationConfig, TransformConfig, UnwrapConfig, UnwrapOptions,
+    DEFAULT_TRANSACTION_INTERVAL, DELETED_FIELD, MAX_SNAPSHOT_PARALLELISM,
 };
 pub use connector::{
     BinaryHandlingMode, ColumnRules, DecimalHandlingMode, HashAlgorithm, HstoreHandlingMode,

@@ -80,6 +80,12 @@ pub enum ConnectorError {
     /// One event failed and `[errors] mode` is `fail`: the slot stays before it.
     #[error("{0}")]
     EventFailed(Box<crate::emit::EventFailure>),
+    #[error("cannot set REPLICA IDENTITY {identity} on {table} (tables.replica_identity_autoset): {reason}; run ALTER TABLE {table} REPLICA IDENTITY {identity} as the table's owner or a superuser, or take the table out of tables.replica_identity_autoset")]
+    ReplicaIdentity {
+        table: String,
+        identity: String,
+        reason: String,
+    },
     #[error("heartbeat.action_query failed: {0}")]
     HeartbeatQuery(String),
     #[error("{0}")]
@@ -138,6 +144,7 @@ impl ConnectorError {
             | ConnectorError::SlotLost { .. }
             | ConnectorError::SlotInvalidated { .. }
             | ConnectorError::HeartbeatQuery(_)
+            | ConnectorError::ReplicaIdentity { .. }
             | ConnectorError::EventFailed(_) => false,
         }
     }

@@ -10,6 +10,7 @@
 mod error;
 mod incremental;
 mod position;
+mod replica_identity;
 mod settings;
 mod slot_lag;
 mod snapshot_phase;
@@ -120,6 +121,7 @@ async fn run_connector(
     let mut retry = Retry::new();
     let mut state = RunState::default();
     let mut store = None;
+    warn_about_slot_settings(&s);
     loop {
         let (st, streamed, res) = match ready(&s, store.take(), &mut emit).await {
             Ok(st) => {
@@ -134,6 +136,7 @@ async fn run_connector(
             retry.streamed();
         }
         let e = match res {
+            Ok(()) if s.drop_slot_on_stop => return drop_slot_on_stop(&s).await,
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() && !*stop.borrow() => e,
             Err(e) => return Err(e),
@@ -163,6 +166,29 @@ async fn run_connector(
             return Ok(());
         }
     }
+}
+
+/// Settings that give up the slot's guarantees are said out loud once per start.
+fn warn_about_slot_settings(s: &Settings) {
+    if s.drop_slot_on_stop {
+        tracing::warn!(connector = %s.name, slot = %s.slot,
+            "slot.drop_on_stop is set: the slot is dropped at a graceful stop, so the position is lost and changes made while pgcdc is stopped are not captured; do not use it in production");
+    }
+    if !s.lsn_flush_mode.confirms() {
+        tracing::warn!(connector = %s.name, slot = %s.slot,
+            "slot.lsn_flush_mode is manual: pgcdc never confirms positions to the slot; advance it yourself (pg_replication_slot_advance) or the server keeps all WAL since");
+    }
+}
+
+/// `slot.drop_on_stop` after a graceful stop: the final progress is already confirmed and
+/// flushed, so only the slot is left to go.
+async fn drop_slot_on_stop(s: &Settings) -> Result<(), ConnectorError> {
+    let admin = Admin::connect(&s.params).await?;
+    // The walsender of the session that just ended may still hold the slot for a moment.
+    admin.wait_slot_released(&s.slot).await?;
+    admin.drop_slot(&s.slot).await?;
+    tracing::info!(connector = %s.name, slot = %s.slot, "slot dropped on stop (slot.drop_on_stop)");
+    Ok(())
 }
 
 /// What a connector remembers across its sessions within one run of pgcdc.
@@ -386,8 +412,8 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Connects the SQL side and makes sure logical decoding can work and the publication is
-/// as configured.
+/// Connects the SQL side and makes sure logical decoding can work and the publication and
+/// the tables' replica identities are as configured.
 async fn prepare(s: &Settings) -> Result<Admin, ConnectorError> {
     let admin = Admin::connect(&s.params).await?;
     let wal_level = admin.wal_level().await?;
@@ -407,6 +433,7 @@ async fn prepare(s: &Settings) -> Result<Admin, ConnectorError> {
     admin
         .ensure_publication(&s.publication, s.publication_mode, &tables)
         .await?;
+    replica_identity::autoset(s, &admin).await?;
     Ok(admin)
 }
 

@@ -57,17 +57,23 @@ pub(super) async fn adopt_committed_offset(
 pub(super) async fn open_stream(
     s: &Settings,
     admin: &Admin,
-    resume: Option<Lsn>,
+    mut resume: Option<Lsn>,
     store: &StoreName,
 ) -> Result<(ReplicationStream, Option<Lsn>), ConnectorError> {
     let mut conn = ReplicationConnection::connect(&s.params).await?;
     if admin.slot_info(&s.slot).await?.is_none() {
         if let Some(stored) = resume {
-            return Err(ConnectorError::SlotLost {
-                slot: s.slot.clone(),
-                stored,
-                store: store.clone(),
-            });
+            if !s.drop_slot_on_stop {
+                return Err(ConnectorError::SlotLost {
+                    slot: s.slot.clone(),
+                    stored,
+                    store: store.clone(),
+                });
+            }
+            // The loss was chosen: Debezium, too, streams from a new slot after drop.on.stop.
+            tracing::warn!(connector = %s.name, slot = %s.slot, stored = %stored,
+                "slot.drop_on_stop: the slot was dropped at the last stop; a new one is created and changes made while pgcdc was stopped are not captured");
+            resume = None;
         }
         if let SlotCreation::Created(c) = conn.create_slot(&s.slot, "pgoutput").await? {
             tracing::info!(slot = %s.slot, consistent_point = %c.consistent_point, "created replication slot");
@@ -93,7 +99,10 @@ pub(super) async fn open_stream(
         options.push(("messages", "true"));
     }
     conn.set_status_interval(s.status_interval);
-    let stream = conn.start_replication(&s.slot, start, &options).await?;
+    let mut stream = conn.start_replication(&s.slot, start, &options).await?;
+    if !s.lsn_flush_mode.confirms() {
+        stream.never_confirm();
+    }
     // PostgreSQL 15+ silently starts from the slot's confirmed position when asked for an
     // older one, so check again now that the slot is ours.
     check_slot_position(admin, s, resume, store).await?;
@@ -161,6 +170,10 @@ pub(super) fn reconcile(
         return Ok(resume);
     };
     let Some(info) = slot else {
+        if s.drop_slot_on_stop {
+            // `open_stream` creates the slot again and streams from there.
+            return Ok(None);
+        }
         return Err(ConnectorError::SlotLost {
             slot: s.slot.clone(),
             stored,

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ConnectorError;
+use crate::config::filter::replica_identity::ReplicaIdentityRules;
 use crate::config::{
-    self, ConnectorConfig, EventsConfig, HeartbeatConfig, MismatchStrategy, ProcessConfig,
-    SignalConfig, SnapshotConfig, TableFilter,
+    self, ConnectorConfig, EventsConfig, HeartbeatConfig, LsnFlushMode, MismatchStrategy,
+    ProcessConfig, SignalConfig, SnapshotConfig, TableFilter,
 };
 use crate::emit::FailurePolicy;
 use crate::event::EventConfig;
@@ -34,12 +35,18 @@ pub struct Settings {
     pub slot: String,
     /// `slot.takeover`: terminate another backend holding the slot.
     pub takeover: bool,
+    /// `slot.drop_on_stop`: drop the slot after a graceful stop.
+    pub drop_slot_on_stop: bool,
+    /// `slot.lsn_flush_mode`: whether durable positions are confirmed to the slot.
+    pub lsn_flush_mode: LsnFlushMode,
     /// `offsets.mismatch_strategy`.
     pub mismatch: MismatchStrategy,
     pub heartbeat: HeartbeatConfig,
     pub publication: String,
     pub publication_mode: PublicationMode,
     pub table_filter: TableFilter,
+    /// `tables.replica_identity_autoset`.
+    pub replica_identities: ReplicaIdentityRules,
     pub events: EventsConfig,
     pub event: EventConfig,
     pub snapshot: SnapshotConfig,
@@ -134,6 +141,8 @@ impl Settings {
             params,
             slot: c.slot.name.clone(),
             takeover: c.slot.takeover,
+            drop_slot_on_stop: c.slot.drop_on_stop,
+            lsn_flush_mode: c.slot.lsn_flush_mode,
             mismatch: c.offsets.mismatch_strategy,
             heartbeat: c.heartbeat.clone(),
             publication: c.publication.name.clone(),
@@ -144,6 +153,10 @@ impl Settings {
                 config::AutocreateMode::NoTables => PublicationMode::NoTables,
             },
             table_filter,
+            replica_identities: c
+                .tables
+                .replica_identities()
+                .map_err(|v| ConnectorError::Config(format!("{}: {v}", c.file.display())))?,
             events: c.events.clone(),
             event: EventConfig {
                 topic_prefix: c.topic_prefix.clone(),

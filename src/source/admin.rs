@@ -469,6 +469,71 @@ impl Admin {
         Ok(Some(pid))
     }
 
+    /// Every user table's replica identity: (schema, table, `relreplident`, the replica
+    /// identity index's name when it is `i`).
+    pub async fn replica_identities(
+        &self,
+    ) -> Result<Vec<(String, String, char, Option<String>)>, AdminError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT n.nspname::text, c.relname::text, c.relreplident::text, \
+                 (SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                  WHERE x.indrelid = c.oid AND x.indisreplident) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') \
+                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname !~ '^pg_toast'",
+                &[],
+            )
+            .await
+            .map_err(db("cannot read the tables' replica identities"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let code: String = r.get(2);
+                (
+                    r.get(0),
+                    r.get(1),
+                    code.chars().next().unwrap_or('d'),
+                    r.get(3),
+                )
+            })
+            .collect())
+    }
+
+    /// `ALTER TABLE schema.table REPLICA IDENTITY <clause>`.
+    pub async fn set_replica_identity(
+        &self,
+        schema: &str,
+        table: &str,
+        clause: &str,
+    ) -> Result<(), AdminError> {
+        let sql = format!(
+            "ALTER TABLE {}.{} REPLICA IDENTITY {clause}",
+            quote_ident(schema),
+            quote_ident(table)
+        );
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(db(format!("{sql} failed")))
+    }
+
+    /// Waits (up to 10 s) until no backend holds slot `name`, e.g. the walsender of a
+    /// replication connection that was just closed.
+    pub async fn wait_slot_released(&self, name: &str) -> Result<(), AdminError> {
+        for _ in 0..100 {
+            match self.slot_info(name).await? {
+                Some(i) if i.active_pid.is_some() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Drops the slot if it exists; returns whether there was one. Fails with SQLSTATE 55006
     /// while a consumer is attached.
     pub async fn drop_slot(&self, name: &str) -> Result<bool, AdminError> {

@@ -19,6 +19,8 @@ pub struct ConnectorFile {
     format: Option<String>,
     topic_prefix: Option<String>,
     extra: String,
+    /// Raw TOML lines inside `[slot]`.
+    slot: String,
     db: Database,
     autocreate_mode: String,
     bootstrap: Option<String>,
@@ -43,6 +45,7 @@ impl ConnectorFile {
             format: None,
             topic_prefix: None,
             extra: String::new(),
+            slot: String::new(),
             db: Database::default(),
             autocreate_mode: "all_tables".into(),
             bootstrap: None,
@@ -110,6 +113,13 @@ impl ConnectorFile {
         self
     }
 
+    /// Raw TOML lines added to the `[slot]` table (the file already has one).
+    pub fn slot(mut self, toml: &str) -> Self {
+        self.slot.push_str(toml);
+        self.slot.push('\n');
+        self
+    }
+
     /// Raw TOML appended to the file.
     pub fn extra(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
@@ -137,7 +147,7 @@ sslmode = "{sslmode}"{password}
 
 [slot]
 name = "{name}_slot"
-
+{slot}
 [publication]
 name = "{name}_pub"
 autocreate_mode = "{autocreate}"
@@ -154,6 +164,7 @@ bootstrap_servers = "{bootstrap}"
                 .clone()
                 .unwrap_or_else(|| format!("type = \"json\"\nschemas = {}", self.schemas)),
             name = self.name,
+            slot = self.slot,
             prefix = self.topic_prefix.as_deref().unwrap_or(&self.name),
             port = self.db.port.unwrap_or(pg.port()),
             user = self.db.user.as_deref().unwrap_or("postgres"),

@@ -24,6 +24,35 @@ pub struct SlotConfig {
     /// When the slot is held by another backend, terminate that backend
     /// (`pg_terminate_backend`) and take the slot over. Default `false`: report it and stop.
     pub takeover: bool,
+    /// `slot.drop.on.stop`: drop the slot at a graceful stop (SIGTERM, `--until-lsn`), after
+    /// the final progress is flushed. Default `false`. The next start cannot resume from the
+    /// slot, so changes made while pgcdc is stopped are lost: for tests and throwaway setups.
+    pub drop_on_stop: bool,
+    /// `lsn.flush.mode`: who confirms positions to the slot. Default `connector`.
+    pub lsn_flush_mode: LsnFlushMode,
+}
+
+/// `lsn.flush.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LsnFlushMode {
+    /// pgcdc confirms every durable position to the slot.
+    #[default]
+    Connector,
+    /// pgcdc never confirms: the slot stays where it is until an external process advances
+    /// it (`pg_replication_slot_advance`). pgcdc's own offsets still advance.
+    Manual,
+    /// As `connector`. In Debezium this adds pgJDBC's own confirmation of keepalive positions
+    /// while nothing is in flight; pgcdc does that already under `connector` (a keepalive's
+    /// `wal_end` outside a transaction is a checkpoint, confirmed once acknowledged).
+    ConnectorAndDriver,
+}
+
+impl LsnFlushMode {
+    /// Whether pgcdc reports its durable position to the server as flushed.
+    pub fn confirms(self) -> bool {
+        self != LsnFlushMode::Manual
+    }
 }
 
 impl Default for SlotConfig {
@@ -32,6 +61,8 @@ impl Default for SlotConfig {
             name: "debezium".to_string(),
             status_interval: Duration::from_secs(1),
             takeover: false,
+            drop_on_stop: false,
+            lsn_flush_mode: LsnFlushMode::Connector,
         }
     }
 }
@@ -129,6 +160,10 @@ pub struct TablesConfig {
     /// `message.key.columns` in Debezium's form, `<schema.table regex>:<col>,<col>;...`:
     /// key columns replacing the primary key. Default empty.
     pub message_key_columns: String,
+    /// `replica.identity.autoset.values`, one `<schema.table regex>:<identity>` entry each
+    /// (identity `DEFAULT`, `FULL`, `NOTHING` or `INDEX <name>`): at start, captured tables
+    /// whose replica identity differs are altered. Default empty: identities are left alone.
+    pub replica_identity_autoset: Vec<String>,
 }
 
 impl TablesConfig {
@@ -136,7 +171,18 @@ impl TablesConfig {
         self.filter()?;
         self.column_filter()?;
         self.key_columns()?;
+        self.replica_identities()?;
         Ok(())
+    }
+
+    /// Compiles `replica_identity_autoset`.
+    pub fn replica_identities(
+        &self,
+    ) -> Result<crate::config::filter::replica_identity::ReplicaIdentityRules, Violation> {
+        crate::config::filter::replica_identity::ReplicaIdentityRules::parse(
+            &self.replica_identity_autoset,
+        )
+        .map_err(|(i, e)| Violation::new(format!("tables.replica_identity_autoset[{i}]"), e))
     }
 
     /// Compiles the column lists (row values only; keys keep their columns).

@@ -26,6 +26,10 @@ pub struct HeartbeatConfig {
     /// topic_prefix>`. Default `__debezium-heartbeat`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topic_prefix: Option<String>,
+    /// Debezium `topic.heartbeat.name`: the whole heartbeat topic name, replacing
+    /// `<topic_prefix>.<connector's topic_prefix>`. Default unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 impl HeartbeatConfig {
@@ -35,11 +39,15 @@ impl HeartbeatConfig {
 
     /// The heartbeat topic of a connector whose topic prefix is `connector_prefix`.
     pub fn topic(&self, connector_prefix: &str) -> String {
+        if let Some(name) = &self.topic {
+            return name.clone();
+        }
         let prefix = self.topic_prefix.as_deref().unwrap_or(TOPIC_PREFIX);
         format!("{prefix}.{connector_prefix}")
     }
 
     pub(crate) fn validate(&self) -> Result<(), Violation> {
+        self.validate_topic()?;
         if let Some(p) = &self.topic_prefix {
             if !super::is_valid_topic_name(p) {
                 return Err(Violation::new(
@@ -59,6 +67,27 @@ impl HeartbeatConfig {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+impl HeartbeatConfig {
+    fn validate_topic(&self) -> Result<(), Violation> {
+        let Some(name) = &self.topic else {
+            return Ok(());
+        };
+        if self.topic_prefix.is_some() {
+            return Err(Violation::new(
+                "heartbeat.topic",
+                "names the whole topic, so heartbeat.topic_prefix would be ignored: keep one",
+            ));
+        }
+        if !super::is_valid_topic_name(name) {
+            return Err(Violation::new(
+                "heartbeat.topic",
+                format!("{name:?}: must be a Kafka topic name (letters, digits, '.', '_', '-')"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -89,5 +118,20 @@ mod tests {
         assert_eq!(h.topic("shop"), "beats.shop");
         h.topic_prefix = Some("two words".into());
         assert_eq!(h.validate().unwrap_err().key, "heartbeat.topic_prefix");
+    }
+
+    #[test]
+    fn topic_names_the_whole_heartbeat_topic() {
+        let mut h = HeartbeatConfig {
+            topic: Some("shop-beats".into()),
+            ..Default::default()
+        };
+        h.validate().unwrap();
+        assert_eq!(h.topic("shop"), "shop-beats");
+        h.topic_prefix = Some("beats".into());
+        assert_eq!(h.validate().unwrap_err().key, "heartbeat.topic");
+        h.topic_prefix = None;
+        h.topic = Some("a/b".into());
+        assert_eq!(h.validate().unwrap_err().key, "heartbeat.topic");
     }
 }

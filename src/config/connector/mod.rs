@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use capture::{
-    AutocreateMode, EventsConfig, PublicationConfig, SlotConfig, TableFilter, TablesConfig,
+    AutocreateMode, EventsConfig, LsnFlushMode, PublicationConfig, SlotConfig, TableFilter,
+    TablesConfig,
 };
 pub use columns::{ColumnRules, ColumnsConfig, HashAlgorithm, Rule};
 pub use database::{DatabaseConfig, SslMode};
@@ -240,6 +241,33 @@ mod tests {
 
     fn load(text: &str) -> Result<ConnectorConfig, ConfigError> {
         ConnectorConfig::from_toml(Path::new("connectors/t.toml"), text, &no_env)
+    }
+
+    #[test]
+    fn slot_knobs_parse_with_debezium_defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert!(!c.slot.drop_on_stop);
+        assert_eq!(c.slot.lsn_flush_mode, LsnFlushMode::Connector);
+        assert!(c.tables.replica_identity_autoset.is_empty());
+        let text = MINIMAL.replace(
+            "[sink]",
+            "[slot]\ndrop_on_stop = true\nlsn_flush_mode = \"manual\"\n[sink]",
+        );
+        let c = load(&text).unwrap();
+        assert!(c.slot.drop_on_stop);
+        assert!(!c.slot.lsn_flush_mode.confirms());
+        assert!(LsnFlushMode::ConnectorAndDriver.confirms());
+        let bad = MINIMAL.replace("[sink]", "[slot]\nlsn_flush_mode = \"driver\"\n[sink]");
+        assert!(load(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("lsn_flush_mode"));
+        let bad = MINIMAL.replace(
+            "[sink]",
+            "[tables]\nreplica_identity_autoset = [\"public.a:FULL\", \"public.b:PARTIAL\"]\n[sink]",
+        );
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("tables.replica_identity_autoset[1]"), "{e}");
     }
 
     #[test]

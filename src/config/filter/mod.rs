@@ -6,6 +6,7 @@ pub mod columns;
 pub mod key_columns;
 pub mod message;
 mod name;
+pub mod replica_identity;
 
 use regex::{Regex, RegexBuilder};
 

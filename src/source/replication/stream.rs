@@ -61,6 +61,9 @@ pub struct ReplicationStream {
     wire: Wire,
     state: State,
     flushed: Lsn,
+    /// False under `lsn.flush.mode = manual`: status updates report no flush position, so the
+    /// server never moves the slot (it only acts on a valid flush LSN).
+    confirms: bool,
     status_interval: Duration,
     next_status: Instant,
 }
@@ -72,6 +75,7 @@ impl ReplicationStream {
             state: State::Streaming,
             // Until told otherwise we only vouch for where we started; 0/0 is ignored by the server.
             flushed: start_lsn,
+            confirms: true,
             status_interval,
             next_status: Instant::now() + status_interval,
         }
@@ -119,6 +123,13 @@ impl ReplicationStream {
         self.flushed
     }
 
+    /// From now on, report the handled position as written only, never as flushed: the slot
+    /// stays where it is until someone else advances it (`lsn.flush.mode = manual`). The
+    /// written position still lets a shutting-down server see that we caught up.
+    pub fn never_confirm(&mut self) {
+        self.confirms = false;
+    }
+
     /// The effective interval of unprompted status updates (after the wal_sender_timeout cap).
     pub fn status_interval(&self) -> Duration {
         self.status_interval
@@ -127,7 +138,12 @@ impl ReplicationStream {
     /// Sends a standby status update now. We report the flushed position as written, flushed
     /// and applied alike: only what is durable downstream may be confirmed.
     pub async fn send_status(&mut self, reply_requested: bool) -> Result<(), ReplicationError> {
-        let msg = encode_status_update(self.flushed, now_pg_micros(), reply_requested);
+        let flushed = if self.confirms {
+            self.flushed
+        } else {
+            Lsn::ZERO
+        };
+        let msg = encode_status(self.flushed, flushed, now_pg_micros(), reply_requested);
         frontend::CopyData::new(&msg[..])?.write(&mut self.wire.wbuf);
         self.wire.flush().await?;
         self.next_status = Instant::now() + self.status_interval;
@@ -252,9 +268,15 @@ pub fn parse_copy_data(body: Bytes) -> Result<ReplicationEvent, ReplicationError
 /// Standby status update ('r'): written, flushed, applied positions, client clock, and
 /// whether we want an immediate keepalive back.
 pub fn encode_status_update(flushed: Lsn, client_time: i64, reply_requested: bool) -> Bytes {
+    encode_status(flushed, flushed, client_time, reply_requested)
+}
+
+/// A status update whose flushed and applied positions differ from the written one (0/0 means
+/// "none": the server then leaves the slot alone).
+fn encode_status(written: Lsn, flushed: Lsn, client_time: i64, reply_requested: bool) -> Bytes {
     let mut b = BytesMut::with_capacity(34);
     b.put_u8(b'r');
-    b.put_u64(flushed.0);
+    b.put_u64(written.0);
     b.put_u64(flushed.0);
     b.put_u64(flushed.0);
     b.put_i64(client_time);
@@ -381,5 +403,22 @@ mod tests {
             20,
             "flush position"
         );
+    }
+
+    #[tokio::test]
+    async fn never_confirm_reports_written_but_no_flush() {
+        use tokio::io::AsyncReadExt;
+        let (ours, mut server) = tokio::io::duplex(1024);
+        let mut stream =
+            ReplicationStream::new(Wire::new(Box::new(ours)), Lsn(10), Duration::from_secs(60));
+        stream.never_confirm();
+        stream.set_flushed(Lsn(30));
+        stream.send_status(false).await.unwrap();
+        let mut frame = [0u8; 1 + 4 + 34];
+        server.read_exact(&mut frame).await.unwrap();
+        let at = |i: usize| u64::from_be_bytes(frame[i..i + 8].try_into().unwrap());
+        assert_eq!(at(6), 30, "written position");
+        assert_eq!(at(14), 0, "flush position");
+        assert_eq!(at(22), 0, "apply position");
     }
 }
