@@ -63,7 +63,7 @@ class FloorReader:
         self.proc = subprocess.Popen(
             ["pg_recvlogical", "-d", os.environ["PGDATABASE"], "--slot", slot, "--start", "-o", "include-timestamp=1",
              "-F", "1", "-f", "-"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
