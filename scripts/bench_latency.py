@@ -38,7 +38,7 @@ def startup_rep(args, work, rep):
     b.create_topic(topic)
     consumer = b.consumer_at_start(topic)
     consumer.poll(0.5)  # connected and fetching before the clock starts
-    process, connector = b.write_configs(work, prefix, slot, args.linger)
+    process, connector = b.write_configs(work, prefix, slot, args.props)
     t0 = time.time()
     proc = b.spawn_pgcdc(process, connector)
     msg = None
@@ -131,7 +131,7 @@ def rate_run(args, work, rate):
     b.create_slot(floor_slot, "test_decoding")
     topic = f"{prefix}.public.{b.TABLE}"
     b.create_topic(topic)
-    proc = b.spawn_pgcdc(*b.write_configs(work, prefix, slot, args.linger))
+    proc = b.spawn_pgcdc(*b.write_configs(work, prefix, slot, args.props))
     floor = FloorReader(floor_slot)
     time.sleep(2)
     pgbench(work, rate, args.warmup)
@@ -157,12 +157,13 @@ def main():
     p.add_argument("--seconds", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--startup-reps", type=int, default=5)
-    p.add_argument("--linger", default=None, help="sink.properties linger.ms (default: pgcdc's)")
+    p.add_argument("--prop", action="append", default=[], metavar="KEY=VALUE",
+                   help="a producer property for [sink.properties], e.g. linger.ms=0 (repeatable)")
     args = p.parse_args()
+    args.props = dict(kv.split("=", 1) for kv in args.prop)
     work = tempfile.mkdtemp(prefix="pgcdc-latency-")
     b.setup_database()
-    linger = f"linger.ms {args.linger}" if args.linger is not None else "pgcdc's default linger.ms"
-    print(f"pgcdc {b.PGCDC} ({linger})")
+    print(f"pgcdc {b.PGCDC} (producer properties: {args.props or 'pgcdc defaults'})")
 
     appended, received = [], []
     for rep in range(args.startup_reps):

@@ -76,14 +76,16 @@ def consumer_at_start(topic):
     return c
 
 
-def write_configs(work, prefix, slot, linger=None, http=None):
-    """The process config and connector file of one pgcdc run; returns their paths."""
+def write_configs(work, prefix, slot, props=None, http=None):
+    """The process config and connector file of one pgcdc run; returns their paths. `props`:
+    producer properties for [sink.properties]."""
     process = os.path.join(work, f"{prefix}-pgcdc.toml")
     listen = f'enabled = true\nlisten = "{http}"' if http else "enabled = false"
     with open(process, "w") as f:
         f.write(f'data_dir = "{work}/data-{prefix}"\n[log]\nlevel = "warn"\n[http]\n{listen}\n')
     connector = os.path.join(work, f"{prefix}.toml")
-    props = f'\n[sink.properties]\n"linger.ms" = "{linger}"\n' if linger is not None else ""
+    lines = "".join(f'"{k}" = "{v}"\n' for k, v in (props or {}).items())
+    props = f"\n[sink.properties]\n{lines}" if lines else ""
     with open(connector, "w") as f:
         f.write(f"""name = "{prefix}"
 topic_prefix = "{prefix}"
